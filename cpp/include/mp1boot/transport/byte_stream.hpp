@@ -30,6 +30,13 @@ class ByteStream {
 
   /// "serial:/dev/ttyUSB0@115200 8E1", "sim:stm32mp135".
   virtual std::string describe() const = 0;
+
+  /// True when a read_some() that returns 0 has already consumed its whole timeout in virtual
+  /// time (in-process simulators): the driver then does not wait out the timeout in real time.
+  virtual bool instant_timeouts() const { return false; }
+
+  /// Payload bytes per second the line carries (baud / bits per byte); 0 when not a real line.
+  virtual double line_rate() const { return 0; }
 };
 
 }  // namespace mp1boot::transport

@@ -1,0 +1,39 @@
+# SPDX-License-Identifier: MIT
+# make demo: set up what is missing, build, run the main job on the simulated board.
+# make test: set up what is missing, build, run every test (GoogleTest, pytest, notebooks).
+BUILD ?= build
+PY := .venv/bin/python
+JOBS ?= 2
+export PYTHONPATH := $(CURDIR)/$(BUILD)/python
+export PATH := $(CURDIR)/$(BUILD)/cpp:$(PATH)
+
+.PHONY: all bootstrap build demo test test-cpp test-python bench pip-check clean
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+$(BUILD)/build.ninja: | bootstrap
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DPython_EXECUTABLE=$(CURDIR)/$(PY) \
+	  -Dpybind11_DIR=$$($(PY) -m pybind11 --cmakedir)
+
+build: bootstrap $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+demo: build
+	$(PY) examples/python/demo.py
+
+test: build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	$(PY) -m pytest -q tests/python
+
+bench: build
+	$(PY) bench/uart_throughput.py
+
+pip-check: bootstrap
+	$(PY) -m pip install -q --no-build-isolation . && cd /tmp && $(CURDIR)/$(PY) -c "import mp1boot, sys; print('pip install ok:', mp1boot.__version__, mp1boot.__file__)"
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,178 @@
+// SPDX-License-Identifier: MIT
+// connect() and the Device class. Arguments are converted first, then the GIL is released for
+// every call that does I/O (CallScope). UART-only commands raise UsageError on other links.
+#include <pybind11/functional.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
+
+#include <filesystem>
+
+#include "callbacks.hpp"
+#include "mp1boot/image/stm32_header.hpp"
+#include "mp1boot/session/connect.hpp"
+#include "mp1boot/session/uart_device.hpp"
+#include "mp1boot/uart/wire.hpp"
+
+namespace py = pybind11;
+
+namespace mp1boot::py_bindings {
+
+namespace {
+using session::Device;
+using session::UartDevice;
+
+UartDevice& uart_of(Device& d, const char* what) {
+  if (auto* u = dynamic_cast<UartDevice*>(&d)) return *u;
+  throw UsageError(errc::unsupported, std::string(what) + " is a UART command; this device is on " + d.link());
+}
+
+py::bytes to_py(const Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
+
+// Accepts bytes-like objects or a path (str / os.PathLike) and returns the bytes plus a name.
+std::pair<Bytes, std::string> image_arg(const py::object& obj) {
+  if (py::isinstance<py::bytes>(obj) || py::isinstance<py::bytearray>(obj) || py::isinstance<py::memoryview>(obj)) {
+    py::buffer_info info = py::buffer(obj).request();
+    auto* p = static_cast<const std::uint8_t*>(info.ptr);
+    return {Bytes(p, p + info.size * info.itemsize), "<bytes>"};
+  }
+  auto path = obj.cast<std::filesystem::path>();
+  return {image::read_file(path), path.string()};
+}
+
+Bytes bytes_arg(const py::object& obj) {
+  py::buffer_info info = py::buffer(obj).request();
+  auto* p = static_cast<const std::uint8_t*>(info.ptr);
+  return Bytes(p, p + info.size * info.itemsize);
+}
+}  // namespace
+
+void register_session(py::module_& m) {
+  py::class_<Progress>(m, "Progress", "One progress report of a transfer.")
+      .def_readonly("stage", &Progress::stage)
+      .def_readonly("phase", &Progress::phase)
+      .def_readonly("partition", &Progress::partition)
+      .def_readonly("bytes_done", &Progress::bytes_done)
+      .def_readonly("bytes_total", &Progress::bytes_total)
+      .def_property_readonly("fraction", [](const Progress& p) {
+        return p.bytes_total ? double(p.bytes_done) / double(p.bytes_total) : 1.0;
+      })
+      .def("__repr__", [](const Progress& p) {
+        return "<Progress " + p.stage + " " + std::to_string(p.bytes_done) + "/" + std::to_string(p.bytes_total) + ">";
+      });
+
+  py::class_<uart::GetReply>(m, "GetReply")
+      .def_readonly("protocol_version", &uart::GetReply::protocol_version)
+      .def_property_readonly("commands", [](const uart::GetReply& r) { return std::vector<int>(r.commands.begin(), r.commands.end()); })
+      .def_property_readonly("command_names", [](const uart::GetReply& r) {
+        std::vector<std::string> out;
+        for (auto c : r.commands) out.emplace_back(uart::command_name(static_cast<uart::Command>(c)));
+        return out;
+      })
+      .def("__repr__", [](const uart::GetReply& r) { return "<GetReply v" + hex8(r.protocol_version) + " " + to_hex(r.commands) + ">"; });
+
+  py::class_<uart::VersionReply>(m, "VersionReply")
+      .def_readonly("version", &uart::VersionReply::version)
+      .def_property_readonly("options", [](const uart::VersionReply& r) -> py::object {
+        if (!r.options) return py::none();
+        return py::make_tuple((*r.options)[0], (*r.options)[1]);
+      })
+      .def("__repr__", [](const uart::VersionReply& r) { return "<VersionReply " + hex8(r.version) + ">"; });
+
+  py::class_<session::PhaseInfo>(m, "PhaseInfo", "What Get Phase reports.")
+      .def_readonly("phase", &session::PhaseInfo::phase)
+      .def_readonly("address", &session::PhaseInfo::address)
+      .def_readonly("offset", &session::PhaseInfo::offset)
+      .def_readonly("detach_requested", &session::PhaseInfo::detach_requested)
+      .def_readonly("message", &session::PhaseInfo::message)
+      .def_property_readonly("info", [](const session::PhaseInfo& p) { return to_py(p.info); })
+      .def_property_readonly("name", [](const session::PhaseInfo& p) { return std::string(uart::phase_name(p.phase)); })
+      .def("__repr__", [](const session::PhaseInfo& p) {
+        return "<PhaseInfo " + hex8(p.phase) + " (" + std::string(uart::phase_name(p.phase)) + ") address " +
+               hex32(p.address) + (p.message.empty() ? "" : " \"" + p.message + "\"") + ">";
+      });
+
+  py::class_<session::TransferStats>(m, "TransferStats")
+      .def_readonly("bytes", &session::TransferStats::bytes)
+      .def_readonly("seconds", &session::TransferStats::seconds)
+      .def_readonly("bytes_per_second", &session::TransferStats::bytes_per_second)
+      .def_readonly("line_fraction", &session::TransferStats::line_fraction);
+
+  py::class_<session::BootResult>(m, "BootResult")
+      .def_readonly("soc", &session::BootResult::soc)
+      .def_readonly("phase", &session::BootResult::phase)
+      .def_readonly("transfer", &session::BootResult::transfer)
+      .def_readonly("image", &session::BootResult::image);
+
+  py::class_<Device>(m, "Device", "A connected board. Use mp1boot.connect() to get one.")
+      .def_property_readonly("transport", &Device::describe)
+      .def_property_readonly("link", &Device::link)
+      .def_property_readonly("soc", [](const Device& d) -> py::object {
+        return d.soc() ? py::cast(std::string(d.soc()->family_name)) : py::none();
+      })
+      .def("sync", [](Device& d, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        s.run([&] { uart_of(d, "sync").sync(); });
+      }, py::arg("trace") = py::none())
+      .def("get", [](Device& d, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        return s.run([&] { return uart_of(d, "get").get(); });
+      }, py::arg("trace") = py::none())
+      .def("get_version", [](Device& d, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        return s.run([&] { return uart_of(d, "get_version").get_version(); });
+      }, py::arg("trace") = py::none())
+      .def("get_id", [](Device& d, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        return s.run([&] { return d.get_id(); });
+      }, py::arg("trace") = py::none())
+      .def("get_phase", [](Device& d, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        return s.run([&] { return d.get_phase(); });
+      }, py::arg("trace") = py::none())
+      .def("read_memory", [](Device& d, std::uint32_t address, std::size_t length, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        return to_py(s.run([&] { return uart_of(d, "read_memory").read_memory(address, length); }));
+      }, py::arg("address"), py::arg("length"), py::arg("trace") = py::none())
+      .def("read_partition", [](Device& d, std::uint8_t id, std::uint32_t offset, std::size_t length, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        return to_py(s.run([&] { return uart_of(d, "read_partition").read_partition(id, offset, length); }));
+      }, py::arg("id"), py::arg("offset"), py::arg("length"), py::arg("trace") = py::none())
+      .def("download", [](Device& d, py::object data, std::uint8_t phase, std::string name, std::uint8_t op,
+                          py::object progress, py::object trace) {
+        Bytes bytes = bytes_arg(data);
+        session::DownloadOptions o;
+        o.phase = phase;
+        o.name = std::move(name);
+        o.op = static_cast<uart::DownloadOp>(op);
+        if (o.op != uart::DownloadOp::normal)
+          throw UsageError(errc::usage, "download: special operations (OTP 0xF2, PMIC 0xF4) need the explicit opt-in API");
+        CallScope s(&d, progress, trace);
+        o.progress = s.progress_fn();
+        s.run([&] { d.download(bytes, o); });
+      }, py::arg("data"), py::arg("phase") = 1, py::arg("name") = "", py::arg("op") = 0,
+         py::arg("progress") = py::none(), py::arg("trace") = py::none())
+      .def("start", [](Device& d, std::uint32_t address, py::object trace) {
+        CallScope s(&d, py::none(), trace);
+        s.run([&] { d.start(address); });
+      }, py::arg("address") = 0xFFFFFFFFu, py::arg("trace") = py::none())
+      .def("boot", [](Device& d, py::object image, py::object progress, py::object trace) {
+        auto [bytes, name] = image_arg(image);
+        CallScope s(&d, progress, trace);
+        auto fn = s.progress_fn();
+        return s.run([&] { return d.boot(bytes, name, fn); });
+      }, py::arg("image"), py::arg("progress") = py::none(), py::arg("trace") = py::none())
+      .def("__repr__", [](const Device& d) { return "<mp1boot.Device " + d.describe() + ">"; });
+
+  m.def("connect", [](const std::string& url, double timeout, int retries, bool sync) {
+    session::ConnectOptions o;
+    o.sync = sync;
+    if (timeout > 0) o.uart.timeouts.reply = std::chrono::milliseconds(static_cast<long>(timeout * 1000));
+    if (retries > 0) o.uart.retry.attempts = retries;
+    py::gil_scoped_release release;  // opening a port and syncing can block
+    return session::connect(url, o);
+  }, py::arg("url"), py::arg("timeout") = 0.0, py::arg("retries") = 0, py::arg("sync") = true);
+  m.def("connect_url_help", &session::connect_url_help);
+}
+
+}  // namespace mp1boot::py_bindings

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: MIT
+// The simulated board served on a pseudo-terminal (mp1boot sim --uart).
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <memory>
+#include <mutex>
+
+#include "mp1boot/error.hpp"
+#include "mp1boot/sim/uart_board.hpp"
+#include "mp1boot/transport/pty_server.hpp"
+
+namespace py = pybind11;
+
+namespace mp1boot::py_bindings {
+
+namespace {
+// The server thread drives the board while Python reads its state: one lock around both.
+class LockedBoard : public transport::BytePeer {
+ public:
+  explicit LockedBoard(sim::UartBoardOptions o) : board_(std::move(o)) {}
+  void on_receive(ByteView b, Clock::time_point now) override {
+    std::lock_guard lock(mutex_);
+    board_.on_receive(b, now);
+  }
+  Bytes take_output(Clock::time_point now) override {
+    std::lock_guard lock(mutex_);
+    return board_.take_output(now);
+  }
+  std::optional<Clock::time_point> next_deadline() const override {
+    std::lock_guard lock(mutex_);
+    return board_.next_deadline();
+  }
+  template <class F>
+  auto with(F&& f) const {
+    std::lock_guard lock(mutex_);
+    return f(board_);
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  sim::UartBoard board_;
+};
+
+struct UartSimServer {
+  std::shared_ptr<LockedBoard> board;
+  std::unique_ptr<transport::PtyServer> server;
+};
+}  // namespace
+
+void register_sim(py::module_& m) {
+  py::class_<UartSimServer>(m, "UartSimServer", "A simulated board served on a pseudo-terminal.")
+      .def(py::init([](const std::string& soc, const std::string& record_dir, bool line_timing, unsigned baud,
+                       double turnaround_ms, double tfa_boot_delay_ms, bool rom_read_memory,
+                       const std::string& stage) {
+             sim::UartBoardOptions o;
+             o.soc = &soc_by_name(soc);
+             o.record_dir = record_dir;
+             o.rom_read_memory = rom_read_memory;
+             if (stage == "tfa") o.start_stage = sim::StartStage::tfa;
+             else if (stage != "rom") throw UsageError(errc::usage, "stage must be 'rom' or 'tfa'");
+             o.tfa_boot_delay = std::chrono::milliseconds(static_cast<long>(tfa_boot_delay_ms));
+             transport::LineTiming t;
+             t.enabled = line_timing;
+             t.baud = baud;
+             t.turnaround = std::chrono::microseconds(static_cast<long>(turnaround_ms * 1000));
+             auto s = std::make_unique<UartSimServer>();
+             s->board = std::make_shared<LockedBoard>(o);
+             s->server = std::make_unique<transport::PtyServer>(s->board, t);
+             return s;
+           }),
+           py::arg("soc"), py::arg("record_dir") = "", py::arg("line_timing") = false, py::arg("baud") = 115200,
+           py::arg("turnaround_ms") = 0.0, py::arg("tfa_boot_delay_ms") = 0.0, py::arg("rom_read_memory") = false,
+           py::arg("stage") = "rom")
+      .def_property_readonly("path", [](const UartSimServer& s) { return s.server->slave_path(); })
+      .def_property_readonly("stage", [](const UartSimServer& s) {
+        return s.board->with([](const sim::UartBoard& b) { return b.stage(); });
+      })
+      .def_property_readonly("bytes_received", [](const UartSimServer& s) { return s.server->bytes_received(); })
+      .def_property_readonly("bytes_sent", [](const UartSimServer& s) { return s.server->bytes_sent(); })
+      .def("received_images", [](const UartSimServer& s) {
+        auto images = s.board->with([](const sim::UartBoard& b) { return b.received_images(); });
+        py::dict d;
+        for (const auto& [phase, data] : images)
+          d[py::int_(phase)] = py::bytes(reinterpret_cast<const char*>(data.data()), data.size());
+        return d;
+      })
+      .def("start", [](UartSimServer& s) { s.server->start(); }, "Serve in a background thread.")
+      .def("stop", [](UartSimServer& s) {
+        py::gil_scoped_release release;
+        s.server->stop();
+        s.board->with([](const sim::UartBoard& b) { b.write_records(); });
+      })
+      .def("serve_forever", [](UartSimServer& s) {
+        // Serve in this thread with the GIL released; every 50 ms look for Python signals
+        // (SIGINT -> KeyboardInterrupt, SIGTERM -> the handler the CLI installs).
+        bool interrupted = false;
+        {
+          py::gil_scoped_release release;
+          s.server->run([&] {
+            py::gil_scoped_acquire gil;
+            if (PyErr_CheckSignals() != 0) interrupted = true;
+            return !interrupted;
+          });
+          s.board->with([](const sim::UartBoard& b) { b.write_records(); });
+        }
+        if (interrupted) throw py::error_already_set();
+      });
+}
+
+}  // namespace mp1boot::py_bindings

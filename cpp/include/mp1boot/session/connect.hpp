@@ -1,0 +1,31 @@
+// SPDX-License-Identifier: MIT
+// connect(): one vocabulary for every way to reach a board, shared by C++, Python, the CLI and
+// notebooks:
+//   serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1]   a UART (Boost.Asio)
+//   sim:stm32mp135[?record=DIR&...]                                the in-process simulated board
+//   usb[:SERIAL | :BUS-PORTPATH | :VID:PID]                        a USB DFU device (libusb)
+#pragma once
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "mp1boot/session/device.hpp"
+#include "mp1boot/uart/engine.hpp"
+
+namespace mp1boot::session {
+
+struct ConnectOptions {
+  uart::EngineOptions uart;   ///< timeouts and retry policy of the UART engine
+  bool sync = true;           ///< UART: send 0x7F and wait for the ACK while connecting
+};
+
+/// Opens the transport the URL names and returns a connected device.
+/// @throws UsageError for a malformed URL (the message lists the accepted forms);
+///         TransportError when the port cannot be opened; TimeoutError when a UART device does
+///         not answer the sync byte.
+std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options = {});
+
+/// The accepted URL forms, for help texts.
+std::string connect_url_help();
+
+}  // namespace mp1boot::session

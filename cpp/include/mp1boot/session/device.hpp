@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: MIT
+// session::Device: one connected board, whatever the link (UART or USB DFU). It runs the
+// protocol operations through the driver loop, emits progress, and implements `boot`: validate
+// the image for the SoC the device reports, download it, start it. Errors carry full context.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "mp1boot/bytes.hpp"
+#include "mp1boot/progress.hpp"
+#include "mp1boot/session/drive.hpp"
+#include "mp1boot/soc.hpp"
+#include "mp1boot/uart/wire.hpp"
+
+namespace mp1boot::session {
+
+/// What Get Phase reports, on either link.
+struct PhaseInfo {
+  std::uint8_t phase = 0;
+  std::uint32_t address = 0;          ///< 0xFFFFFFFF: none / written to NVM
+  std::uint32_t offset = 0;           ///< USB only (resume offset)
+  bool detach_requested = false;      ///< USB: the device asks the host to DFU_DETACH
+  std::string message;                ///< phase 0xFF: why the device will reset
+  Bytes info;                         ///< UART: the info bytes as received
+};
+
+struct DownloadOptions {
+  std::uint8_t phase = uart::phase::fsbl;  ///< phase the data belongs to (context; USB alt choice)
+  std::string name;                        ///< file or partition name, for messages and progress
+  uart::DownloadOp op = uart::DownloadOp::normal;
+  ProgressFn progress;
+};
+
+struct TransferStats {
+  std::uint64_t bytes = 0;
+  double seconds = 0;
+  double bytes_per_second = 0;
+  double line_fraction = 0;   ///< bytes_per_second / line rate; 0 when the link has no line rate
+};
+
+struct BootResult {
+  std::string soc;              ///< "STM32MP13x"
+  std::uint8_t phase = 0;       ///< phase loaded (0x01)
+  TransferStats transfer;
+  std::string image;            ///< name of the image
+};
+
+/// Not thread-safe: one thread drives a device at a time; cancel() may be called from any thread.
+class Device {
+ public:
+  virtual ~Device() = default;
+  virtual std::string describe() const = 0;
+  virtual std::string link() const = 0;            ///< "uart" or "usb"
+
+  virtual std::uint16_t get_id() = 0;              ///< DBGMCU device id (0x500, 0x501, ...)
+  virtual PhaseInfo get_phase() = 0;
+  virtual void download(ByteView data, const DownloadOptions& options) = 0;
+  virtual void start(std::uint32_t address) = 0;
+
+  /// Downloads a complete STM32 image (header included) as phase 0x01 and starts it. The image is
+  /// checked against the SoC the device reports before the first byte is sent.
+  /// @throws LayoutError for a bad image (nothing sent), the protocol errors otherwise.
+  virtual BootResult boot(ByteView image, std::string_view name, ProgressFn progress);
+
+  /// Trace, cancellation and polling hooks for every later operation.
+  void set_hooks(DriveHooks hooks) { hooks_ = std::move(hooks); }
+  DriveHooks& hooks() { return hooks_; }
+  /// The SoC from the last get_id(), if known.
+  const SocInfo* soc() const { return soc_; }
+
+ protected:
+  /// Last step of boot(): what starts the FSBL on this link.
+  virtual void start_fsbl() = 0;
+  virtual double line_rate() const { return 0; }
+  DriveHooks hooks_;
+  const SocInfo* soc_ = nullptr;
+};
+
+/// Throttles progress: first and last report always, else at most every 1% or 100 ms.
+class ProgressThrottle {
+ public:
+  ProgressThrottle(ProgressFn fn, Progress base);
+  void update(std::uint64_t done, std::uint64_t total);
+
+ private:
+  ProgressFn fn_;
+  Progress p_;
+  std::uint64_t last_done_ = 0;
+  std::chrono::steady_clock::time_point last_time_{};
+  bool first_ = true;
+};
+
+}  // namespace mp1boot::session

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: MIT
+// session::UartDevice: a board on a byte link (serial port, pty, in-process simulator), driven by
+// the UART engine through session::drive.
+#pragma once
+#include <memory>
+
+#include "mp1boot/session/device.hpp"
+#include "mp1boot/transport/byte_stream.hpp"
+#include "mp1boot/uart/engine.hpp"
+
+namespace mp1boot::session {
+
+class UartDevice : public Device {
+ public:
+  UartDevice(std::unique_ptr<transport::ByteStream> stream, uart::EngineOptions options = {});
+
+  std::string describe() const override { return stream_->describe(); }
+  std::string link() const override { return "uart"; }
+
+  void sync();                                          ///< 0x7F -> ACK
+  uart::GetReply get();
+  uart::VersionReply get_version();
+  std::uint16_t get_id() override;
+  PhaseInfo get_phase() override;
+  uart::PhaseReply get_phase_raw();
+  /// Any length: split into reads of <= 256 bytes.
+  Bytes read_memory(std::uint32_t address, std::size_t length);
+  /// Any length: split into reads of <= 256 bytes at increasing offsets.
+  Bytes read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length);
+  void download(ByteView data, const DownloadOptions& options) override;
+  void start(std::uint32_t address) override;
+
+  transport::ByteStream& stream() { return *stream_; }
+  TransferStats last_transfer() const { return last_; }
+
+ protected:
+  void start_fsbl() override { start(uart::start_current_phase); }
+  double line_rate() const override { return stream_->line_rate(); }
+
+ private:
+  void run(const std::function<void(uart::Engine&)>& request);
+
+  std::unique_ptr<transport::ByteStream> stream_;
+  uart::EngineOptions options_;
+  uart::Engine engine_;
+  TransferStats last_;
+};
+
+}  // namespace mp1boot::session

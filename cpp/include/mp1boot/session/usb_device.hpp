@@ -1,0 +1,70 @@
+// SPDX-License-Identifier: MIT
+// session::UsbDevice: a board on USB DFU (libusb or the in-process simulated device), driven by
+// the DFU engine through session::drive_dfu. It follows the board across re-enumerations: after a
+// DETACH (or the MP15 ROM's hand-over) it reopens the device with the same serial number and port
+// path through the `Reopen` function the caller gave.
+#pragma once
+#include <chrono>
+#include <functional>
+#include <memory>
+
+#include "mp1boot/dfu/engine.hpp"
+#include "mp1boot/session/device.hpp"
+#include "mp1boot/transport/usb_port.hpp"
+
+namespace mp1boot::session {
+
+/// Performs the engine's actions on the port until Done; merges context into errors.
+/// `on_event` receives the engine's events (blocks acknowledged, status reports).
+dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
+                    const std::function<void(const dfu::Event&)>& on_event = {});
+
+class UsbDevice : public Device {
+ public:
+  /// Opens the board's next enumeration: `previous` is the identity before it left the bus.
+  /// @throws TimeoutError when it does not come back within `timeout`, TransportError when it
+  ///         came back but cannot be opened, CancelledError.
+  using Reopen = std::function<std::unique_ptr<transport::UsbControlPort>(
+      const transport::UsbIdentity& previous, std::chrono::milliseconds timeout, const CancelToken* cancel)>;
+
+  struct Options {
+    dfu::Options dfu;
+    std::chrono::milliseconds reconnect_timeout{30000};  ///< per hand-over (TF-A inits DDR first)
+  };
+
+  UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options);
+
+  std::string describe() const override { return port_->describe(); }
+  std::string link() const override { return "usb"; }
+
+  /// From the product string ("@Device ID /0x501").
+  std::uint16_t get_id() override;
+  PhaseInfo get_phase() override;
+  void download(ByteView data, const DownloadOptions& options) override;
+  /// 0xFFFFFFFF: finish the current phase the USB way: act on a pending hand-over (DETACH and
+  /// reconnect when the device asks for it). Other addresses are not available over DFU here.
+  void start(std::uint32_t address) override;
+
+  /// DFU_DETACH, then wait for the next enumeration of the same board and open it.
+  void detach_and_reconnect();
+  /// Waits for the board to come back after it left the bus, and opens it.
+  void reconnect();
+
+  transport::UsbIdentity identity() const { return port_->identity(); }
+  /// "rom", "tf-a", "u-boot", "unknown" from the product string.
+  std::string stage() const;
+  transport::UsbControlPort& port() { return *port_; }
+
+ protected:
+  void start_fsbl() override;
+
+ private:
+  std::unique_ptr<transport::UsbControlPort> port_;
+  Reopen reopen_;
+  Options options_;
+  dfu::Engine engine_;
+  bool left_ = false;  // the device left the bus during the last request
+  std::uint8_t last_phase_ = 0;
+};
+
+}  // namespace mp1boot::session

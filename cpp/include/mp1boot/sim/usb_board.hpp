@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+// The simulated STM32MP board on the USB side: a control-request handler, independent of any
+// transport, that answers standard requests (descriptors, configuration, interface) and the DFU
+// class requests of the stage currently running (PROTOCOL.md 3, 7.1, 7.2):
+//   ROM (MP13/MP15/MP25) -> TF-A -> a minimal U-Boot stand-in (optional).
+// MP15: the ROM hands over to TF-A at manifestation without re-enumerating (TF-A keeps the ROM's
+// descriptors). MP13/MP25: the ROM waits for DFU_DETACH, leaves the bus and TF-A enumerates with
+// its own strings and alternate settings. TF-A asks for the DETACH through the Get Phase detach
+// flag after a good FIP. Time is not read from a clock: replies say how long the device is busy
+// and how long a re-enumeration takes; transport adapters (SimUsbPort, mp1boot-usbsim) apply it.
+// No libusb, no umockdev, no threads here.
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "mp1boot/bytes.hpp"
+#include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/soc.hpp"
+#include "mp1boot/transport/usb_port.hpp"
+
+namespace mp1boot::sim {
+
+namespace usb_detail {
+class UsbStage;
+class UsbStageHost;
+}  // namespace usb_detail
+
+/// Options of UsbBoard. Defaults reproduce the documented device behaviour; the [INF]/[UNK]
+/// behaviours of PROTOCOL.md are options with their evidence noted.
+struct UsbBoardOptions {
+  /// stm32mp135, stm32mp157 or stm32mp257 (soc_by_name); required.
+  const SocInfo* soc = nullptr;
+  /// iSerialNumber: 24 upper-case hex characters, the same in every stage (PROTOCOL.md 3.1).
+  std::string serial = "002800423232511538303631";
+  /// ROM bwPollTimeout reported in dfuDNBUSY, dfuDNLOAD-IDLE and dfuMANIFEST ([LOG] 1 ms).
+  std::uint32_t rom_poll_timeout_ms = 1;
+  /// Modelled device time per DNLOAD data block (flash/SRAM write). Returned as Reply::busy;
+  /// adapters hold the transfer that long. 0: instant.
+  std::chrono::microseconds block_time{0};
+  /// Time between leaving the bus (DETACH) and the next stage enumerating.
+  std::chrono::microseconds reenumerate_delay{std::chrono::milliseconds(10)};
+  /// [UNK] (PROTOCOL.md 10 item 4) DFU status of a rejected FSBL. Unset: errFILE for a wrong
+  /// magic, header version or size, errVERIFY for a bad checksum.
+  std::optional<dfu::Status> rom_reject_status;
+  /// "DFU in HS Mode" (default) or the full-speed variant "DFU in FS Mode" seen in logs; the
+  /// identity's speed follows.
+  bool full_speed = false;
+  /// false: the FSBL does not run a USB programmer (TF-A built for UART, or it crashes): MP15
+  /// stalls every DFU request after the ROM's manifestation; MP13/MP25 never come back after
+  /// the DETACH (FIELD.md failure mode 5).
+  bool tfa_enabled = true;
+  /// TF-A download buffer for phase 0x03 (DWL_BUFFER_SIZE, 16 MiB); smaller makes overflow tests cheap.
+  std::uint32_t tfa_buffer_size = 16u * 1024u * 1024u;
+  /// After TF-A's DETACH, enumerate as a minimal U-Boot stm32prog stand-in ("USB download
+  /// gadget@...", alts @FlashLayout/0x00 and @virtual/0xf1, wTransferSize 4096): it takes the
+  /// flash layout, records it as phase 0x00, then reports phase 0xFF "U-Boot stm32prog is not
+  /// simulated beyond the flash layout". false: the board stays detached after TF-A.
+  bool uboot_stub = true;
+  /// When set: DIR/phase-0xnn.bin (lower-case hex, as the UART recorder) for every completed download and DIR/usb-exchange.json (see
+  /// UsbBoard::exchange_json), written after every stage change and by write_records().
+  std::string record_dir;
+};
+
+/// One simulated board, seen from the USB side. Not thread-safe: one caller at a time (the
+/// mp1boot-usbsim server serialises its worker and main threads with a mutex).
+class UsbBoard {
+ public:
+  /// The device's answer to one control request.
+  struct Reply {
+    enum class Kind {
+      ok,            ///< request completed; `data` is the IN data stage (at most in_length bytes)
+      stall,         ///< EP0 STALL (libusb: LIBUSB_ERROR_PIPE)
+      disconnected,  ///< the device is not on the bus
+    };
+    Kind kind = Kind::ok;
+    Bytes data;
+    /// How long the device holds the transfer before completing it (block_time for DNLOAD).
+    std::chrono::microseconds busy{0};
+  };
+
+  /// One entry of the exchange log.
+  struct LogEntry {
+    std::uint64_t n = 0;         ///< transfer counter (events share the counter of their transfer)
+    std::string stage;           ///< stage that handled it
+    std::string text;            ///< JSON object text, see exchange_json()
+  };
+
+  /// @throws UsageError when options.soc is null.
+  explicit UsbBoard(UsbBoardOptions options);
+  ~UsbBoard();
+  UsbBoard(const UsbBoard&) = delete;
+  UsbBoard& operator=(const UsbBoard&) = delete;
+
+  /// Handles one control request. `out_data` is the OUT data stage (empty for IN requests);
+  /// `in_length` is wLength of an IN request. Standard requests: GET_DESCRIPTOR (device,
+  /// configuration, string, device qualifier, DFU functional 0x21; others stall), GET_STATUS,
+  /// GET/SET_CONFIGURATION, GET/SET_INTERFACE (alternate settings out of range stall),
+  /// SET/CLEAR_FEATURE and SET_ADDRESS (accepted). Class requests go to the running stage's DFU
+  /// state machine; vendor requests stall. While detached every request answers `disconnected`.
+  Reply control(const transport::SetupPacket& setup, ByteView out_data, std::uint16_t in_length);
+
+  /// USB port reset: the DFU state returns to dfuIDLE on alternate setting 0 (same enumeration,
+  /// same stage). `disconnected` while detached.
+  Reply port_reset();
+
+  /// Device descriptor (18 bytes) of the current enumeration.
+  Bytes device_descriptor() const;
+  /// Full configuration descriptor (configuration, one interface descriptor per alt, DFU
+  /// functional descriptor); wTotalLength = 9 * (alts + 2).
+  Bytes config_descriptor() const;
+  /// device_descriptor() + config_descriptor(): the sysfs "descriptors" attribute.
+  Bytes descriptors() const;
+  /// String descriptors 1..N as text: [0] manufacturer, [1] product, [2] serial, [3] "DFU
+  /// Config", [4] "DFU Interface", [5..] alternate setting names (index = position + 1).
+  std::vector<std::string> strings() const;
+  /// Alternate settings of interface 0 with their names.
+  std::vector<transport::AltSetting> alt_settings() const;
+  /// The DFU functional descriptor of the running stage.
+  dfu::FunctionalDescriptor functional_descriptor() const;
+
+  /// Increments at every enumeration after the first (the device left and came back).
+  std::uint32_t generation() const { return generation_; }
+  /// false between a disconnect and the next enumeration (and for good after a vanish).
+  bool attached() const { return attached_; }
+  /// When detached and another stage will enumerate: the delay until it does (measured from the
+  /// disconnect). std::nullopt when attached or when the device will never come back.
+  std::optional<std::chrono::microseconds> pending_reattach() const;
+  /// Makes the pending stage enumerate now (generation + 1). false when nothing is pending.
+  bool reattach();
+  /// The cable is pulled: detached, nothing pending.
+  void unplug();
+  /// Power cycle in serial-boot mode: the ROM enumerates again (generation + 1), images kept.
+  void power_cycle();
+
+  /// Identity of the current enumeration: 0483:df11, bus 1, address 2 + generation, port
+  /// "1-1", speed "high" (or "full"), the current strings and functional descriptor.
+  transport::UsbIdentity identity() const;
+  /// "rom", "tf-a", "u-boot" (the stand-in), "halted" (FSBL not answering DFU).
+  std::string stage() const;
+  /// The running stage's DFU state and current alternate setting (for tests and notebooks).
+  dfu::State dfu_state() const;
+  std::uint8_t current_alt() const { return alt_; }
+  /// Phase the running stage would report to Get Phase.
+  std::uint8_t phase() const;
+
+  /// Completed downloads by phase id, as received (header included); later ones replace earlier.
+  const std::map<std::uint8_t, Bytes>& received_images() const { return images_; }
+  /// Every transfer and event so far.
+  const std::vector<LogEntry>& log() const { return log_; }
+  /// The log as a JSON list: transfers
+  ///   {"n": 7, "stage": "rom", "setup": "a1 03 0000 0000 0006", "out": 0, "reply": "ok", "in": "00 01 00 00 04 00"}
+  /// ("out" = OUT data length; "in" = IN data as hex; "reply" ok/stall/disconnected) and events
+  ///   {"n": 9, "event": "image", "phase": "0x01", "size": 4608, "accepted": true, "note": ""}
+  ///   {"n": 9, "event": "stage", "stage": "tf-a", "generation": 1}
+  ///   {"n": 9, "event": "detach"}.
+  std::string exchange_json() const;
+  /// Writes DIR/phase-0xNN.bin for every image and DIR/usb-exchange.json. No effect without
+  /// record_dir. @throws TransportError(errc::io) naming the file that failed.
+  void write_records() const;
+
+  const UsbBoardOptions& options() const { return options_; }
+
+ private:
+  friend class usb_detail::UsbStageHost;
+  Reply standard_request(const transport::SetupPacket& setup, std::uint16_t in_length);
+  Reply get_descriptor(const transport::SetupPacket& setup);
+  void apply_transition();
+  void enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enumeration);
+  void log_transfer(const transport::SetupPacket& setup, ByteView out, const Reply& reply);
+  void log_event(std::string json_fields);
+  void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note);
+
+  UsbBoardOptions options_;
+  std::unique_ptr<usb_detail::UsbStageHost> host_;
+  std::unique_ptr<usb_detail::UsbStage> stage_;
+  std::unique_ptr<usb_detail::UsbStage> pending_;  ///< enumerates at reattach()
+  std::uint32_t generation_ = 0;
+  bool attached_ = true;
+  std::uint8_t alt_ = 0;
+  std::uint8_t configuration_ = 1;
+  std::map<std::uint8_t, Bytes> images_;
+  std::vector<LogEntry> log_;
+  std::uint64_t transfers_ = 0;
+};
+
+}  // namespace mp1boot::sim

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: MIT
+// connect(): URL parsing and transport selection. Lives above core, serial and usb.
+#include "mp1boot/session/connect.hpp"
+
+#include <map>
+
+#include "mp1boot/session/uart_device.hpp"
+#include "mp1boot/session/usb_device.hpp"
+#include "mp1boot/sim/uart_board.hpp"
+#include "mp1boot/sim/usb_board.hpp"
+#include "mp1boot/transport/peer_stream.hpp"
+#include "mp1boot/transport/sim_usb_port.hpp"
+#ifdef MP1BOOT_HAS_SERIAL
+#include "mp1boot/transport/serial.hpp"
+#endif
+#ifdef MP1BOOT_HAS_USB
+#include "mp1boot/transport/usb.hpp"
+#endif
+
+namespace mp1boot::session {
+
+namespace {
+
+struct Url {
+  std::string scheme, target;
+  std::map<std::string, std::string> query;
+  std::string raw_query;
+};
+
+Url parse_url(std::string_view text) {
+  Url u;
+  std::string s(text);
+  if (s.rfind("/dev/", 0) == 0) s = "serial:" + s;  // a bare device path is a serial port
+  const auto colon = s.find(':');
+  u.scheme = s.substr(0, colon);
+  std::string rest = colon == std::string::npos ? "" : s.substr(colon + 1);
+  const auto q = rest.find('?');
+  if (q != std::string::npos) {
+    u.raw_query = rest.substr(q + 1);
+    rest = rest.substr(0, q);
+    std::string_view qs = u.raw_query;
+    while (!qs.empty()) {
+      auto amp = qs.find('&');
+      std::string_view kv = qs.substr(0, amp);
+      auto eq = kv.find('=');
+      u.query[std::string(kv.substr(0, eq))] = eq == std::string_view::npos ? "1" : std::string(kv.substr(eq + 1));
+      qs = amp == std::string_view::npos ? std::string_view{} : qs.substr(amp + 1);
+    }
+  }
+  u.target = rest;
+  return u;
+}
+
+[[noreturn]] void bad_url(std::string_view url, const std::string& why) {
+  throw UsageError(errc::usage, "bad port '" + std::string(url) + "': " + why + "\n" + connect_url_help());
+}
+
+std::unique_ptr<Device> finish_uart(std::unique_ptr<transport::ByteStream> stream, const ConnectOptions& o) {
+  auto dev = std::make_unique<UartDevice>(std::move(stream), o.uart);
+  if (o.sync) dev->sync();
+  return dev;
+}
+
+std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, const SocInfo& soc) {
+  sim::UsbBoardOptions b;
+  b.soc = &soc;
+  transport::SimUsbOptions so;
+  for (const auto& [k, v] : u.query) {
+    if (k == "link") continue;
+    else if (k == "record") b.record_dir = v;
+    else if (k == "serial") b.serial = v;
+    else if (k == "realtime") so.real_time = v != "0";
+    else if (k == "block_us") b.block_time = std::chrono::microseconds(std::stol(v));
+    else bad_url(url, "unknown simulator option '" + k + "' for link=usb");
+  }
+  auto board = std::make_shared<sim::UsbBoard>(b);
+  auto port = std::make_unique<transport::SimUsbPort>(board, so);
+  UsbDevice::Reopen reopen = [board, so](const transport::UsbIdentity&, std::chrono::milliseconds timeout,
+                                         const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
+    return transport::wait_for_sim_device(board, timeout, cancel, so);
+  };
+  return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), UsbDevice::Options{});
+}
+
+std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const ConnectOptions& o) {
+  if (u.target.empty()) bad_url(url, "the simulated board needs a SoC, e.g. sim:stm32mp135");
+  const SocInfo& soc = soc_by_name(u.target);
+  if (auto it = u.query.find("link"); it != u.query.end() && it->second == "usb") return connect_sim_usb(u, url, soc);
+  sim::UartBoardOptions b;
+  b.soc = &soc;
+  for (const auto& [k, v] : u.query) {
+    if (k == "record") b.record_dir = v;
+    else if (k == "link" && v == "uart") continue;
+    else if (k == "link") bad_url(url, "link must be uart or usb");
+    else if (k == "rom_read_memory") b.rom_read_memory = v != "0";
+    else if (k == "stage" && v == "tfa") b.start_stage = sim::StartStage::tfa;
+    else bad_url(url, "unknown simulator option '" + k + "'");
+  }
+  auto board = std::make_shared<sim::UartBoard>(b);
+  auto stream = std::make_unique<transport::PeerStream>(board, "sim:" + std::string(b.soc->name));
+  return finish_uart(std::move(stream), o);
+}
+
+#ifdef MP1BOOT_HAS_USB
+std::unique_ptr<Device> connect_usb(const Url& u) {
+  std::string selector = u.target;
+  auto port = transport::open_usb(selector);
+  UsbDevice::Reopen reopen = [](const transport::UsbIdentity& prev, std::chrono::milliseconds timeout,
+                                const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
+    transport::UsbWaitOptions w;
+    w.serial = prev.serial;
+    w.port_path = prev.port_path;
+    w.timeout = timeout;
+    w.cancel = cancel;
+    w.skip_bus = prev.bus;
+    w.skip_address = prev.address;
+    return transport::wait_for_device(w);
+  };
+  return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), UsbDevice::Options{});
+}
+#endif
+
+}  // namespace
+
+std::string connect_url_help() {
+  return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
+         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR], usb[:SERIAL|:BUS-PORTPATH|:VID:PID]";
+}
+
+std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options) {
+  const Url u = parse_url(url);
+  if (u.scheme == "sim") return connect_sim(u, url, options);
+  if (u.scheme == "serial") {
+#ifdef MP1BOOT_HAS_SERIAL
+    if (u.target.empty()) bad_url(url, "no device path after 'serial:'");
+    auto so = transport::parse_serial_options(u.raw_query);
+    return finish_uart(std::make_unique<transport::SerialPort>(u.target, so), options);
+#else
+    bad_url(url, "this build has no serial support");
+#endif
+  }
+  if (u.scheme == "usb") {
+#ifdef MP1BOOT_HAS_USB
+    return connect_usb(u);
+#else
+    bad_url(url, "this build has no USB support");
+#endif
+  }
+  bad_url(url, "unknown scheme '" + u.scheme + "'");
+}
+
+}  // namespace mp1boot::session

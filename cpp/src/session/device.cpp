@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: MIT
+// Device::boot and progress throttling, common to both links.
+#include "mp1boot/session/device.hpp"
+
+#include "mp1boot/image/stm32_header.hpp"
+
+namespace mp1boot::session {
+
+ProgressThrottle::ProgressThrottle(ProgressFn fn, Progress base) : fn_(std::move(fn)), p_(std::move(base)) {}
+
+void ProgressThrottle::update(std::uint64_t done, std::uint64_t total) {
+  if (!fn_) return;
+  const auto now = std::chrono::steady_clock::now();
+  const bool last = done >= total;
+  const bool step = total && (done - last_done_) * 100 >= total;
+  if (!(first_ || last || step || now - last_time_ >= std::chrono::milliseconds(100))) return;
+  first_ = false;
+  last_done_ = done;
+  last_time_ = now;
+  p_.bytes_done = done;
+  p_.bytes_total = total;
+  fn_(p_);
+}
+
+BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn progress) {
+  const std::string file(name.empty() ? "image" : name);
+  const std::uint16_t id = get_id();
+  const SocInfo* soc = soc_by_device_id(id);
+  if (!soc)
+    throw DeviceError(errc::unsupported, "device reports id " + hex32(id) + ", not a known STM32MP SoC",
+                      ErrorContext{.operation = "boot", .transport = describe()});
+  soc_ = soc;
+  // Validate before the first byte of the image goes out.
+  const image::Stm32Image img = image::parse_image(image_bytes, file);
+  image::check_for_rom(img, *soc, file);
+
+  const PhaseInfo phase = get_phase();
+  if (phase.phase != uart::phase::fsbl) {
+    ErrorContext c{.operation = "boot", .phase = phase.phase, .transport = describe()};
+    std::string what = "device is not waiting for an FSBL: it asks for phase " + hex8(phase.phase) + " (" +
+                       std::string(uart::phase_name(phase.phase)) + ")";
+    if (!phase.message.empty()) what += ": \"" + phase.message + "\"";
+    throw DeviceError(errc::unsupported, what, c);
+  }
+  DownloadOptions opts;
+  opts.phase = uart::phase::fsbl;
+  opts.name = file;
+  opts.progress = std::move(progress);
+  const auto t0 = std::chrono::steady_clock::now();
+  download(image_bytes, opts);
+  start_fsbl();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+
+  BootResult r;
+  r.soc = std::string(soc->family_name);
+  r.phase = uart::phase::fsbl;
+  r.image = file;
+  r.transfer.bytes = image_bytes.size();
+  r.transfer.seconds = secs;
+  r.transfer.bytes_per_second = secs > 0 ? double(image_bytes.size()) / secs : 0;
+  if (double rate = line_rate(); rate > 0) r.transfer.line_fraction = r.transfer.bytes_per_second / rate;
+  return r;
+}
+
+}  // namespace mp1boot::session

@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: MIT
+// UartDevice: UART operations through the driver loop.
+#include "mp1boot/session/uart_device.hpp"
+
+#include <algorithm>
+
+namespace mp1boot::session {
+
+UartDevice::UartDevice(std::unique_ptr<transport::ByteStream> stream, uart::EngineOptions options)
+    : stream_(std::move(stream)), options_(options), engine_(options) {}
+
+void UartDevice::run(const std::function<void(uart::Engine&)>& request) {
+  // After an error or a cancellation the line state is unknown: start from a fresh engine; its
+  // retries drain the line before resending.
+  if (engine_.failed() || engine_.busy()) engine_ = uart::Engine(options_);
+  request(engine_);
+  try {
+    drive(engine_, *stream_, hooks_);
+  } catch (...) {
+    engine_ = uart::Engine(options_);
+    throw;
+  }
+}
+
+void UartDevice::sync() {
+  run([](uart::Engine& e) { e.sync(); });
+}
+
+uart::GetReply UartDevice::get() {
+  run([](uart::Engine& e) { e.get(); });
+  return engine_.get_reply();
+}
+
+uart::VersionReply UartDevice::get_version() {
+  run([](uart::Engine& e) { e.get_version(); });
+  return engine_.version_reply();
+}
+
+std::uint16_t UartDevice::get_id() {
+  run([](uart::Engine& e) { e.get_id(); });
+  soc_ = soc_by_device_id(engine_.id());
+  return engine_.id();
+}
+
+uart::PhaseReply UartDevice::get_phase_raw() {
+  run([](uart::Engine& e) { e.get_phase(); });
+  return engine_.phase_reply();
+}
+
+PhaseInfo UartDevice::get_phase() {
+  uart::PhaseReply r = get_phase_raw();
+  PhaseInfo p;
+  p.phase = r.phase;
+  p.address = r.address;
+  p.message = r.message();
+  p.info = r.info;
+  return p;
+}
+
+Bytes UartDevice::read_memory(std::uint32_t address, std::size_t length) {
+  Bytes out;
+  out.reserve(length);
+  while (out.size() < length) {
+    const std::size_t n = std::min(uart::max_packet, length - out.size());
+    const auto at = static_cast<std::uint32_t>(address + out.size());
+    run([&](uart::Engine& e) { e.read_memory(at, n); });
+    out.insert(out.end(), engine_.data().begin(), engine_.data().end());
+  }
+  return out;
+}
+
+Bytes UartDevice::read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length) {
+  Bytes out;
+  out.reserve(length);
+  while (out.size() < length) {
+    const std::size_t n = std::min(uart::max_packet, length - out.size());
+    const auto at = static_cast<std::uint32_t>(offset + out.size());
+    run([&](uart::Engine& e) { e.read_partition(id, at, n); });
+    out.insert(out.end(), engine_.data().begin(), engine_.data().end());
+  }
+  return out;
+}
+
+void UartDevice::download(ByteView data, const DownloadOptions& options) {
+  ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
+  progress.update(0, data.size());
+  DriveHooks hooks = hooks_;
+  auto user_event = hooks_.on_event;
+  hooks.on_event = [&](const uart::Event& ev) {
+    if (auto* p = std::get_if<uart::PacketAcked>(&ev)) progress.update(p->bytes_done, p->bytes_total);
+    if (user_event) user_event(ev);
+  };
+  const auto t0 = std::chrono::steady_clock::now();
+  if (engine_.failed() || engine_.busy()) engine_ = uart::Engine(options_);
+  engine_.download(data, options.op);
+  try {
+    drive(engine_, *stream_, hooks);
+  } catch (Error& e) {
+    ErrorContext c;
+    c.phase = options.phase;
+    c.partition = options.name;
+    e.add_context(c);
+    engine_ = uart::Engine(options_);
+    throw;
+  } catch (...) {
+    engine_ = uart::Engine(options_);
+    throw;
+  }
+  last_.bytes = data.size();
+  last_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  last_.bytes_per_second = last_.seconds > 0 ? double(data.size()) / last_.seconds : 0;
+  last_.line_fraction = stream_->line_rate() > 0 ? last_.bytes_per_second / stream_->line_rate() : 0;
+}
+
+void UartDevice::start(std::uint32_t address) {
+  run([&](uart::Engine& e) { e.start(address); });
+}
+
+}  // namespace mp1boot::session

@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: MIT
+// Internal contract between UsbBoard and the boot stage answering DFU class requests (ROM, TF-A,
+// the U-Boot stand-in, a halted FSBL). A stage describes its USB personality (product string,
+// alternate settings, functional descriptor) and runs its own DFU state machine; it asks the
+// board for a transition (hand-over in place, detach with re-enumeration, vanish, halt) and
+// builds the stage that follows. Stages only see UsbStageHost, never the transport.
+#pragma once
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/sim/usb_board.hpp"
+
+namespace mp1boot::sim::usb_detail {
+
+/// The USB personality of a stage.
+struct StageDescription {
+  std::string name;                      ///< "rom", "tf-a", "u-boot", "halted"
+  std::string product;                   ///< iProduct
+  std::vector<std::string> alts;         ///< iInterface of alt 0, 1, ...
+  std::vector<std::uint8_t> alt_phases;  ///< phase id of each alt
+  dfu::FunctionalDescriptor functional;
+};
+
+/// What the last request asks the board to do.
+enum class Transition {
+  none,
+  handover,  ///< next_stage() takes over at once, same enumeration (MP15 ROM -> TF-A)
+  detach,    ///< leave the bus; next_stage() enumerates after reenumerate_delay (may be null)
+  vanish,    ///< leave the bus for good
+};
+
+/// The board's services for stages.
+class UsbStageHost {
+ public:
+  explicit UsbStageHost(UsbBoard& board) : board_(board) {}
+  const UsbBoardOptions& options() const { return board_.options_; }
+  const SocInfo& soc() const { return *board_.options_.soc; }
+  /// Records a completed download (accepted or not) and logs it.
+  void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note) {
+    board_.complete_image(phase, image, accepted, note);
+  }
+
+ private:
+  UsbBoard& board_;
+};
+
+class UsbStage {
+ public:
+  virtual ~UsbStage() = default;
+  virtual const StageDescription& description() const = 0;
+  /// A DFU class request (bRequest = DFU request code) on the current alternate setting.
+  virtual UsbBoard::Reply dfu_request(const transport::SetupPacket& setup, ByteView out,
+                                      std::uint16_t in_length, std::uint8_t alt) = 0;
+  /// SET_INTERFACE to `alt` (already checked against the alternate settings).
+  virtual void set_interface(std::uint8_t alt) { (void)alt; }
+  /// USB bus reset seen by the stage.
+  virtual void port_reset() = 0;
+  virtual dfu::State state() const = 0;
+  /// Phase the stage would report to Get Phase.
+  virtual std::uint8_t phase() const = 0;
+  /// The stage that follows a handover or detach; nullptr: nothing follows.
+  virtual std::unique_ptr<UsbStage> next_stage(UsbStageHost& host) = 0;
+
+  /// Transition requested by the last request; reading it clears it.
+  Transition take_transition() { return std::exchange(transition_, Transition::none); }
+
+ protected:
+  Transition transition_ = Transition::none;
+};
+
+/// The boot ROM of host.soc().
+std::unique_ptr<UsbStage> make_rom_stage(UsbStageHost& host);
+
+/// 6-byte GETSTATUS reply (encoded here, independently of the host's parser).
+Bytes status_bytes(dfu::Status status, std::uint32_t poll_ms, dfu::State state);
+/// The functional descriptor's 9 wire bytes.
+Bytes functional_bytes(const dfu::FunctionalDescriptor& d);
+
+}  // namespace mp1boot::sim::usb_detail

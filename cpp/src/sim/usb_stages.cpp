@@ -1,0 +1,555 @@
+// SPDX-License-Identifier: MIT
+// The DFU state machines of the simulated stages: boot ROM, TF-A, the U-Boot stand-in and a
+// halted FSBL. Device truth comes from PROTOCOL.md 3.4 and TF-A's usb_dfu.c /
+// stm32cubeprogrammer_usb.c (read for facts, not copied); ROM behaviour is [LOG]/[INF].
+//
+// Theory of operation (bState after each request; "stall" leaves the state unless noted):
+//
+//   ROM (3.4.1)   IDLE/DNLOAD-IDLE --DNLOAD(n>0) on the FSBL alt--> DNLOAD-SYNC
+//                 DNLOAD-SYNC --GETSTATUS reports DNBUSY/poll--> DNBUSY
+//                 DNBUSY --GETSTATUS reports DNLOAD-IDLE/poll--> DNLOAD-IDLE
+//                 DNLOAD-IDLE --DNLOAD(0): header checks--> MANIFEST-SYNC
+//                 MANIFEST-SYNC --GETSTATUS--> good: reports MANIFEST/poll, then MP15 hands over to
+//                   TF-A in place, MP13/MP25 go IDLE and wait for DETACH; bad: reports ERROR +
+//                   errFILE/errVERIFY ([UNK], configurable). Other misuse: ERROR + stall [INF].
+//   TF-A (3.4.2)  DNLOAD(n>0) in IDLE/DNLOAD-IDLE -> DNLOAD-SYNC, reported as 3 then 5;
+//                 DNLOAD(0) in DNLOAD-IDLE -> FIP check -> MANIFEST-SYNC reported as 7 (1 ms) -> IDLE;
+//                 CLRSTATUS outside ERROR -> ERROR/errUNKNOWN; wrong alt/phase -> phase 0xFF + stall.
+//   U-Boot stub   data blocks reported as 5 at once, block numbers 0,1,2...; DNLOAD(0) -> 7 -> 2.
+#include <cstdio>
+
+#include "mp1boot/sim/rom_uart.hpp"
+#include "usb_stage.hpp"
+
+namespace mp1boot::sim::usb_detail {
+
+namespace {
+
+using dfu::Request;
+using dfu::State;
+using dfu::Status;
+using Reply = UsbBoard::Reply;
+
+constexpr std::uint32_t undefined_address = 0xFFFFFFFF;
+constexpr std::uint8_t phase_flashlayout = 0x00;
+constexpr std::uint8_t phase_fsbl = 0x01;
+constexpr std::uint8_t phase_ddr_fip = 0x02;
+constexpr std::uint8_t phase_ssbl = 0x03;
+constexpr std::uint32_t fip_toc_name = 0xAA640001;   // FIP ToC header magic (LE32 at offset 0)
+constexpr std::uint32_t mp2_ddr_fip_buffer = 0x0E000000;
+constexpr std::uint32_t mp2_ddr_fip_size = 0xA000;
+constexpr std::uint32_t uboot_layout_size = 256 * 1024;
+
+Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) {
+  return Reply{Reply::Kind::ok, std::move(data), busy};
+}
+Reply stall() { return Reply{Reply::Kind::stall, {}, {}}; }
+
+Bytes fit(Bytes data, std::uint16_t in_length) {
+  if (data.size() > in_length) data.resize(in_length);
+  return data;
+}
+
+std::string format(const char* fmt, unsigned a, unsigned b, const std::string& c = {}) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, fmt, a, b, c.c_str());
+  return buf;
+}
+
+// Get Phase reply (PROTOCOL.md 3.5): phase, LE32 address, LE32 offset, then flag or message.
+Bytes phase_reply(std::uint8_t phase, std::uint32_t address, bool with_flag, bool flag, const std::string& msg) {
+  Bytes b;
+  b.reserve(10 + msg.size());
+  b.resize(9, 0);
+  b[0] = phase;
+  store_le32(&b[1], address);
+  if (phase == dfu::reset_phase) {
+    for (char c : msg) b.push_back(static_cast<std::uint8_t>(c));
+  } else if (with_flag) {
+    b.push_back(flag ? 0x01 : 0x00);
+  }
+  return b;
+}
+
+dfu::FunctionalDescriptor st_functional(std::uint16_t detach_timeout, std::uint16_t transfer_size) {
+  dfu::FunctionalDescriptor f;
+  f.attributes = dfu::attr::can_download | dfu::attr::can_upload | dfu::attr::manifestation_tolerant |
+                 dfu::attr::will_detach;
+  f.detach_timeout_ms = detach_timeout;
+  f.transfer_size = transfer_size;
+  f.dfu_version = 0x0110;
+  return f;
+}
+
+std::uint8_t alt_phase(const StageDescription& d, std::uint8_t alt) {
+  return alt < d.alt_phases.size() ? d.alt_phases[alt] : 0xFE;
+}
+
+StageDescription rom_description(const SocInfo& soc, bool full_speed) {
+  StageDescription d;
+  d.name = "rom";
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "DFU in %s Mode @Device ID /0x%03X, @Revision ID /0x%04X", full_speed ? "FS" : "HS",
+                soc.device_id, soc.rom_revision_string);
+  d.product = buf;
+  if (soc.family == SocFamily::stm32mp15) {
+    d.alts = {"@Partition0 /0x00/1*256Ke", "@FSBL /0x01/1*1Me",       "@Partition2 /0x02/1*1Me",
+              "@Partition3 /0x03/1*16Me",  "@Partition4 /0x04/1*16Me", "@virtual /0xF1/1*512Ba"};
+    d.alt_phases = {0x00, 0x01, 0x02, 0x03, 0x04, dfu::virtual_phase};
+  } else {
+    d.alts = {soc.family == SocFamily::stm32mp13 ? "@FSBL /0x01/1*128Ke" : "@FSBL /0x01/1*256Ke",
+              "@virtual /0xF1/1*512Ba"};
+    d.alt_phases = {phase_fsbl, dfu::virtual_phase};
+  }
+  d.functional = st_functional(255, 1024);
+  return d;
+}
+
+StageDescription tfa_description(const SocInfo& soc) {
+  StageDescription d;
+  d.name = "tf-a";
+  char buf[128];
+  std::snprintf(buf, sizeof buf, "DFU @Device ID /0x%03X, @Revision ID /0x%04X, @Name /%s,", soc.device_id,
+                soc.revision_id, std::string(soc.part_name).c_str());
+  d.product = buf;
+  if (soc.family == SocFamily::stm32mp25) {
+    d.alts = {"@DDR FIP /0x02/1*32Ke", "@FIP /0x03/1*16Me", "@virtual /0xF1/1*512Ba"};
+    d.alt_phases = {phase_ddr_fip, phase_ssbl, dfu::virtual_phase};
+  } else {
+    d.alts = {"@SSBL /0x03/1*16Me", "@virtual /0xF1/1*512Ba"};
+    d.alt_phases = {phase_ssbl, dfu::virtual_phase};
+  }
+  d.functional = st_functional(255, 1024);
+  return d;
+}
+
+// ---------------------------------------------------------------------------------------------
+// An FSBL that does not answer DFU (crashed, or built without the USB programmer). MP15 keeps
+// the ROM's enumeration, so descriptors still come from the controller; every DFU request stalls.
+class HaltedStage final : public UsbStage {
+ public:
+  explicit HaltedStage(StageDescription d) : desc_(std::move(d)) { desc_.name = "halted"; }
+  const StageDescription& description() const override { return desc_; }
+  Reply dfu_request(const transport::SetupPacket&, ByteView, std::uint16_t, std::uint8_t) override { return stall(); }
+  void port_reset() override {}
+  State state() const override { return State::error; }
+  std::uint8_t phase() const override { return dfu::reset_phase; }
+  std::unique_ptr<UsbStage> next_stage(UsbStageHost&) override { return nullptr; }
+
+ private:
+  StageDescription desc_;
+};
+
+// ---------------------------------------------------------------------------------------------
+// Minimal U-Boot stm32prog stand-in: takes the flash layout on alt 0, then reports an error.
+class UbootStubStage final : public UsbStage {
+ public:
+  explicit UbootStubStage(UsbStageHost& host) : host_(host), soc_(host.soc()) {
+    const SocInfo& soc = soc_;
+    desc_.name = "u-boot";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, "USB download gadget@Device ID /0x%03X, @Revision ID /0x%04X, @Name /%s,",
+                  soc.device_id, soc.revision_id, std::string(soc.part_name).c_str());
+    desc_.product = buf;
+    desc_.alts = {"@FlashLayout/0x00/1*256Ke", "@virtual/0xf1/1*512Be"};
+    desc_.alt_phases = {phase_flashlayout, dfu::virtual_phase};
+    desc_.functional = st_functional(0, 4096);
+  }
+  const StageDescription& description() const override { return desc_; }
+  void set_interface(std::uint8_t) override { to(State::dfu_idle); }
+  void port_reset() override { to(State::dfu_idle); }
+  State state() const override { return state_; }
+  std::uint8_t phase() const override { return phase_; }
+  std::unique_ptr<UsbStage> next_stage(UsbStageHost&) override { return nullptr; }
+
+  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
+                    std::uint8_t alt) override {
+    switch (static_cast<Request>(s.request)) {
+      case Request::dnload:
+        if (out.empty()) return end_download(alt);
+        if ((state_ != State::dfu_idle && state_ != State::dnload_idle) || alt_phase(desc_, alt) != phase_flashlayout)
+          return fail(Status::err_stalled_pkt);
+        if (state_ == State::dfu_idle) {
+          buffer_.clear();
+          next_block_ = 0;
+        }
+        if (s.value != next_block_) return fail(Status::err_unknown, "Wrong sequence number");
+        if (buffer_.size() + out.size() > uboot_layout_size) return fail(Status::err_address, "Download overflow");
+        buffer_.insert(buffer_.end(), out.begin(), out.end());
+        ++next_block_;
+        state_ = State::dnload_sync;
+        return ok();
+      case Request::getstatus: {
+        State shown = state_;
+        if (state_ == State::dnload_sync) shown = state_ = State::dnload_idle;
+        else if (state_ == State::manifest_sync) shown = state_ = State::manifest;
+        else if (state_ == State::manifest) shown = state_ = State::dfu_idle;
+        return ok(fit(status_bytes(status_, 0, shown), in_length));
+      }
+      case Request::upload:
+        if (state_ != State::dfu_idle && state_ != State::upload_idle) return fail(Status::err_stalled_pkt);
+        if (alt_phase(desc_, alt) != dfu::virtual_phase) return fail(Status::err_stalled_pkt);
+        if (state_ == State::upload_idle && s.value != 0) {
+          state_ = State::dfu_idle;  // the 512-byte virtual buffer is exhausted: short (empty) block
+          return ok();
+        }
+        {
+          Bytes r = fit(phase_reply(phase_, phase_ == phase_flashlayout ? soc_.uboot_layout_address : undefined_address,
+                                    true, false, message_),
+                        in_length);
+          state_ = r.size() < in_length ? State::dfu_idle : State::upload_idle;
+          return ok(std::move(r));
+        }
+      case Request::getstate: return ok(fit({static_cast<std::uint8_t>(state_)}, in_length));
+      case Request::clrstatus:
+        if (state_ != State::error) return fail(Status::err_stalled_pkt);
+        to(State::dfu_idle);
+        return ok();
+      case Request::abort:
+        if (state_ == State::dnload_idle || state_ == State::upload_idle || state_ == State::dfu_idle) to(State::dfu_idle);
+        return ok();
+      case Request::detach:
+        if (state_ != State::dfu_idle) return fail(Status::err_stalled_pkt);
+        transition_ = Transition::vanish;  // U-Boot stm32prog itself is not simulated
+        return ok();
+    }
+    return fail(Status::err_stalled_pkt);
+  }
+
+ private:
+  Reply end_download(std::uint8_t alt) {
+    if (state_ != State::dnload_idle || alt_phase(desc_, alt) != phase_flashlayout) return fail(Status::err_stalled_pkt);
+    state_ = State::manifest_sync;
+    host_.complete_image(phase_flashlayout, buffer_, true, "flash layout (not interpreted by the simulator)");
+    phase_ = dfu::reset_phase;
+    message_ = "mp1boot simulator: U-Boot stm32prog is not simulated beyond the flash layout";
+    return ok();
+  }
+  Reply fail(Status st, const char* message = nullptr) {
+    state_ = State::error;
+    status_ = st;
+    if (message && phase_ != dfu::reset_phase) {
+      phase_ = dfu::reset_phase;
+      message_ = message;
+    }
+    return stall();
+  }
+  void to(State s) {
+    state_ = s;
+    status_ = Status::ok;
+  }
+  UsbStageHost& host_;
+  const SocInfo& soc_;
+  StageDescription desc_;
+  State state_ = State::dfu_idle;
+  Status status_ = Status::ok;
+  std::uint8_t phase_ = phase_flashlayout;
+  std::string message_;
+  Bytes buffer_;
+  std::uint16_t next_block_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+class TfaStage final : public UsbStage {
+ public:
+  TfaStage(UsbStageHost& host, StageDescription d, std::uint8_t phase, std::uint32_t base, std::uint32_t length)
+      : host_(host), desc_(std::move(d)), phase_(phase), base_(base), address_(base), length_(length) {
+    desc_.name = "tf-a";
+  }
+  const StageDescription& description() const override { return desc_; }
+  void port_reset() override { to(State::dfu_idle); }
+  State state() const override { return state_; }
+  std::uint8_t phase() const override { return phase_; }
+
+  std::unique_ptr<UsbStage> next_stage(UsbStageHost& host) override {
+    // Only a FIP that passed manifestation lets TF-A continue; otherwise it stops USB and fails
+    // to load its images: the board never comes back.
+    if (!detach_requested()) return nullptr;
+    const SocInfo& soc = host.soc();
+    if (done_phase_ == phase_ddr_fip)
+      return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ssbl, soc.tfa_fip_buffer,
+                                        host.options().tfa_buffer_size);
+    if (!host.options().uboot_stub) return nullptr;
+    return std::make_unique<UbootStubStage>(host);
+  }
+
+  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
+                    std::uint8_t alt) override {
+    switch (static_cast<Request>(s.request)) {
+      case Request::dnload: return out.empty() ? end_download(alt) : download(out, alt);
+      case Request::upload: return upload(in_length, alt);
+      case Request::getstatus: {
+        Bytes b = status_bytes(status_, 0, state_);
+        if (state_ == State::dnload_sync) {
+          state_ = State::dnload_idle;
+        } else if (state_ == State::manifest_sync) {
+          b = status_bytes(status_, 1, State::manifest);  // ManifestationTolerant: 7, 1 ms, then IDLE
+          state_ = State::dfu_idle;
+        }
+        return ok(fit(std::move(b), in_length));
+      }
+      case Request::clrstatus:
+        if (state_ == State::error) to(State::dfu_idle);
+        else {
+          state_ = State::error;  // TF-A quirk: CLRSTATUS outside dfuERROR is an error
+          status_ = Status::err_unknown;
+        }
+        return ok();
+      case Request::getstate: return ok(fit({static_cast<std::uint8_t>(state_)}, in_length));
+      case Request::abort:
+        if (active()) to(State::dfu_idle);
+        return ok();
+      case Request::detach:
+        if (active()) to(State::dfu_idle);
+        transition_ = Transition::detach;
+        return ok();
+    }
+    return stall();
+  }
+
+ private:
+  bool active() const {
+    return state_ == State::dfu_idle || state_ == State::dnload_sync || state_ == State::dnload_idle ||
+           state_ == State::manifest_sync || state_ == State::upload_idle;
+  }
+  bool detach_requested() const { return phase_ == phase_flashlayout && address_ == undefined_address; }
+  void to(State s) {
+    state_ = s;
+    status_ = Status::ok;
+  }
+  void dfu_error(std::string message) {
+    if (phase_ == dfu::reset_phase) return;  // the first error is the one reported
+    message_ = std::move(message);
+    phase_ = dfu::reset_phase;
+    address_ = undefined_address;
+    length_ = 0;
+  }
+
+  Reply download(ByteView out, std::uint8_t alt) {
+    if (state_ != State::dfu_idle && state_ != State::dnload_idle) return stall();
+    if (phase_ != alt_phase(desc_, alt) || address_ == undefined_address) {
+      dfu_error(format("phase ID :%u, alternate %u, address %s", phase_, alt, to_hex_noprefix(address_)));
+      return stall();
+    }
+    std::uint64_t offset = address_ - base_;
+    address_ += static_cast<std::uint32_t>(out.size());
+    if (address_ - base_ > length_) return stall();  // buffer overrun
+    if (buffer_.size() < offset + out.size()) buffer_.resize(offset + out.size());
+    std::copy(out.begin(), out.end(), buffer_.begin() + static_cast<std::ptrdiff_t>(offset));
+    state_ = State::dnload_sync;
+    return ok({}, host_.options().block_time);
+  }
+
+  Reply end_download(std::uint8_t alt) {
+    if (state_ != State::dnload_idle) return stall();
+    state_ = State::manifest_sync;
+    if (phase_ != alt_phase(desc_, alt)) return stall();
+    Bytes image(buffer_.begin(), buffer_.begin() + static_cast<std::ptrdiff_t>(address_ - base_));
+    bool fip = image.size() >= 8 && load_le32(&image[0]) == fip_toc_name && load_le32(&image[4]) != 0;
+    std::uint8_t phase = phase_;
+    if (!fip) {
+      host_.complete_image(phase, image, false, "FIP header check failed");
+      dfu_error(format("FIP Header check failed for phase %u", alt, 0));
+      return stall();
+    }
+    host_.complete_image(phase, image, true, "");
+    done_phase_ = phase;
+    phase_ = phase_flashlayout;  // "phase 0x00, address 0xFFFFFFFF": please detach me
+    address_ = undefined_address;
+    length_ = 0;
+    return ok();
+  }
+
+  Reply upload(std::uint16_t in_length, std::uint8_t alt) {
+    if (in_length == 0) {
+      state_ = State::dfu_idle;
+      return ok();
+    }
+    if (state_ != State::dfu_idle && state_ != State::upload_idle) return stall();
+    if (alt_phase(desc_, alt) != dfu::virtual_phase) {
+      dfu_error(format("phase ID :%u, alternate %u for phase %s", phase_, alt, std::to_string(alt_phase(desc_, alt))));
+      state_ = State::error;
+      status_ = Status::err_stalled_pkt;
+      return stall();
+    }
+    Bytes r = phase_reply(phase_, address_, detach_requested(), true, message_);
+    state_ = in_length > r.size() ? State::dfu_idle : State::upload_idle;
+    return ok(fit(std::move(r), in_length));
+  }
+
+  static std::string to_hex_noprefix(std::uint32_t v) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "%x", v);
+    return buf;
+  }
+
+  UsbStageHost& host_;
+  StageDescription desc_;
+  State state_ = State::dfu_idle;
+  Status status_ = Status::ok;
+  std::uint8_t phase_;
+  std::uint32_t base_, address_, length_;
+  Bytes buffer_;
+  std::string message_;
+  std::uint8_t done_phase_ = 0;
+};
+
+// ---------------------------------------------------------------------------------------------
+class RomStage final : public UsbStage {
+ public:
+  explicit RomStage(UsbStageHost& host)
+      : host_(host), desc_(rom_description(host.soc(), host.options().full_speed)),
+        capacity_(rom_download_capacity(host.soc())) {}
+  const StageDescription& description() const override { return desc_; }
+  void port_reset() override {
+    state_ = State::dfu_idle;
+    status_ = Status::ok;
+  }
+  State state() const override { return state_; }
+  std::uint8_t phase() const override { return fsbl_ok_ ? phase_flashlayout : phase_fsbl; }
+
+  std::unique_ptr<UsbStage> next_stage(UsbStageHost& host) override {
+    const SocInfo& soc = host.soc();
+    if (soc.family == SocFamily::stm32mp15) {
+      // TF-A keeps the ROM's enumeration (stm32mp1_usb_dfu.c); a dead FSBL leaves it stalling.
+      if (!host.options().tfa_enabled) return std::make_unique<HaltedStage>(desc_);
+      return std::make_unique<TfaStage>(host, desc_, phase_ssbl, soc.tfa_fip_buffer, host.options().tfa_buffer_size);
+    }
+    if (!host.options().tfa_enabled) return nullptr;
+    if (soc.family == SocFamily::stm32mp25)
+      return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ddr_fip, mp2_ddr_fip_buffer, mp2_ddr_fip_size);
+    return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ssbl, soc.tfa_fip_buffer,
+                                      host.options().tfa_buffer_size);
+  }
+
+  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
+                    std::uint8_t alt) override {
+    const std::uint32_t poll = host_.options().rom_poll_timeout_ms;
+    switch (static_cast<Request>(s.request)) {
+      case Request::dnload: return out.empty() ? end_download() : download(out, alt);
+      case Request::upload: return upload(in_length, alt);
+      case Request::getstatus: {
+        Bytes b;
+        switch (state_) {
+          case State::dnload_sync:
+            b = status_bytes(status_, poll, State::dnbusy);
+            state_ = State::dnbusy;
+            break;
+          case State::dnbusy:
+            b = status_bytes(status_, poll, State::dnload_idle);
+            state_ = State::dnload_idle;
+            break;
+          case State::manifest_sync:
+            if (reject_) {
+              state_ = State::error;
+              status_ = *reject_;
+              reject_.reset();
+              b = status_bytes(status_, 0, state_);
+            } else {
+              b = status_bytes(status_, poll, State::manifest);
+              state_ = State::dfu_idle;
+              fsbl_ok_ = true;
+              // MP15: the ROM jumps to the FSBL; the next request is TF-A's (PROTOCOL.md 3.4.1).
+              if (host_.soc().family == SocFamily::stm32mp15) transition_ = Transition::handover;
+            }
+            break;
+          default: b = status_bytes(status_, 0, state_); break;
+        }
+        return ok(fit(std::move(b), in_length));
+      }
+      case Request::clrstatus:  // [INF] no effect outside dfuERROR
+        if (state_ == State::error) port_reset();
+        return ok();
+      case Request::getstate: return ok(fit({static_cast<std::uint8_t>(state_)}, in_length));
+      case Request::abort:
+        if (state_ != State::error) {
+          if (state_ != State::dfu_idle && state_ != State::upload_idle) buffer_.clear();
+          port_reset();
+        }
+        return ok();
+      case Request::detach:
+        // MP13/MP25 start the FSBL on DETACH (PROTOCOL.md 3.8; [INF] whether the port reset that
+        // tools send next is needed). Without a good FSBL the ROM ignores it [INF]. MP15 ignores it.
+        if (host_.soc().family != SocFamily::stm32mp15 && fsbl_ok_) transition_ = Transition::detach;
+        return ok();
+    }
+    return fail(Status::err_stalled_pkt);
+  }
+
+ private:
+  Reply fail(Status st) {
+    state_ = State::error;
+    status_ = st;
+    return stall();
+  }
+
+  Reply download(ByteView out, std::uint8_t alt) {
+    if (state_ != State::dfu_idle && state_ != State::dnload_idle) return fail(Status::err_stalled_pkt);
+    if (alt_phase(desc_, alt) != phase_fsbl) return fail(Status::err_target);
+    if (state_ == State::dfu_idle) {
+      buffer_.clear();
+      fsbl_ok_ = false;
+    }
+    if (buffer_.size() + out.size() > capacity_) return fail(Status::err_address);
+    buffer_.insert(buffer_.end(), out.begin(), out.end());
+    state_ = State::dnload_sync;
+    return ok({}, host_.options().block_time);
+  }
+
+  Reply end_download() {
+    if (state_ != State::dnload_idle) return fail(Status::err_stalled_pkt);
+    std::string problem = rom_fsbl_problem(host_.soc(), buffer_);
+    host_.complete_image(phase_fsbl, buffer_, problem.empty(), problem);
+    if (!problem.empty()) {
+      bool checksum = problem.rfind("payload checksum", 0) == 0;
+      reject_ = host_.options().rom_reject_status.value_or(checksum ? Status::err_verify : Status::err_file);
+    }
+    state_ = State::manifest_sync;
+    return ok();
+  }
+
+  Reply upload(std::uint16_t in_length, std::uint8_t alt) {
+    if (in_length == 0) {
+      state_ = State::dfu_idle;
+      return ok();
+    }
+    if (state_ != State::dfu_idle && state_ != State::upload_idle) return fail(Status::err_stalled_pkt);
+    if (alt_phase(desc_, alt) != dfu::virtual_phase) return fail(Status::err_stalled_pkt);
+    // Before the FSBL: "01 <download address> 0". After a good FSBL on MP13/MP25 [INF]: TF-A's
+    // "00 FFFFFFFF 0 01" detach convention (PROTOCOL.md 3.5, 10 item 2).
+    Bytes r = fsbl_ok_ ? phase_reply(phase_flashlayout, undefined_address, true, true, {})
+                       : phase_reply(phase_fsbl, host_.soc().rom_download_address, false, false, {});
+    state_ = in_length > r.size() ? State::dfu_idle : State::upload_idle;
+    return ok(fit(std::move(r), in_length));
+  }
+
+  UsbStageHost& host_;
+  StageDescription desc_;
+  std::uint32_t capacity_;
+  State state_ = State::dfu_idle;
+  Status status_ = Status::ok;
+  Bytes buffer_;
+  bool fsbl_ok_ = false;
+  std::optional<Status> reject_;
+};
+
+}  // namespace
+
+Bytes status_bytes(Status status, std::uint32_t poll_ms, State state) {
+  if (poll_ms > dfu::max_poll_timeout_ms) poll_ms = dfu::max_poll_timeout_ms;
+  return Bytes{static_cast<std::uint8_t>(status), static_cast<std::uint8_t>(poll_ms),
+               static_cast<std::uint8_t>(poll_ms >> 8), static_cast<std::uint8_t>(poll_ms >> 16),
+               static_cast<std::uint8_t>(state), 0};
+}
+
+Bytes functional_bytes(const dfu::FunctionalDescriptor& d) {
+  Bytes b{9, dfu::functional_descriptor_type, d.attributes, 0, 0, 0, 0, 0, 0};
+  store_le16(&b[3], d.detach_timeout_ms);
+  store_le16(&b[5], d.transfer_size);
+  store_le16(&b[7], d.dfu_version);
+  return b;
+}
+
+std::unique_ptr<UsbStage> make_rom_stage(UsbStageHost& host) { return std::make_unique<RomStage>(host); }
+
+}  // namespace mp1boot::sim::usb_detail

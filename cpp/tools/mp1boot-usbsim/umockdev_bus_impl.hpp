@@ -1,0 +1,148 @@
+// SPDX-License-Identifier: MIT
+// Internal to mp1boot-usbsim: the state of UmockdevBus shared by umockdev_bus.cpp (testbed, sysfs,
+// device nodes, re-enumeration; main thread) and usbdevfs.cpp (ioctl emulation; umockdev's worker
+// thread). The board, the node table and `current` are guarded by `mutex`; client state and
+// claims are touched by the worker thread only.
+#pragma once
+#include <gio/gio.h>
+#include <glib.h>
+#include <umockdev.h>
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+
+#include "mp1boot/bytes.hpp"
+#include "umockdev_bus.hpp"
+
+namespace mp1boot::usbsim {
+
+inline constexpr const char* device_syspath = "/sys/devices/usb1/1-1";
+inline constexpr const char* interface_syspath = "/sys/devices/usb1/1-1/1-1:1.0";
+inline constexpr const char* hub_devnode = "/dev/bus/usb/001/001";
+
+// One URB the client submitted and has not reaped yet. Results are written into `data` (and its
+// resolved buffer) at submit time; the URB becomes reapable at `ready_at`.
+struct Urb {
+  UMockdevIoctlData* data;  // owned reference
+  gint64 ready_at;          // g_get_monotonic_time(), microseconds
+};
+
+struct Client {
+  std::string devnode;
+  std::deque<Urb> urbs;
+  Client() = default;
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+  ~Client() {
+    for (auto& u : urbs) g_object_unref(u.data);
+  }
+};
+
+struct Node {
+  std::string path;  // $UMOCKDEV_DIR/dev/bus/usb/001/NNN (a FIFO)
+  int fifo = -1;
+  bool full = false;
+};
+
+// Handlers run on umockdev's worker thread and may outlive the bus object at shutdown: they
+// take this lock and check `g_bus` first.
+extern std::recursive_mutex g_handler_mutex;
+extern UmockdevBus::Impl* g_bus;
+
+struct UmockdevBus::Impl {
+  Impl(sim::UsbBoardOptions board_options, BusOptions o) : board(std::move(board_options)), opts(o) {}
+
+  sim::UsbBoard board;
+  BusOptions opts;
+  UMockdevTestbed* testbed = nullptr;
+  UMockdevIoctlBase* handler = nullptr;
+  std::string root;
+  std::mutex mutex;                   // board, nodes, current (worker and main thread)
+  std::map<std::string, Node> nodes;  // by devnode
+  std::string current;                // devnode of the enumeration on the bus, "" when none
+  std::set<Client*> clients;          // worker thread only
+  std::map<std::string, Client*> claim_owner;  // interface 0 claims, worker thread only
+  bool leave_posted = false;
+
+  // A root hub, so that libusb finds a parent and reports the port path "1-1". It has a node
+  // (libusb 1.0.26 crashes in libusb_exit after an open that failed with ENOENT) that answers
+  // GET_DESCRIPTOR for its device and configuration descriptors and stalls everything else.
+  static Bytes hub_descriptors();
+  static sim::UsbBoard::Reply hub_control(const transport::SetupPacket& s, std::uint16_t in_length);
+
+  void add_hub();
+  void add_from_string(const std::string& s);
+
+  // With node_mode != 0666 other users must still reach the ioctl socket: the preload connects
+  // to it even when opening the node failed, and exits when it cannot.
+  void open_socket_to_all(const std::string& devnode);
+
+  // Creates the FIFO device node, kept full (not writable) while idle so that clients' poll()
+  // sleeps (USB-EMULATION.md: plain-file nodes make idle libusb event loops spin).
+  void add_node(const std::string& devnode);
+
+  // Adds the board's current enumeration: FIFO node, ioctl handler, sysfs device + interface.
+  void add_device();
+
+  // Removes the enumeration `devnode` from the bus (the board already left it).
+  void remove_device(const std::string& devnode);
+
+  // The board left the bus: remove it, and schedule the next enumeration when one is pending.
+  void on_board_left();
+
+  static gboolean left_cb(gpointer self);
+  static gboolean reattach_cb(gpointer self);
+
+  // FIFO readiness (worker thread; the mutex is taken inside)
+  void fill(Node& n);
+  void drain(Node& n);
+  // Writable (drained) exactly when some client of `devnode` has a URB ready to reap.
+  void update_fifo(const std::string& devnode);
+
+  // usbdevfs emulation (worker thread), in usbdevfs.cpp
+  Client* client_state(UMockdevIoctlClient* client);
+
+  static void forget(Client* c);
+  static void destroy_client(gpointer p);
+  static void client_closed(GObject* obj, GParamSpec*, gpointer);
+
+  bool present(const std::string& devnode);
+
+  sim::UsbBoard::Reply control(const std::string& devnode, const transport::SetupPacket& s, ByteView out,
+                               std::uint16_t in_length);
+
+  static int errno_of(sim::UsbBoard::Reply::Kind k);
+
+  UMockdevIoctlData* resolve(UMockdevIoctlData* d, std::size_t offset, std::size_t len);
+
+  void submit_urb(UMockdevIoctlClient* client, Client* c, UMockdevIoctlData* arg);
+
+  static gboolean urb_ready_cb(gpointer p);
+
+  void reap_urb(UMockdevIoctlClient* client, Client* c, UMockdevIoctlData* arg);
+
+  void discard_urb(UMockdevIoctlClient* client, Client* c, UMockdevIoctlData* arg);
+
+  void sync_control(UMockdevIoctlClient* client, Client* c, UMockdevIoctlData* arg);
+
+  // Runs a standard OUT request through the board; 0 or -1 with `stall_errno` / ENODEV.
+  void std_out(UMockdevIoctlClient* client, Client* c, transport::SetupPacket s, int stall_errno);
+
+  unsigned read_uint(UMockdevIoctlData* arg, bool& ok);
+
+  void claim(UMockdevIoctlClient* client, Client* c, unsigned ifno);
+
+  void handle_ioctl(UMockdevIoctlClient* client);
+
+  // read() on the node returns the descriptors, as usbfs does.
+  void handle_read(UMockdevIoctlClient* client);
+
+  static gboolean on_ioctl(UMockdevIoctlBase*, UMockdevIoctlClient* client, gpointer);
+  static gboolean on_read(UMockdevIoctlBase*, UMockdevIoctlClient* client, gpointer);
+};
+
+}  // namespace mp1boot::usbsim

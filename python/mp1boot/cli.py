@@ -1,0 +1,331 @@
+# SPDX-License-Identifier: MIT
+"""The ``mp1boot`` command-line tool: a thin layer over the Python API.
+
+Human output by default, ``--json`` for machines. Exit codes are stable: 0 success, 1 unexpected
+error, 2 usage, 3 bad input file (image, layout), 4 port or device not available, 5 device
+disconnected, 6 timeout, 7 refused by the device (NACK, stall), 8 device-reported failure,
+130 cancelled. See :data:`mp1boot.errors.EXIT_CODES`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+from . import errors
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+
+
+def _int(text: str) -> int:
+    return int(text, 0)
+
+
+def _emit_json(obj) -> None:
+    sys.stdout.write(json.dumps(obj, indent=None, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def _trace_printer(stream):
+    """Prints the wire exchange in transcript form ('> 31 ce', '< 79')."""
+    def trace(direction: str, data: bytes, note: str) -> None:
+        line = direction + (" " + data.hex(" ") if data else "")
+        if note:
+            line += ("    # " if data else " ") + note
+        stream.write(line + "\n")
+        stream.flush()
+    return trace
+
+
+# ---- verbs -----------------------------------------------------------------------------------
+
+def cmd_info(args) -> int:
+    import mp1boot
+    trace = _trace_printer(sys.stderr) if args.trace else None
+    dev = mp1boot.connect(args.port)
+    out = {"transport": dev.transport, "link": dev.link}
+    if dev.link == "uart":
+        g = dev.get(trace=trace)
+        out["protocol_version"] = f"{g.protocol_version >> 4}.{g.protocol_version & 15}"
+        out["commands"] = [f"0x{c:02x}" for c in g.commands]
+        out["command_names"] = list(g.command_names)
+        v = dev.get_version(trace=trace)
+        out["version"] = f"0x{v.version:02x}"
+        if v.options is not None:
+            out["option_bytes"] = [f"0x{b:02x}" for b in v.options]
+    dev_id = dev.get_id(trace=trace)
+    out["device_id"] = f"0x{dev_id:03x}"
+    out["soc"] = mp1boot.device_id_name(dev_id)
+    usb = mp1boot._core.usb_identity(dev)
+    if usb:
+        out["usb"] = usb
+    ph = dev.get_phase(trace=trace)
+    out["phase"] = f"0x{ph.phase:02x}"
+    out["phase_name"] = ph.name
+    out["address"] = f"0x{ph.address:08x}"
+    if ph.message:
+        out["message"] = ph.message
+    if args.json:
+        _emit_json(out)
+        return EXIT_OK
+    print(f"transport:      {out['transport']}")
+    if "commands" in out:
+        print(f"protocol:       v{out['protocol_version']}")
+        print(f"commands:       {', '.join(f'{c} {n}' for c, n in zip(out['commands'], out['command_names']))}")
+        opts = f" (option bytes {' '.join(out['option_bytes'])})" if "option_bytes" in out else ""
+        print(f"version:        {out['version']}{opts}")
+    if usb:
+        print(f"usb:            bus {usb['bus']} port {usb['port_path']} address {usb['address']}, {usb['speed']} speed")
+        print(f"product:        {usb['product']}")
+        print(f"serial:         {usb['serial']}")
+        print(f"stage:          {usb['stage']}")
+        if usb["speed"] == "full":
+            print("warning:        full speed only: check the cable, hub and port (high speed expected)")
+    print(f"device id:      {out['device_id']} ({out['soc']})")
+    print(f"phase:          {out['phase']} ({out['phase_name']}), address {out['address']}")
+    if ph.message:
+        print(f"device message: {ph.message}")
+    return EXIT_OK
+
+
+def cmd_boot(args) -> int:
+    import mp1boot
+    from .progress import TextBar
+    trace = _trace_printer(sys.stderr) if args.trace else None
+    dev = mp1boot.connect(args.port)
+    events = []
+
+    def json_progress(p):
+        events.append(1)
+        _emit_json({"event": "progress", "stage": p.stage, "phase": p.phase, "partition": p.partition,
+                    "bytes_done": p.bytes_done, "bytes_total": p.bytes_total})
+
+    progress = json_progress if args.json else (None if args.quiet else TextBar())
+    r = dev.boot(args.file, progress=progress, trace=trace)
+    t = r.transfer
+    summary = {"event": "done", "file": args.file, "soc": r.soc, "phase": r.phase, "bytes": t.bytes,
+               "seconds": round(t.seconds, 4), "bytes_per_second": round(t.bytes_per_second, 1),
+               "transport": dev.transport}
+    if t.line_fraction:
+        summary["line_fraction"] = round(t.line_fraction, 4)
+    if args.json:
+        _emit_json(summary)
+    else:
+        line = f" ({t.line_fraction * 100:.1f}% of the line rate)" if t.line_fraction else ""
+        print(f"booted {args.file} on {r.soc}: {t.bytes} bytes in {t.seconds:.2f} s, "
+              f"{t.bytes_per_second / 1000:.1f} kB/s{line}; FSBL started")
+    return EXIT_OK
+
+
+def cmd_image_info(args) -> int:
+    import mp1boot
+    info = mp1boot.image_info(args.file)
+    if args.json:
+        info = {k: v for k, v in info.items() if k != "text"}
+        _emit_json(info)
+    else:
+        print(f"file: {args.file}")
+        print(info["text"].rstrip("\n"))
+    return EXIT_OK if info["checksum_ok"] else 3
+
+
+def cmd_image_wrap(args) -> int:
+    import mp1boot
+    payload = Path(args.input).read_bytes() if os.path.exists(args.input) else None
+    if payload is None:
+        raise errors.LayoutError(f"{args.input}: no such file", code="file_not_found", file=args.input)
+    out = mp1boot.image_wrap(payload, soc=args.soc, load=args.load, entry=args.entry,
+                             binary_type=args.binary_type, image_version=args.image_version,
+                             header_major=args.header_version or 0)
+    Path(args.output).write_bytes(out)
+    info = mp1boot._core.image_info_bytes(out, args.output)
+    if args.json:
+        _emit_json({"output": args.output, "bytes": len(out), "header_version": info["header_version"],
+                    "checksum": info["checksum"]})
+    else:
+        print(f"wrote {args.output}: {len(out)} bytes, header {info['header_version']}, "
+              f"checksum 0x{info['checksum']:08x}")
+    return EXIT_OK
+
+
+def cmd_list(args) -> int:
+    import mp1boot
+    devices = mp1boot.list_devices()
+    if args.json:
+        _emit_json({"devices": [dict(index=i, **d) for i, d in enumerate(devices)]})
+        return EXIT_OK
+    if not devices:
+        print("no STM32MP device in DFU mode (0483:df11) found")
+        return EXIT_OK
+    print(f"{'#':>2}  {'bus':>3} {'port':<10} {'addr':>4} {'speed':<6} {'stage':<7} {'device':<20} {'rev':<6} serial")
+    for i, d in enumerate(devices):
+        dev = f"0x{d['device_id']:03x} {d['soc']}" if d["device_id"] else "?"
+        line = (f"{i:>2}  {d['bus']:>3} {d['port_path']:<10} {d['address']:>4} {d['speed']:<6} {d['stage']:<7} "
+                f"{dev:<20} 0x{d['revision']:04x} {d['serial']}")
+        if not d["accessible"]:
+            line += f"   ({d['problem']}: see `mp1boot udev --print`)"
+        print(line)
+        if d["product"]:
+            print(f"      {d['product']}")
+    return EXIT_OK
+
+
+def cmd_udev(args) -> int:
+    import mp1boot
+    rules = mp1boot._core.udev_rules()
+    if args.install:
+        target = Path(args.rules_dir) / "60-mp1boot.rules"
+        try:
+            target.write_text(rules)
+        except OSError as e:
+            raise errors.TransportError(f"cannot write {target}: {e.strerror} (run with sudo)",
+                                        code="permission_denied", file=str(target))
+        print(f"installed {target}; reload with: udevadm control --reload-rules && udevadm trigger")
+        return EXIT_OK
+    sys.stdout.write(rules)
+    return EXIT_OK
+
+
+def _usbsim_tool() -> str:
+    here = Path(__file__).resolve().parent / "bin" / "mp1boot-usbsim"
+    if here.is_file():
+        return str(here)
+    found = shutil.which("mp1boot-usbsim")
+    if not found:
+        raise errors.TransportError("mp1boot-usbsim (the USB simulator server) is not installed or built",
+                                    code="no_device")
+    return found
+
+
+def cmd_sim(args) -> int:
+    import mp1boot
+    if args.usb:
+        argv = [_usbsim_tool(), "--soc", args.soc]
+        if args.record:
+            argv += ["--record", args.record]
+        if args.daemon:
+            argv.append("--daemon")
+        command = list(args.command or [])
+        if command and command[0] == "--":
+            command = command[1:]
+        if command:
+            argv += ["--"] + command
+        elif not args.daemon:
+            raise errors.UsageError("mp1boot sim --usb: give --daemon or -- COMMAND ARGS...", code="usage")
+        sys.stdout.flush()
+        os.execv(argv[0], argv)
+    if not args.uart:
+        raise errors.UsageError("mp1boot sim: choose a link: --uart or --usb", code="usage")
+    server = mp1boot.UartSimServer(args.soc, record_dir=args.record or "", line_timing=args.line_timing,
+                                   baud=args.baud, turnaround_ms=args.turnaround_ms)
+    # First line of output: where to connect (scripts read it).
+    print(f"uart: {server.path}", flush=True)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    if args.record:
+        print(f"recorded to {args.record}", file=sys.stderr)
+    return EXIT_OK
+
+
+# ---- parser ----------------------------------------------------------------------------------
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="mp1boot", description="Boot and flash STM32MP1 boards over UART and USB.")
+    p.add_argument("--version", action="version", version=f"mp1boot {_version()}")
+    sub = p.add_subparsers(dest="verb", required=True)
+
+    def port_arg(sp):
+        sp.add_argument("--port", "-p", required=True,
+                        help="serial:/dev/ttyUSB0[?baud=115200], sim:stm32mp135, usb[:SERIAL]")
+        sp.add_argument("--trace", action="store_true", help="print the wire exchange on stderr")
+
+    sp = sub.add_parser("info", help="identify the device: commands, version, id, phase")
+    port_arg(sp)
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_info)
+
+    sp = sub.add_parser("boot", help="download an FSBL image and start it")
+    sp.add_argument("file", help="STM32 image (tf-a.stm32)")
+    port_arg(sp)
+    sp.add_argument("--json", action="store_true", help="one JSON event per line")
+    sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    sp.set_defaults(func=cmd_boot)
+
+    sp = sub.add_parser("image", help="STM32 image files")
+    isub = sp.add_subparsers(dest="image_verb", required=True)
+    ip = isub.add_parser("info", help="show every header field and check the checksum")
+    ip.add_argument("file")
+    ip.add_argument("--json", action="store_true")
+    ip.set_defaults(func=cmd_image_info)
+    wp = isub.add_parser("wrap", help="wrap a raw binary into an STM32 image")
+    wp.add_argument("--soc", required=True, help="stm32mp135, stm32mp157, ...")
+    wp.add_argument("--load", type=_int, required=True, help="load address")
+    wp.add_argument("--entry", type=_int, required=True, help="entry point")
+    wp.add_argument("--binary-type", type=_int, default=0x10, help="binary type (0x10 TF-A BL2, 0x00 U-Boot)")
+    wp.add_argument("--image-version", type=_int, default=0)
+    wp.add_argument("--header-version", type=int, choices=(1, 2), help="force header v1 or v2")
+    wp.add_argument("--json", action="store_true")
+    wp.add_argument("input")
+    wp.add_argument("output")
+    wp.set_defaults(func=cmd_image_wrap)
+
+    sp = sub.add_parser("list", help="list STM32MP devices in USB DFU mode")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_list)
+
+    sp = sub.add_parser("udev", help="the udev rule that gives users access to the boards")
+    g = sp.add_mutually_exclusive_group()
+    g.add_argument("--print", action="store_true", default=True, help="print the rules file (default)")
+    g.add_argument("--install", action="store_true", help="write it to --rules-dir (needs root)")
+    sp.add_argument("--rules-dir", default="/etc/udev/rules.d")
+    sp.set_defaults(func=cmd_udev)
+
+    sp = sub.add_parser("sim", help="serve a simulated board")
+    sp.add_argument("--soc", default="stm32mp135")
+    sp.add_argument("--uart", action="store_true", help="on a pseudo-terminal (prints 'uart: /dev/pts/N')")
+    sp.add_argument("--record", metavar="DIR", help="write received images and an exchange log here")
+    sp.add_argument("--line-timing", action="store_true", help="pace bytes like a real UART line")
+    sp.add_argument("--baud", type=int, default=115200)
+    sp.add_argument("--turnaround-ms", type=float, default=0.0)
+    sp.add_argument("--usb", action="store_true", help="as a USB device that libusb programs can open (umockdev)")
+    sp.add_argument("--daemon", action="store_true", help="with --usb: serve for other processes, print their environment")
+    sp.add_argument("command", nargs=argparse.REMAINDER, help="with --usb: -- COMMAND ARGS... to run with the board attached")
+    sp.set_defaults(func=cmd_sim)
+    return p
+
+
+def _version() -> str:
+    try:
+        from . import _core
+        return _core.__version__
+    except ImportError:
+        return "unknown"
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except errors.Error as e:
+        if getattr(args, "json", False):
+            _emit_json({"event": "error", **e.to_dict()})
+        else:
+            print(f"mp1boot: error: {e}", file=sys.stderr)
+        return errors.EXIT_CODES.get(e.code, EXIT_UNEXPECTED)
+    except KeyboardInterrupt:
+        print("mp1boot: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
