@@ -31,6 +31,7 @@ test: build
 
 bench: build
 	$(PY) bench/uart_throughput.py
+	$(PY) bench/dfu_throughput.py
 
 pip-check: bootstrap
 	$(PY) -m pip install -q --no-build-isolation . && cd /tmp && $(CURDIR)/$(PY) -c "import mp1boot, sys; print('pip install ok:', mp1boot.__version__, mp1boot.__file__)"

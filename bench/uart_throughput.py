@@ -59,8 +59,11 @@ def run_article(data: bytes, turnaround_ms: float) -> float:
     sim.start()
     try:
         ser = serial.Serial(sim.path, BAUD, parity=serial.PARITY_EVEN, timeout=2)
+        time.sleep(0.05)           # TF-A's unsolicited NACK: drop it, as a careful script would
+        ser.reset_input_buffer()
         ser.write(b"\x7f")
-        ser.read(1)
+        if ser.read(1) != b"\x79":
+            raise RuntimeError("no ACK to the sync byte")
 
         def get_ack():
             r = ser.read(1)

@@ -13,6 +13,7 @@ void register_image(py::module_& m);
 void register_session(py::module_& m);
 void register_sim(py::module_& m);
 void register_usb(py::module_& m);
+void register_layout(py::module_& m);
 }  // namespace mp1boot::py_bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -24,4 +25,5 @@ PYBIND11_MODULE(_core, m) {
   register_session(m);
   register_sim(m);
   register_usb(m);
+  register_layout(m);
 }

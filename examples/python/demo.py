@@ -88,9 +88,23 @@ def main() -> int:
               f"{t.line_fraction / bound:.3f} of the bound")
         print(f"  simulator received phase 0x01 byte for byte: {received == fsbl}")
         print(f"  recorded exchange: {record}")
-        return 0 if received == fsbl else 1
+        if received != fsbl:
+            return 1
     finally:
         sim.stop()
+    return usb_part(soc)
+
+
+def usb_part(soc: str) -> int:
+    """The same board as a USB device, seen through libusb (umockdev)."""
+    import subprocess
+    here = os.path.dirname(os.path.abspath(__file__))
+    print("\n--- USB: the simulated board attached through umockdev, opened with libusb ---\n")
+    print(f"$ mp1boot sim --soc {soc} --usb -- python examples/python/usb_demo.py")
+    sys.stdout.flush()
+    r = subprocess.run([sys.executable, "-m", "mp1boot", "sim", "--soc", soc, "--usb", "--",
+                        sys.executable, os.path.join(here, "usb_demo.py")], timeout=120)
+    return r.returncode
 
 
 if __name__ == "__main__":

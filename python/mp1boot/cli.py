@@ -154,6 +154,33 @@ def cmd_image_wrap(args) -> int:
     return EXIT_OK
 
 
+def _defines(pairs) -> dict:
+    out = {}
+    for item in pairs or []:
+        if "=" not in item:
+            raise errors.UsageError(f"--define {item}: expected NAME=PATH", code="usage")
+        k, v = item.split("=", 1)
+        out[k] = v
+    return out
+
+
+def cmd_layout_check(args) -> int:
+    import mp1boot
+    res = mp1boot._core.layout_check(args.file, _defines(args.define), not args.no_binaries)
+    errs = [d for d in res["diagnostics"] if d["severity"] == "error"]
+    if args.json:
+        _emit_json(res)
+    else:
+        for d in res["diagnostics"]:
+            print(d["text"])
+        warn = len(res["diagnostics"]) - len(errs)
+        print(f"{args.file}: {len(res['entries'])} lines, {len(errs)} error(s), {warn} warning(s); "
+              f"for {res['service']}")
+        if not errs:
+            print("order the device will ask for: " + ", ".join(f"0x{s['phase']:02x} {s['name']}" for s in res["order"]))
+    return 3 if errs else EXIT_OK
+
+
 def cmd_list(args) -> int:
     import mp1boot
     devices = mp1boot.list_devices()
@@ -277,6 +304,15 @@ def build_parser() -> argparse.ArgumentParser:
     wp.add_argument("input")
     wp.add_argument("output")
     wp.set_defaults(func=cmd_image_wrap)
+
+    sp = sub.add_parser("layout", help="flash layouts (.tsv)")
+    lsub = sp.add_subparsers(dest="layout_verb", required=True)
+    lp = lsub.add_parser("check", help="every problem, with its line number, in U-Boot's terms")
+    lp.add_argument("file")
+    lp.add_argument("--define", "-D", action="append", metavar="NAME=PATH", help="value of a %%NAME%% placeholder")
+    lp.add_argument("--no-binaries", action="store_true", help="do not check that the binaries exist and fit")
+    lp.add_argument("--json", action="store_true")
+    lp.set_defaults(func=cmd_layout_check)
 
     sp = sub.add_parser("list", help="list STM32MP devices in USB DFU mode")
     sp.add_argument("--json", action="store_true")

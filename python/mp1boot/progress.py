@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 import time
 from typing import Any, List, Optional, TextIO
@@ -38,7 +39,7 @@ class TextBar:
         fill = int(frac * self.width)
         elapsed = max(time.monotonic() - self._t0, 1e-9)
         rate = p.bytes_done / elapsed / 1000
-        name = p.partition or p.stage
+        name = os.path.basename(p.partition) if p.partition else p.stage
         self.stream.write(f"\r{name} [{'#' * fill}{'.' * (self.width - fill)}] {frac * 100:5.1f}% "
                           f"{rate:8.1f} kB/s")
         if p.bytes_done >= p.bytes_total:

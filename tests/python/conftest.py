@@ -14,6 +14,11 @@ BUILD_PY = ROOT / "build" / "python"
 if BUILD_PY.is_dir() and str(BUILD_PY) not in sys.path and "PYTHONPATH" not in os.environ:
     sys.path.insert(0, str(BUILD_PY))
 
+# mp1boot-usbsim (the USB simulator server) is built next to the library.
+BUILD_TOOLS = ROOT / "build" / "cpp"
+if (BUILD_TOOLS / "mp1boot-usbsim").is_file() and str(BUILD_TOOLS) not in os.environ.get("PATH", ""):
+    os.environ["PATH"] = str(BUILD_TOOLS) + os.pathsep + os.environ.get("PATH", "")
+
 pytest_plugins = ["mp1boot.pytest_plugin"]
 
 DATA = ROOT / "tests" / "data"

@@ -498,6 +498,8 @@ class RomStage final : public UsbStage {
 
   Reply end_download() {
     if (state_ != State::dnload_idle) return fail(Status::err_stalled_pkt);
+    // The same ROM header checks as the UART model (sim/rom_uart.hpp), written independently of
+    // mp1boot::image so that a host/device bug cannot hide.
     std::string problem = rom_fsbl_problem(host_.soc(), buffer_);
     host_.complete_image(phase_fsbl, buffer_, problem.empty(), problem);
     if (!problem.empty()) {

@@ -108,6 +108,7 @@ struct PtyServer::Impl {
   Clock::time_point rx_line_free{};  // end of the last byte on the host->device wire
   std::deque<std::uint8_t> tx;       // produced by the device, still on the wire
   Clock::time_point tx_head_start{}; // start of tx.front() on the wire (line free when tx empty)
+  std::optional<Clock::time_point> last_delivery;  // modelled arrival of the bytes delivered this round
   Bytes ready;                       // on the host's side of the wire, not yet written to master
   std::size_t ready_pos = 0;
 
@@ -232,6 +233,8 @@ void PtyServer::Impl::serve(const std::function<bool()>& keep_running) {
   }
 }
 
+constexpr std::chrono::microseconds kSpinWindow{300};
+
 void PtyServer::Impl::read_host(Clock::time_point now) {
   std::uint8_t buf[kReadChunk];
   for (int rounds = 0; rounds < 16; ++rounds) {
@@ -260,10 +263,14 @@ void PtyServer::Impl::read_host(Clock::time_point now) {
 }
 
 void PtyServer::Impl::deliver_due(Clock::time_point now) {
+  last_delivery.reset();
   while (!rx.empty() && rx.front().due <= now) {
     RxGroup g = std::move(rx.front());
     rx.pop_front();
-    peer->on_receive(g.bytes, now);
+    // The device sees the bytes when their last bit arrived (the model's time), not when this
+    // thread woke up: the server's own scheduling latency must not leak into the line model.
+    peer->on_receive(g.bytes, g.due);
+    last_delivery = g.due;
   }
 }
 
@@ -275,7 +282,9 @@ void PtyServer::Impl::take_device_output(Clock::time_point now) {
     return;
   }
   // A new burst starts after the turnaround, or right after the previous burst if still sending.
-  if (tx.empty()) tx_head_start = std::max(now + timing.turnaround, tx_head_start);
+  // A reply to bytes just delivered counts its turnaround from their modelled arrival.
+  const Clock::time_point base = last_delivery ? std::min(now, *last_delivery) : now;
+  if (tx.empty()) tx_head_start = std::max(base + timing.turnaround, tx_head_start);
   tx.insert(tx.end(), out.begin(), out.end());
 }
 
@@ -317,6 +326,15 @@ Clock::time_point PtyServer::Impl::next_wake(Clock::time_point now) const {
 }
 
 void PtyServer::Impl::wait(Clock::time_point wake, bool want_write) {
+  // With line timing, a deadline a few hundred microseconds away is met by polling without
+  // sleeping: a timer wake-up costs tens of microseconds on a loaded VM, which would show up as
+  // line time that a real UART does not have.
+  if (timing.enabled && wake - Clock::now() < kSpinWindow) {
+    pollfd fd{master.get(), static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0};
+    while (Clock::now() < wake)
+      if (::poll(&fd, 1, 0) > 0) return;
+    return;
+  }
   itimerspec spec{};
   spec.it_value = to_timespec(wake);
   if (spec.it_value.tv_sec == 0 && spec.it_value.tv_nsec == 0) spec.it_value.tv_nsec = 1;  // 0 disarms
