@@ -33,8 +33,13 @@ bench: build
 	$(PY) bench/uart_throughput.py
 	$(PY) bench/dfu_throughput.py
 
+# `pip install .` works: build the wheel into a scratch folder (not into .venv, whose tests use the
+# build tree) and run the installed package's CLI from it.
+PIP_TARGET := $(CURDIR)/$(BUILD)/pip-target
 pip-check: bootstrap
-	$(PY) -m pip install -q --no-build-isolation . && cd /tmp && $(CURDIR)/$(PY) -c "import mp1boot, sys; print('pip install ok:', mp1boot.__version__, mp1boot.__file__)"
+	rm -rf $(PIP_TARGET)
+	$(PY) -m pip install -q --no-build-isolation --target $(PIP_TARGET) .
+	cd /tmp && PYTHONPATH=$(PIP_TARGET) $(CURDIR)/$(PY) -c "import mp1boot; assert mp1boot.__file__.startswith('$(PIP_TARGET)'); d = mp1boot.connect('sim:stm32mp135'); print('pip install ok:', mp1boot.__version__, hex(d.get_id()))"
 
 clean:
 	rm -rf $(BUILD)

@@ -114,3 +114,13 @@ def test_udev_rule_printed():
     r = subprocess.run([sys.executable, "-m", "mp1boot", "udev", "--print"], capture_output=True, text=True, timeout=30)
     assert r.returncode == 0
     assert 'idVendor}=="0483"' in r.stdout and 'idProduct}=="df11"' in r.stdout
+
+
+def test_udev_install_writes_the_rules_file(tmp_path):
+    r = subprocess.run([sys.executable, "-m", "mp1boot", "udev", "--install", "--rules-dir", str(tmp_path)],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r.stderr
+    assert 'idProduct}=="df11"' in (tmp_path / "60-mp1boot.rules").read_text()
+    r = subprocess.run([sys.executable, "-m", "mp1boot", "udev", "--install", "--rules-dir", str(tmp_path / "no" / "dir")],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 4 and "cannot write" in r.stderr

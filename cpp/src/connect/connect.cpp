@@ -7,6 +7,7 @@
 #include "mp1boot/session/uart_device.hpp"
 #include "mp1boot/session/usb_device.hpp"
 #include "mp1boot/sim/uart_board.hpp"
+#include "mp1boot/sim/uboot_uart.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
 #include "mp1boot/transport/sim_usb_port.hpp"
@@ -88,14 +89,22 @@ std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const Co
   if (auto it = u.query.find("link"); it != u.query.end() && it->second == "usb") return connect_sim_usb(u, url, soc);
   sim::UartBoardOptions b;
   b.soc = &soc;
+  sim::UbootOptions uboot;
+  bool with_uboot = true;
   for (const auto& [k, v] : u.query) {
     if (k == "record") b.record_dir = v;
+    else if (k == "uboot") with_uboot = v != "0";
+    else if (k == "storage") uboot.storage.dir = v;
+    else if (k == "uboot_version") uboot.uboot_version = v;
     else if (k == "link" && v == "uart") continue;
     else if (k == "link") bad_url(url, "link must be uart or usb");
     else if (k == "rom_read_memory") b.rom_read_memory = v != "0";
     else if (k == "stage" && v == "tfa") b.start_stage = sim::StartStage::tfa;
     else bad_url(url, "unknown simulator option '" + k + "'");
   }
+  // After TF-A, U-Boot's stm32prog programming service (its storage in a temporary folder unless
+  // storage=DIR is given).
+  if (with_uboot) b.ssbl_factory = sim::make_uboot_factory(uboot);
   auto board = std::make_shared<sim::UartBoard>(b);
   auto stream = std::make_unique<transport::PeerStream>(board, "sim:" + std::string(b.soc->name));
   return finish_uart(std::move(stream), o);

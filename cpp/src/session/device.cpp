@@ -12,6 +12,7 @@ void ProgressThrottle::update(std::uint64_t done, std::uint64_t total) {
   if (!fn_) return;
   const auto now = std::chrono::steady_clock::now();
   const bool last = done >= total;
+  if (!first_ && done == last_done_) return;  // never report the same position twice
   const bool step = total && (done - last_done_) * 100 >= total;
   if (!(first_ || last || step || now - last_time_ >= std::chrono::milliseconds(100))) return;
   first_ = false;

@@ -52,7 +52,7 @@ std::string key_of(std::string_view ip, int hw_partition) {
 
 std::map<std::string, StorageDevice> default_storage_devices() {
   return {
-      {"mmc0", {4 * gib, 512, 0}},
+      {"mmc0", {8 * gib, 512, 0}},
       {"mmc1", {4 * gib, 512, 4 * mib}},
       {"nor0", {64 * mib, 64 * kib, 0}},
       {"nand0", {1 * gib, 128 * kib, 0}},

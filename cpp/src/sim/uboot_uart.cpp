@@ -321,9 +321,13 @@ void UbootUartStage::read_partition(UartLine& line) {
 }
 
 SsblFactory make_uboot_factory(UbootOptions options, std::shared_ptr<UbootHardware> hardware) {
-  if (!hardware) hardware = std::make_shared<UbootHardware>(options.storage);
-  return [options = std::move(options), hardware](const HandoverInfo& info) -> std::unique_ptr<UartStage> {
+  // Shared by every copy of the factory; the hardware (and its image folder) is only created
+  // when U-Boot first runs.
+  auto holder = std::make_shared<std::shared_ptr<UbootHardware>>(std::move(hardware));
+  return [options = std::move(options), holder](const HandoverInfo& info) -> std::unique_ptr<UartStage> {
     if (info.soc == nullptr) throw UsageError(errc::usage, "U-Boot model: no SoC in the hand-over");
+    if (!*holder) *holder = std::make_shared<UbootHardware>(options.storage);
+    const std::shared_ptr<UbootHardware>& hardware = *holder;
     if (options.preloaded_layout.empty() && info.images != nullptr) {
       auto legacy = info.images->find(uart::phase::flashlayout);
       if (legacy != info.images->end()) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// mp1boot-usbsim: serves a simulated STM32MP board (sim::UsbBoard) on an emulated USB bus
-// (umockdev) so that unmodified libusb programs see it as 0483:df11.
+// mp1boot-usbsim: serves simulated STM32MP boards (sim::UsbBoard) on an emulated USB bus
+// (umockdev) so that unmodified libusb programs see them as 0483:df11 (one board per --serial,
+// on ports 1-1, 1-2, ...).
 //   mp1boot-usbsim --soc stm32mp135 [options] -- COMMAND ARGS...   run COMMAND with the board
 //                                                                  attached; exit status = COMMAND's
 //   mp1boot-usbsim --soc stm32mp135 [options] --daemon             print UMOCKDEV_DIR=, LD_PRELOAD=,
@@ -39,11 +40,13 @@ constexpr const char* reexec_guard = "MP1BOOT_USBSIM_REEXEC";
 const char* usage_text =
     "usage: mp1boot-usbsim --soc SOC [options] -- COMMAND [ARGS...]\n"
     "       mp1boot-usbsim --soc SOC [options] --daemon\n"
-    "Serves a simulated STM32MP board in USB DFU mode (0483:df11) to libusb programs through umockdev.\n"
+    "Serves simulated STM32MP boards in USB DFU mode (0483:df11) to libusb programs through umockdev.\n"
     "options:\n"
     "  --soc SOC                 stm32mp135, stm32mp157 or stm32mp257 (required)\n"
-    "  --serial S                iSerialNumber (default 002800423232511538303631)\n"
-    "  --record DIR              write DIR/phase-0xNN.bin and DIR/usb-exchange.json\n"
+    "  --serial S                iSerialNumber (default 002800423232511538303631); repeat it to\n"
+    "                            serve several boards, the Nth on port 1-N (same options)\n"
+    "  --record DIR              write DIR/phase-0xNN.bin and DIR/usb-exchange.json (several\n"
+    "                            boards: DIR/SERIAL/...)\n"
     "  --block-time-us N         device time per DNLOAD block (default 0)\n"
     "  --reenumerate-ms N        delay between DETACH and the next enumeration (default 10)\n"
     "  --rom-poll-ms N           ROM bwPollTimeout (default 1)\n"
@@ -56,10 +59,11 @@ const char* usage_text =
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
     "                            testbed to other users, to test access errors)\n"
     "  -v, --verbose             log every control request to stderr\n"
-    "daemon stdin commands: status, power-cycle, unplug, records (one per line)\n";
+    "daemon stdin commands: status, power-cycle, unplug, records (one per line; every board)\n";
 
 struct Args {
   mp1boot::sim::UsbBoardOptions board;
+  std::vector<std::string> serials;  // one board each; empty: one board with the default serial
   mp1boot::usbsim::BusOptions bus;
   bool daemon = false;
   bool keep_timerslack = false;
@@ -100,7 +104,10 @@ Args parse(int argc, char** argv) {
         usage_error(e.what());
       }
     } else if (opt == "--serial") {
-      a.board.serial = value(opt);
+      std::string serial = value(opt);
+      for (const auto& s : a.serials)
+        if (s == serial) usage_error("--serial " + serial + " given twice");
+      a.serials.push_back(serial);
     } else if (opt == "--record") {
       a.board.record_dir = value(opt);
     } else if (opt == "--block-time-us") {
@@ -225,10 +232,22 @@ gboolean stdin_ready(gint fd, GIOCondition, gpointer p) {
   return G_SOURCE_CONTINUE;
 }
 
+std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
+  if (args.serials.empty()) return {args.board};
+  std::vector<mp1boot::sim::UsbBoardOptions> out;
+  for (const auto& serial : args.serials) {
+    auto b = args.board;
+    b.serial = serial;
+    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + serial;
+    out.push_back(std::move(b));
+  }
+  return out;
+}
+
 int serve(Args& args) {
   RunState st;
   st.loop = g_main_loop_new(nullptr, FALSE);
-  mp1boot::usbsim::UmockdevBus bus(args.board, args.bus);
+  mp1boot::usbsim::UmockdevBus bus(boards(args), args.bus);
   st.bus = &bus;
   if (args.daemon) {
     std::printf("UMOCKDEV_DIR=%s\nLD_PRELOAD=%s\nREADY\n", bus.root_dir().c_str(), std::getenv("LD_PRELOAD"));

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// UmockdevBus: the testbed, the sysfs tree (root hub usb1, device 1-1, interface 1-1:1.0), FIFO
+// UmockdevBus: the testbed, the sysfs tree (root hub usb1, device 1-N, interface 1-N:1.0), FIFO
 // device nodes and re-enumeration, on the main thread. The usbdevfs ioctls are in usbdevfs.cpp;
 // pitfalls and the list of ioctls are in spec/USB-EMULATION.md.
 #include "umockdev_bus.hpp"
@@ -75,8 +75,8 @@ void UmockdevBus::Impl::add_hub() {
       "P: /devices/usb1\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
       "E: DEVNAME=/dev/bus/usb/001/001\nE: BUSNUM=001\nE: DEVNUM=001\nE: PRODUCT=1d6b/2/100\n"
       "A: idVendor=1d6b\\n\nA: idProduct=0002\\n\nA: busnum=1\\n\nA: devnum=1\\n\nA: speed=480\\n\n"
-      "A: bConfigurationValue=1\\n\nA: bDeviceClass=09\\n\nA: maxchild=1\\n\n"
-      "A: product=mp1boot simulated root hub\\n\nH: descriptors=" +
+      "A: bConfigurationValue=1\\n\nA: bDeviceClass=09\\n\nA: maxchild=" + std::to_string(slots.size()) +
+      "\\n\nA: product=mp1boot simulated root hub\\n\nH: descriptors=" +
       hex_upper(desc) + "\n";
   add_from_string(s);
 }
@@ -109,10 +109,20 @@ void UmockdevBus::Impl::add_node(const std::string& devnode) {
   fill(nodes[devnode]);
 }
 
-void UmockdevBus::Impl::add_device() {
+Slot* UmockdevBus::Impl::slot_of(const std::string& devnode) {
+  auto it = owner.find(devnode);
+  return it == owner.end() ? nullptr : it->second;
+}
+
+void UmockdevBus::Impl::add_device(Slot& slot) {
   std::unique_lock lock(mutex);
+  auto& board = slot.board;
   if (!board.attached()) return;
   auto id = board.identity();
+  // The bus, not the board, numbers devices: boards share it. With one board this is the
+  // board's own 2 + generation.
+  id.address = static_cast<std::uint8_t>(next_address);
+  next_address = next_address >= 127 ? 2 : next_address + 1;
   Bytes descriptors = board.descriptors();
   auto alts = board.alt_settings();
   char devnode[40], busnum[8], devnum[8];
@@ -120,7 +130,8 @@ void UmockdevBus::Impl::add_device() {
   std::snprintf(busnum, sizeof busnum, "%03u", id.bus);
   std::snprintf(devnum, sizeof devnum, "%03u", id.address);
   add_node(devnode);
-  current = devnode;
+  slot.current = devnode;
+  owner[devnode] = &slot;
   lock.unlock();
 
   GError* err = nullptr;
@@ -137,7 +148,7 @@ void UmockdevBus::Impl::add_device() {
   std::string vid = ids;
   std::snprintf(ids, sizeof ids, "%04x", id.product_id);
   std::string pid = ids;
-  std::string s = std::string("P: /devices/usb1/1-1\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n") +
+  std::string s = "P: " + device_syspath(slot.port, false) + "\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n" +
                   "E: DEVNAME=" + devnode + "\nE: BUSNUM=" + busnum + "\nE: DEVNUM=" + devnum +
                   "\nE: PRODUCT=" + product_env + "\nE: TYPE=0/0/0\n" +
                   "A: idVendor=" + escape_attr(vid) + "\nA: idProduct=" + escape_attr(pid) +
@@ -147,24 +158,26 @@ void UmockdevBus::Impl::add_device() {
                   "A: bDeviceClass=00\\n\nA: bMaxPacketSize0=64\\n\nA: version= 2.00\\n\nA: maxchild=0\\n\n"
                   "A: manufacturer=" + escape_attr(id.manufacturer) + "\nA: product=" + escape_attr(id.product) +
                   "\nA: serial=" + escape_attr(id.serial) + "\nH: descriptors=" + hex_upper(descriptors) +
-                  "\n\nP: /devices/usb1/1-1/1-1:1.0\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
+                  "\n\nP: " + interface_syspath(slot.port, false) + "\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
                   "E: INTERFACE=254/1/2\nE: PRODUCT=" + product_env + "\nE: TYPE=0/0/0\n"
                   "A: bInterfaceClass=fe\\n\nA: bInterfaceSubClass=01\\n\nA: bInterfaceProtocol=02\\n\n"
                   "A: bInterfaceNumber=00\\n\nA: bAlternateSetting= 0\\n\nA: bNumEndpoints=00\\n\n"
                   "A: interface=" + escape_attr(alts.empty() ? std::string() : alts[0].name) + "\n";
   add_from_string(s);
   if (opts.verbose)
-    std::fprintf(stderr, "usbsim: enumerated %s: %s (%s)\n", devnode, id.product.c_str(), board.stage().c_str());
+    std::fprintf(stderr, "usbsim: enumerated %s on 1-%u: %s (%s)\n", devnode, slot.port, id.product.c_str(),
+                 board.stage().c_str());
 }
 
-void UmockdevBus::Impl::remove_device(const std::string& devnode) {
-  umockdev_testbed_uevent(testbed, interface_syspath, "remove");
-  umockdev_testbed_uevent(testbed, device_syspath, "remove");
+void UmockdevBus::Impl::remove_device(Slot& slot, const std::string& devnode) {
+  std::string dev = device_syspath(slot.port), intf = interface_syspath(slot.port);
+  umockdev_testbed_uevent(testbed, intf.c_str(), "remove");
+  umockdev_testbed_uevent(testbed, dev.c_str(), "remove");
   GError* err = nullptr;
   if (!umockdev_testbed_detach_ioctl(testbed, devnode.c_str(), &err) && err) g_error_free(err);
   // The interface first: remove_device() drops only the given device's /sys/bus symlink.
-  umockdev_testbed_remove_device(testbed, interface_syspath);
-  umockdev_testbed_remove_device(testbed, device_syspath);
+  umockdev_testbed_remove_device(testbed, intf.c_str());
+  umockdev_testbed_remove_device(testbed, dev.c_str());
   std::lock_guard lock(mutex);
   auto it = nodes.find(devnode);
   if (it != nodes.end()) {
@@ -177,40 +190,45 @@ void UmockdevBus::Impl::remove_device(const std::string& devnode) {
   if (opts.verbose) std::fprintf(stderr, "usbsim: %s left the bus\n", devnode.c_str());
 }
 
-void UmockdevBus::Impl::on_board_left() {
+void UmockdevBus::Impl::on_board_left(Slot& slot) {
   std::string old;
   std::optional<std::chrono::microseconds> delay;
   {
     std::lock_guard lock(mutex);
-    leave_posted = false;
-    old = std::exchange(current, std::string());
-    delay = board.pending_reattach();
+    slot.leave_posted = false;
+    old = std::exchange(slot.current, std::string());
+    delay = slot.board.pending_reattach();
   }
-  if (!old.empty()) remove_device(old);
+  if (!old.empty()) remove_device(slot, old);
   if (delay) {
     auto ms = static_cast<guint>((delay->count() + 999) / 1000);
-    g_timeout_add(ms, &Impl::reattach_cb, this);
+    g_timeout_add(ms, &Impl::reattach_cb, &slot);
   }
 }
 
-gboolean UmockdevBus::Impl::left_cb(gpointer self) {
-  static_cast<Impl*>(self)->on_board_left();
+gboolean UmockdevBus::Impl::left_cb(gpointer slot) {
+  auto* s = static_cast<Slot*>(slot);
+  s->bus->on_board_left(*s);
   return G_SOURCE_REMOVE;
 }
 
-gboolean UmockdevBus::Impl::reattach_cb(gpointer self) {
-  auto* impl = static_cast<Impl*>(self);
+gboolean UmockdevBus::Impl::reattach_cb(gpointer slot) {
+  auto* s = static_cast<Slot*>(slot);
   bool added;
   {
-    std::lock_guard lock(impl->mutex);
-    added = impl->board.reattach();
+    std::lock_guard lock(s->bus->mutex);
+    added = s->board.reattach();
   }
-  if (added) impl->add_device();
+  if (added) s->bus->add_device(*s);
   return G_SOURCE_REMOVE;
 }
 
 UmockdevBus::UmockdevBus(sim::UsbBoardOptions board_options, BusOptions options)
-    : impl_(std::make_unique<Impl>(std::move(board_options), options)) {
+    : UmockdevBus(std::vector<sim::UsbBoardOptions>{std::move(board_options)}, options) {}
+
+UmockdevBus::UmockdevBus(std::vector<sim::UsbBoardOptions> boards, BusOptions options)
+    : impl_(boards.empty() ? throw std::runtime_error("mp1boot-usbsim: no board to serve")
+                           : std::make_unique<Impl>(std::move(boards), options)) {
   impl_->testbed = umockdev_testbed_new();
   gchar* root = umockdev_testbed_get_root_dir(impl_->testbed);
   impl_->root = root;
@@ -225,7 +243,7 @@ UmockdevBus::UmockdevBus(sim::UsbBoardOptions board_options, BusOptions options)
     g_bus = impl_.get();
   }
   impl_->add_hub();
-  impl_->add_device();
+  for (auto& slot : impl_->slots) impl_->add_device(*slot);
 }
 
 UmockdevBus::~UmockdevBus() {
@@ -247,34 +265,46 @@ UmockdevBus::~UmockdevBus() {
 std::string UmockdevBus::root_dir() const { return impl_->root; }
 
 void UmockdevBus::power_cycle() {
-  std::string old;
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->board.power_cycle();
-    old = std::exchange(impl_->current, std::string());
+  for (auto& slot : impl_->slots) {
+    std::string old;
+    {
+      std::lock_guard lock(impl_->mutex);
+      slot->board.power_cycle();
+      old = std::exchange(slot->current, std::string());
+    }
+    if (!old.empty()) impl_->remove_device(*slot, old);
+    impl_->add_device(*slot);
   }
-  if (!old.empty()) impl_->remove_device(old);
-  impl_->add_device();
 }
 
 void UmockdevBus::unplug() {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->board.unplug();
+  for (auto& slot : impl_->slots) {
+    {
+      std::lock_guard lock(impl_->mutex);
+      slot->board.unplug();
+    }
+    impl_->on_board_left(*slot);
   }
-  impl_->on_board_left();
 }
 
 std::string UmockdevBus::status() {
   std::lock_guard lock(impl_->mutex);
-  auto& b = impl_->board;
-  return "stage " + b.stage() + " generation " + std::to_string(b.generation()) +
-         (b.attached() ? " attached devnum " + std::to_string(b.identity().address) : std::string(" detached"));
+  std::string out;
+  for (auto& slot : impl_->slots) {
+    auto& b = slot->board;
+    if (!out.empty()) out += "\n";
+    if (impl_->slots.size() > 1) out += "1-" + std::to_string(slot->port) + " " + b.options().serial + ": ";
+    const auto& cur = slot->current;
+    out += "stage " + b.stage() + " generation " + std::to_string(b.generation()) +
+           (b.attached() && !cur.empty() ? " attached devnum " + std::to_string(std::stoi(cur.substr(cur.size() - 3)))
+                                         : std::string(" detached"));
+  }
+  return out;
 }
 
 void UmockdevBus::write_records() {
   std::lock_guard lock(impl_->mutex);
-  impl_->board.write_records();
+  for (auto& slot : impl_->slots) slot->board.write_records();
 }
 
 }  // namespace mp1boot::usbsim

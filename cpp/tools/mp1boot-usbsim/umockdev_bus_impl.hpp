@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // Internal to mp1boot-usbsim: the state of UmockdevBus shared by umockdev_bus.cpp (testbed, sysfs,
 // device nodes, re-enumeration; main thread) and usbdevfs.cpp (ioctl emulation; umockdev's worker
-// thread). The board, the node table and `current` are guarded by `mutex`; client state and
-// claims are touched by the worker thread only.
+// thread). The boards (Slot), the node table and the devnode owners are guarded by `mutex`;
+// client state and claims are touched by the worker thread only.
 #pragma once
 #include <gio/gio.h>
 #include <glib.h>
@@ -11,18 +11,26 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "mp1boot/bytes.hpp"
 #include "umockdev_bus.hpp"
 
 namespace mp1boot::usbsim {
 
-inline constexpr const char* device_syspath = "/sys/devices/usb1/1-1";
-inline constexpr const char* interface_syspath = "/sys/devices/usb1/1-1/1-1:1.0";
 inline constexpr const char* hub_devnode = "/dev/bus/usb/001/001";
+
+/// "/sys/devices/usb1/1-N" without the "/sys" prefix (umockdev's "P:" lines) when `sys` is false.
+inline std::string device_syspath(unsigned port, bool sys = true) {
+  return std::string(sys ? "/sys" : "") + "/devices/usb1/1-" + std::to_string(port);
+}
+inline std::string interface_syspath(unsigned port, bool sys = true) {
+  return device_syspath(port, sys) + "/1-" + std::to_string(port) + ":1.0";
+}
 
 // One URB the client submitted and has not reaped yet. Results are written into `data` (and its
 // resolved buffer) at submit time; the URB becomes reapable at `ready_at`.
@@ -48,25 +56,37 @@ struct Node {
   bool full = false;
 };
 
+// One board on root hub port 1-`port`. Guarded by Impl::mutex.
+struct Slot {
+  Slot(UmockdevBus::Impl* b, unsigned p, sim::UsbBoardOptions o) : bus(b), port(p), board(std::move(o)) {}
+  UmockdevBus::Impl* bus;
+  unsigned port;
+  sim::UsbBoard board;
+  std::string current;  // devnode of this board's enumeration on the bus, "" when none
+  bool leave_posted = false;
+};
+
 // Handlers run on umockdev's worker thread and may outlive the bus object at shutdown: they
 // take this lock and check `g_bus` first.
 extern std::recursive_mutex g_handler_mutex;
 extern UmockdevBus::Impl* g_bus;
 
 struct UmockdevBus::Impl {
-  Impl(sim::UsbBoardOptions board_options, BusOptions o) : board(std::move(board_options)), opts(o) {}
+  Impl(std::vector<sim::UsbBoardOptions> boards, BusOptions o) : opts(o) {
+    for (auto& b : boards) slots.push_back(std::make_unique<Slot>(this, static_cast<unsigned>(slots.size() + 1), std::move(b)));
+  }
 
-  sim::UsbBoard board;
+  std::vector<std::unique_ptr<Slot>> slots;
   BusOptions opts;
   UMockdevTestbed* testbed = nullptr;
   UMockdevIoctlBase* handler = nullptr;
   std::string root;
-  std::mutex mutex;                   // board, nodes, current (worker and main thread)
+  std::mutex mutex;                   // slots, nodes, owner, next_address (worker and main thread)
   std::map<std::string, Node> nodes;  // by devnode
-  std::string current;                // devnode of the enumeration on the bus, "" when none
+  std::map<std::string, Slot*> owner;  // board of every devnode handed out (kept after removal)
+  unsigned next_address = 2;          // devnum of the next enumeration (1 is the hub)
   std::set<Client*> clients;          // worker thread only
   std::map<std::string, Client*> claim_owner;  // interface 0 claims, worker thread only
-  bool leave_posted = false;
 
   // A root hub, so that libusb finds a parent and reports the port path "1-1". It has a node
   // (libusb 1.0.26 crashes in libusb_exit after an open that failed with ENOENT) that answers
@@ -86,16 +106,19 @@ struct UmockdevBus::Impl {
   void add_node(const std::string& devnode);
 
   // Adds the board's current enumeration: FIFO node, ioctl handler, sysfs device + interface.
-  void add_device();
+  void add_device(Slot& slot);
 
-  // Removes the enumeration `devnode` from the bus (the board already left it).
-  void remove_device(const std::string& devnode);
+  // Removes the enumeration `devnode` of `slot` from the bus (the board already left it).
+  void remove_device(Slot& slot, const std::string& devnode);
 
   // The board left the bus: remove it, and schedule the next enumeration when one is pending.
-  void on_board_left();
+  void on_board_left(Slot& slot);
 
-  static gboolean left_cb(gpointer self);
-  static gboolean reattach_cb(gpointer self);
+  static gboolean left_cb(gpointer slot);
+  static gboolean reattach_cb(gpointer slot);
+
+  // The board that owns `devnode` (nullptr for the hub and unknown nodes). Caller holds `mutex`.
+  Slot* slot_of(const std::string& devnode);
 
   // FIFO readiness (worker thread; the mutex is taken inside)
   void fill(Node& n);

@@ -101,7 +101,8 @@ void UmockdevBus::Impl::client_closed(GObject* obj, GParamSpec*, gpointer) {
 bool UmockdevBus::Impl::present(const std::string& devnode) {
   if (devnode == hub_devnode) return true;
   std::lock_guard lock(mutex);
-  return devnode == current && board.attached();
+  Slot* slot = slot_of(devnode);
+  return slot && devnode == slot->current && slot->board.attached();
 }
 
 sim::UsbBoard::Reply UmockdevBus::Impl::control(const std::string& devnode, const transport::SetupPacket& s, ByteView out,
@@ -109,16 +110,19 @@ sim::UsbBoard::Reply UmockdevBus::Impl::control(const std::string& devnode, cons
   if (devnode == hub_devnode) return hub_control(s, in_length);
   sim::UsbBoard::Reply r;
   bool left = false;
+  Slot* slot = nullptr;
   {
     std::lock_guard lock(mutex);
-    if (devnode != current) {
+    slot = slot_of(devnode);
+    if (!slot || devnode != slot->current) {
       r.kind = sim::UsbBoard::Reply::Kind::disconnected;
       return r;
     }
+    auto& board = slot->board;
     r = board.control(s, out, in_length);
-    if (!board.attached() && !leave_posted) left = leave_posted = true;
+    if (!board.attached() && !slot->leave_posted) left = slot->leave_posted = true;
     if (opts.verbose)
-      std::fprintf(stderr, "usbsim: %s %02x %02x %04x %04x len %u -> %s%s%s\n", board.stage().c_str(),
+      std::fprintf(stderr, "usbsim: 1-%u %s %02x %02x %04x %04x len %u -> %s%s%s\n", slot->port, board.stage().c_str(),
                    s.request_type, s.request, s.value, s.index,
                    static_cast<unsigned>((s.request_type & 0x80) ? in_length : out.size()),
                    r.kind == sim::UsbBoard::Reply::Kind::ok      ? "ok"
@@ -127,7 +131,7 @@ sim::UsbBoard::Reply UmockdevBus::Impl::control(const std::string& devnode, cons
                    r.data.empty() ? "" : " ", r.data.empty() ? "" : to_hex(r.data).c_str());
   }
   // Testbed changes belong on the main thread (the default GMainContext).
-  if (left) g_idle_add(&Impl::left_cb, this);
+  if (left) g_idle_add(&Impl::left_cb, slot);
   return r;
 }
 
@@ -324,22 +328,24 @@ void UmockdevBus::Impl::handle_ioctl(UMockdevIoctlClient* client) {
       auto* d = resolve(arg, 0, sizeof(usbdevfs_connectinfo));
       if (!d) return complete(client, -1, EFAULT);
       auto* ci = reinterpret_cast<usbdevfs_connectinfo*>(d->data);
-      std::lock_guard lock(mutex);
-      ci->devnum = c->devnode == hub_devnode ? 1 : board.identity().address;
+      // The devnum is the node's name: /dev/bus/usb/BBB/DDD.
+      ci->devnum = static_cast<unsigned>(std::stoul(c->devnode.substr(c->devnode.size() - 3)));
       ci->slow = 0;
       g_object_unref(d);
       return complete(client, 0, 0);
     }
     case USBDEVFS_GET_SPEED: {
       std::lock_guard lock(mutex);
-      return complete(client, board.options().full_speed ? usb_speed_full : usb_speed_high, 0);
+      Slot* slot = slot_of(c->devnode);
+      return complete(client, slot && slot->board.options().full_speed ? usb_speed_full : usb_speed_high, 0);
     }
     case USBDEVFS_RESET: {
       if (c->devnode == hub_devnode) return complete(client, 0, 0);
       sim::UsbBoard::Reply r;
+      r.kind = sim::UsbBoard::Reply::Kind::disconnected;
       {
         std::lock_guard lock(mutex);
-        r = board.port_reset();
+        if (Slot* slot = slot_of(c->devnode)) r = slot->board.port_reset();
       }
       return complete(client, r.kind == sim::UsbBoard::Reply::Kind::ok ? 0 : -1,
                       r.kind == sim::UsbBoard::Reply::Kind::ok ? 0 : ENODEV);
@@ -360,7 +366,9 @@ void UmockdevBus::Impl::handle_read(UMockdevIoctlClient* client) {
     d = hub_descriptors();
   } else {
     std::lock_guard lock(mutex);
-    d = board.descriptors();
+    Slot* slot = slot_of(umockdev_ioctl_client_get_devnode(client));
+    if (!slot) return complete(client, -1, ENODEV);
+    d = slot->board.descriptors();
   }
   auto n = std::min<std::size_t>(d.size(), static_cast<std::size_t>(arg->data_len));
   std::memcpy(arg->data, d.data(), n);

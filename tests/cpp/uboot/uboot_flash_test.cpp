@@ -4,7 +4,11 @@
 // the check of a partial one, Read Partition, write failures, the end of the session.
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <iterator>
+
 #include "mp1boot/sim/storage_gpt.hpp"
+#include "support/paths.hpp"
 #include "uboot_helpers.hpp"
 
 namespace mp1boot::sim::test {
@@ -348,6 +352,33 @@ TEST(UbootFlash, PreloadedLayoutOfTheLegacyFlow) {
   UbootRig rig(o);
   rig.boot_uboot();
   EXPECT_EQ(get_phase(*rig.host).phase, 0x04);
+}
+
+TEST(UbootFlash, StSampleSdCardLayoutOnTheDefaultBoard) {
+  std::ifstream in(mp1boot::test::data_dir() / "layouts/real/"
+                   "STMicroelectronics__meta-st-stm32mp__files__flashlayouts__FlashLayout_sdcard_stm32mp157f-ev1_sample.tsv",
+                   std::ios::binary);
+  ASSERT_TRUE(in.good());
+  const std::string tsv((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  UbootRig rig(UbootOptions{});  // default devices: 8 GiB SD card
+  rig.boot_uboot();
+  ASSERT_EQ(send_layout(*rig.host, tsv), "79 79");
+  std::vector<int> order;
+  for (int guard = 0; guard < 20; ++guard) {
+    PhaseReply p = get_phase(*rig.host);
+    ASSERT_TRUE(p.framed);
+    ASSERT_NE(p.phase, 0xFF) << p.message;
+    if (p.phase == 0xFE) break;
+    order.push_back(p.phase);
+    ASSERT_EQ(program(*rig.host, test_payload(300, p.phase)), "");
+  }
+  EXPECT_EQ(order, (std::vector<int>{0x04, 0x05, 0x06, 0x07, 0x08, 0x10, 0x11, 0x12, 0x13}));
+  auto gpt = read_gpt(rig.hw->storage, "mmc0");
+  ASSERT_TRUE(gpt.has_value());
+  EXPECT_EQ(gpt->size(), 11u);
+  EXPECT_EQ((*gpt)[7].name, "bootfs");
+  EXPECT_EQ((*gpt)[7].attributes, 4u);  // System: bootable
+  EXPECT_EQ(rig.hw->storage.read("mmc0", 0, 0x05984400, 300), test_payload(300, 0x12));
 }
 
 TEST(UbootFlash, AnUnfinishedReadOfTheCurrentPhaseBreaksItsDownload) {

@@ -6,7 +6,8 @@
 // at offsets), so a 4 GiB card costs only what was written. The DDR ("ram") is an in-memory page
 // map addressed by bus address (RAM targets of a flash layout, PROTOCOL.md 5.5, and U-Boot's
 // flash-layout buffer). Used by the U-Boot stm32prog model (uboot_uart.hpp); the device names are
-// the flash-layout IP names (PROTOCOL.md 5.2).
+// the flash-layout IP names (PROTOCOL.md 5.2). A new image reads as zeros, MTD devices included
+// (writing 0xFF over a whole 1 GiB NAND would cost a second); erase() gives 0xFF on MTD.
 //
 // Not thread-safe: one owner at a time.
 #pragma once
@@ -37,9 +38,10 @@ struct StorageAccess {
   std::uint64_t size = 0;
 };
 
-/// The board's devices when nothing else is said: mmc0 4 GiB SD card (erase 512 B), mmc1 4 GiB
-/// eMMC with two 4 MiB boot partitions (erase 512 B), nor0 64 MiB (64 KiB blocks), nand0 1 GiB
-/// and spi-nand0 512 MiB (128 KiB blocks).
+/// The board's devices when nothing else is said: mmc0 8 GiB SD card (erase 512 B; ST's sample SD
+/// layouts place their last partition above 4 GiB), mmc1 4 GiB eMMC with two 4 MiB boot
+/// partitions (erase 512 B), nor0 64 MiB (64 KiB blocks), nand0 1 GiB and spi-nand0 512 MiB
+/// (128 KiB blocks).
 std::map<std::string, StorageDevice> default_storage_devices();
 
 /// Options of Storage.

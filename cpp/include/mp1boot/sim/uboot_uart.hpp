@@ -104,10 +104,12 @@ class UbootUartStage final : public UartStage {
 };
 
 /// A factory for UartBoardOptions::ssbl_factory. `hardware` is the board's lasting state; when
-/// null, one is created here from options.storage and shared by every U-Boot run of the factory.
+/// null, one is created from options.storage when U-Boot first runs, and shared by every later run
+/// of the factory and of its copies. The factory is cheap to make and to copy.
 /// When the hand-over carries a phase 0x00 image (a legacy TF-A that loaded the layout) and
 /// options.preloaded_layout is empty, U-Boot finds that layout in RAM at start.
-/// @throws as UbootHardware / Storage construction.
+/// The returned factory @throws UsageError without a SoC, and as UbootHardware / Storage
+/// construction.
 SsblFactory make_uboot_factory(UbootOptions options, std::shared_ptr<UbootHardware> hardware = nullptr);
 
 }  // namespace mp1boot::sim
