@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/wait.hpp"
 
 namespace mp1boot::session {
 
@@ -13,19 +14,22 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 void check_cancel(const DriveHooks& hooks) {
-  if (hooks.poll) hooks.poll();
+  // The poll hook may be costly (the Python bindings take the GIL to look for Ctrl-C): call it at
+  // most every 10 ms; the cancel token itself is a cheap atomic.
+  thread_local Clock::time_point last_poll{};
+  if (hooks.poll) {
+    const auto now = Clock::now();
+    if (now - last_poll >= std::chrono::milliseconds(10)) {
+      last_poll = now;
+      hooks.poll();
+    }
+  }
   if (hooks.cancel && hooks.cancel->cancelled()) throw CancelledError(errc::cancelled, "cancelled by the caller");
 }
 
-// Sleeps in slices of at most 50 ms so that cancellation is seen quickly.
+// Waits exactly the poll timeout (no longer), seeing cancellation within 50 ms.
 void sleep_for(std::chrono::milliseconds d, const DriveHooks& hooks) {
-  const auto end = Clock::now() + d;
-  for (;;) {
-    check_cancel(hooks);
-    const auto left = end - Clock::now();
-    if (left <= Clock::duration::zero()) return;
-    std::this_thread::sleep_for(std::min<Clock::duration>(left, std::chrono::milliseconds(50)));
-  }
+  wait_until(Clock::now() + d, [&] { check_cancel(hooks); });
 }
 
 // Runs one transfer; a transport failure becomes the engine's input (which throws with context).

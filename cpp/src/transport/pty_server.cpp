@@ -233,7 +233,7 @@ void PtyServer::Impl::serve(const std::function<bool()>& keep_running) {
   }
 }
 
-constexpr std::chrono::microseconds kSpinWindow{300};
+constexpr std::chrono::microseconds kSpinWindow{800};
 
 void PtyServer::Impl::read_host(Clock::time_point now) {
   std::uint8_t buf[kReadChunk];
@@ -326,14 +326,17 @@ Clock::time_point PtyServer::Impl::next_wake(Clock::time_point now) const {
 }
 
 void PtyServer::Impl::wait(Clock::time_point wake, bool want_write) {
-  // With line timing, a deadline a few hundred microseconds away is met by polling without
-  // sleeping: a timer wake-up costs tens of microseconds on a loaded VM, which would show up as
-  // line time that a real UART does not have.
-  if (timing.enabled && wake - Clock::now() < kSpinWindow) {
-    pollfd fd{master.get(), static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0};
-    while (Clock::now() < wake)
-      if (::poll(&fd, 1, 0) > 0) return;
-    return;
+  // With line timing, deadlines are met by waking a little early and polling the rest of the way:
+  // a timer wake-up on a VM can be hundreds of microseconds late, which would show up as line time
+  // that a real UART does not have.
+  if (timing.enabled) {
+    if (wake - Clock::now() <= kSpinWindow) {
+      pollfd fd{master.get(), static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0};
+      while (Clock::now() < wake)
+        if (::poll(&fd, 1, 0) > 0) return;
+      return;
+    }
+    wake -= kSpinWindow;
   }
   itimerspec spec{};
   spec.it_value = to_timespec(wake);

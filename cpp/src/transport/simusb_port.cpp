@@ -2,6 +2,7 @@
 // SimUsbPort: UsbControlPort over an in-process sim::UsbBoard (named simusb_port.cpp so that it
 // belongs to mp1boot_core, not to the libusb target).
 #include "mp1boot/transport/sim_usb_port.hpp"
+#include "mp1boot/wait.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -20,15 +21,12 @@ ErrorContext where(const char* operation, std::string transport) {
   return c;
 }
 
-// Sleeps `d` in slices so that a cancel request is seen within 50 ms.
+// Waits `d` precisely (the modelled device time) and sees a cancel request within 50 ms.
 void sleep_for(std::chrono::microseconds d, const CancelToken* cancel) {
-  auto end = std::chrono::steady_clock::now() + d;
-  while (std::chrono::steady_clock::now() < end) {
+  wait_until(std::chrono::steady_clock::now() + d, [cancel] {
     if (cancel && cancel->cancelled())
       throw CancelledError(errc::cancelled, "cancelled while waiting for the simulated board");
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(
-        end - std::chrono::steady_clock::now(), std::chrono::milliseconds(50)));
-  }
+  });
 }
 
 }  // namespace
