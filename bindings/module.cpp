@@ -14,6 +14,7 @@ void register_session(py::module_& m);
 void register_sim(py::module_& m);
 void register_usb(py::module_& m);
 void register_layout(py::module_& m);
+void register_flash(py::module_& m);
 }  // namespace mp1boot::py_bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -26,4 +27,5 @@ PYBIND11_MODULE(_core, m) {
   register_sim(m);
   register_usb(m);
   register_layout(m);
+  register_flash(m);
 }

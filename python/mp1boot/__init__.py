@@ -31,7 +31,7 @@ from .errors import (CancelledError, DeviceError, Error, LayoutError, NackError,
 __version__: str = _core.__version__
 
 __all__ = [
-    "connect", "list_devices", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
+    "connect", "list_devices", "flash", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
@@ -53,6 +53,16 @@ def list_devices() -> list:
     """Every STM32MP device in USB DFU mode: bus, address, port path, speed, product string,
     device id, revision, serial number and the stage that answers (rom, tf-a, u-boot)."""
     return _core.list_devices()
+
+
+def flash(layout, *, port: str, defines: dict | None = None, progress=None) -> dict:
+    """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
+
+    The layout and every binary are checked before the first byte goes out. Returns the report:
+    tool version, transport, SoC, and per partition the id, name, device, offset, size, SHA-256,
+    time, throughput and result.
+    """
+    return _core.flash(str(layout), port, dict(defines or {}), progress)
 
 
 def image_info(path) -> dict:

@@ -181,6 +181,29 @@ def cmd_layout_check(args) -> int:
     return 3 if errs else EXIT_OK
 
 
+def cmd_flash(args) -> int:
+    import mp1boot
+    from .progress import TextBar
+    if args.json:
+        def progress(p):
+            _emit_json({"event": "progress", "stage": p.stage, "phase": p.phase, "partition": p.partition,
+                        "bytes_done": p.bytes_done, "bytes_total": p.bytes_total})
+    else:
+        progress = None if args.quiet else TextBar()
+    report = mp1boot.flash(args.layout, port=args.port, defines=_defines(args.define), progress=progress)
+    if args.report:
+        Path(args.report).write_text(json.dumps(report, indent=1) + "\n")
+    if args.json:
+        _emit_json({"event": "done", "report": report})
+    else:
+        for part in report["partitions"]:
+            if part["result"] == "ok":
+                print(f"  0x{part['phase']:02x} {part['name']:<16} {part['size']:>10} B  sha256 {part['sha256'][:16]}…  "
+                      f"{part['bytes_per_second'] / 1000:8.1f} kB/s")
+        print(f"flashed {args.layout} on {report['soc']} in {report['seconds']:.2f} s: {report['result']}")
+    return EXIT_OK
+
+
 def cmd_list(args) -> int:
     import mp1boot
     devices = mp1boot.list_devices()
@@ -313,6 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
     lp.add_argument("--no-binaries", action="store_true", help="do not check that the binaries exist and fit")
     lp.add_argument("--json", action="store_true")
     lp.set_defaults(func=cmd_layout_check)
+
+    sp = sub.add_parser("flash", help="program a board from a flash layout, driven by Get Phase")
+    sp.add_argument("layout", help="FlashLayout.tsv")
+    sp.add_argument("--port", "-p", required=True, help="serial:PATH, sim:stm32mp157[?storage=DIR], usb[:SERIAL]")
+    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH", help="value of a %%NAME%% placeholder")
+    sp.add_argument("--report", metavar="FILE", help="write the JSON report here")
+    sp.add_argument("--json", action="store_true", help="one JSON event per line")
+    sp.add_argument("--quiet", "-q", action="store_true")
+    sp.set_defaults(func=cmd_flash)
 
     sp = sub.add_parser("list", help="list STM32MP devices in USB DFU mode")
     sp.add_argument("--json", action="store_true")

@@ -1,0 +1,125 @@
+// SPDX-License-Identifier: MIT
+// session::Flasher: the flash-layout runner. It checks a layout and every file it needs before the
+// first byte goes out, then lets the device drive: ask Get Phase, send the file of the layout line
+// with that id (the layout itself for 0x00, IP none lines for 0x01..0x03, device lines otherwise),
+// Start, and again until the device reports 0xFE (done) or 0xFF (its error, verbatim). The result
+// is a FlashReport (per-partition sizes, SHA-256, timings) that renders itself as JSON. Also a
+// small SHA-256 used for the report.
+#pragma once
+#include <array>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "mp1boot/bytes.hpp"
+#include "mp1boot/image/flash_layout.hpp"
+#include "mp1boot/progress.hpp"
+#include "mp1boot/session/device.hpp"
+
+namespace mp1boot::session {
+
+/// Incremental SHA-256 (FIPS 180-4).
+class Sha256 {
+ public:
+  Sha256();
+  void update(ByteView data);
+  /// The digest; the object must not be updated afterwards.
+  std::array<std::uint8_t, 32> finish();
+
+ private:
+  void block(const std::uint8_t* p);
+  std::array<std::uint32_t, 8> h_;
+  std::array<std::uint8_t, 64> buffer_{};
+  std::size_t buffered_ = 0;
+  std::uint64_t length_ = 0;
+};
+
+/// Lower-case hex SHA-256 of `data` (64 characters).
+std::string sha256_hex(ByteView data);
+
+/// What happened to one phase of the run.
+struct PartitionReport {
+  std::uint8_t phase = 0;        ///< phase id
+  std::string name;              ///< partition name ("FlashLayout" for phase 0x00)
+  std::string ip;                ///< "none", "mmc0", ...
+  std::string offset;            ///< offset as written in the layout ("" for phase 0x00)
+  std::uint32_t layout_line = 0; ///< line of the layout (0 for phase 0x00)
+  std::string file;              ///< file sent
+  std::uint64_t size = 0;        ///< bytes sent (or to send, when skipped)
+  std::string sha256;            ///< of the bytes sent
+  double seconds = 0;
+  double bytes_per_second = 0;
+  std::string result = "skipped";  ///< "ok", "failed" or "skipped"
+};
+
+/// The record of a flash run.
+struct FlashReport {
+  std::string tool_version;      ///< mp1boot::version
+  std::string transport;         ///< Device::describe()
+  std::string layout;            ///< the layout file
+  std::string soc;               ///< "STM32MP15x"; empty when get_id() was not reached
+  std::uint16_t device_id = 0;
+  std::vector<PartitionReport> partitions;  ///< in the order served, then the skipped ones
+  double seconds = 0;
+  std::string result = "failed"; ///< "ok" or "failed"
+  std::string error;             ///< what() of the error that ended the run, empty when ok
+
+  /// A JSON object with the fields above (device_id as "0x0500").
+  std::string to_json() const;
+};
+
+/// Something the caller may want to show between transfers.
+struct FlashEvent {
+  enum class Kind { stage, partition_done };
+  Kind kind = Kind::stage;
+  std::string stage;                          ///< "check", "fsbl", "fip", "layout", "partitions",
+                                              ///< "done" or "failed"
+  const PartitionReport* partition = nullptr; ///< for partition_done
+};
+using FlashEventFn = std::function<void(const FlashEvent&)>;
+
+struct FlashOptions {
+  image::ParseOptions parse;   ///< %NAME% defines for the Binary column
+  image::CheckOptions check;   ///< check_binaries is forced on
+  ProgressFn progress;         ///< byte progress of each transfer (partition name set)
+  FlashEventFn on_event;       ///< stage changes and finished partitions
+};
+
+/// Runs one layout over one device. Not thread-safe; cancel through the device's hooks.
+class Flasher {
+ public:
+  Flasher(Device& device, std::filesystem::path layout_file, FlashOptions options = {});
+
+  /// Checks everything, then flashes as the device asks.
+  /// @throws LayoutError (file and line) for a bad layout, a missing/unreadable binary or an FSBL
+  ///         the SoC would refuse, before anything is sent; LayoutError(errc::layout_rule) when
+  ///         the device asks for a phase the layout has no file for; DeviceError(device_reported)
+  ///         with the device's Get Phase 0xFF message verbatim; ProtocolError when the device asks
+  ///         for the same phase twice in a row; the device's errors otherwise.
+  FlashReport run();
+
+  /// The report so far (complete after run() returned or threw).
+  const FlashReport& report() const { return report_; }
+
+ private:
+  void prepare();
+  void serve(const PhaseInfo& info);
+  const Bytes& file_of(const image::LayoutEntry& entry);
+  void stage(const std::string& name);
+
+  Device& device_;
+  std::filesystem::path layout_file_;
+  FlashOptions options_;
+  image::FlashLayout layout_;
+  Bytes layout_bytes_;
+  std::vector<std::pair<std::filesystem::path, Bytes>> files_;
+  FlashReport report_;
+  std::string stage_;
+};
+
+/// Convenience: Flasher(device, layout_file, options).run().
+FlashReport flash(Device& device, const std::filesystem::path& layout_file, FlashOptions options = {});
+
+}  // namespace mp1boot::session

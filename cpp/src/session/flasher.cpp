@@ -1,0 +1,291 @@
+// SPDX-License-Identifier: MIT
+// The flash-layout runner: everything is checked and read before the first byte is sent, then the
+// device's Get Phase decides what goes out next (never the host's idea of the order), and every
+// transfer lands in the FlashReport, which is written out as hand-made JSON.
+#include "mp1boot/session/flasher.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iterator>
+#include <set>
+
+#include "mp1boot/error.hpp"
+#include "mp1boot/image/stm32_header.hpp"
+#include "mp1boot/uart/wire.hpp"
+#include "mp1boot/version.hpp"
+
+namespace mp1boot::session {
+namespace {
+
+constexpr std::uint8_t phase_done = 0xFE;
+constexpr std::uint8_t phase_error = 0xFF;
+
+std::string json_string(std::string_view s) {
+  std::string r = "\"";
+  for (char c : s) {
+    switch (c) {
+      case '"': r += "\\\""; break;
+      case '\\': r += "\\\\"; break;
+      case '\n': r += "\\n"; break;
+      case '\r': r += "\\r"; break;
+      case '\t': r += "\\t"; break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          char buf[8];
+          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
+          r += buf;
+        } else {
+          r += c;
+        }
+    }
+  }
+  return r + "\"";
+}
+
+std::string json_number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.6g", v);
+  return buf;
+}
+
+std::optional<Bytes> read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  Bytes data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) return std::nullopt;
+  return data;
+}
+
+/// The first device line with this id (U-Boot never selects IP none lines).
+const image::LayoutEntry* device_line(const image::FlashLayout& layout, std::uint32_t id) {
+  for (const auto& e : layout.entries)
+    if (e.id == id && e.is_device()) return &e;
+  return nullptr;
+}
+
+/// The line whose file the device gets for `phase`; nullptr for the layout itself (0x00).
+const image::LayoutEntry* line_for(const image::FlashLayout& layout, std::uint8_t phase) {
+  if (phase == uart::phase::flashlayout) return nullptr;
+  if (phase <= 0x03) return layout.find_none(phase);
+  return device_line(layout, phase);
+}
+
+}  // namespace
+
+std::string FlashReport::to_json() const {
+  std::string j = "{";
+  j += "\"tool_version\": " + json_string(tool_version);
+  j += ", \"transport\": " + json_string(transport);
+  j += ", \"layout\": " + json_string(layout);
+  j += ", \"soc\": " + json_string(soc);
+  char id[8];
+  std::snprintf(id, sizeof id, "0x%04x", static_cast<unsigned>(device_id));
+  j += ", \"device_id\": " + json_string(device_id ? std::string(id) : std::string());
+  j += ", \"seconds\": " + json_number(seconds);
+  j += ", \"result\": " + json_string(result);
+  j += ", \"error\": " + json_string(error);
+  j += ", \"partitions\": [";
+  for (std::size_t i = 0; i < partitions.size(); ++i) {
+    const auto& p = partitions[i];
+    if (i) j += ", ";
+    j += "{\"phase\": " + std::to_string(p.phase);
+    j += ", \"name\": " + json_string(p.name);
+    j += ", \"ip\": " + json_string(p.ip);
+    j += ", \"offset\": " + json_string(p.offset);
+    j += ", \"layout_line\": " + std::to_string(p.layout_line);
+    j += ", \"file\": " + json_string(p.file);
+    j += ", \"size\": " + std::to_string(p.size);
+    j += ", \"sha256\": " + json_string(p.sha256);
+    j += ", \"seconds\": " + json_number(p.seconds);
+    j += ", \"bytes_per_second\": " + json_number(p.bytes_per_second);
+    j += ", \"result\": " + json_string(p.result) + "}";
+  }
+  return j + "]}";
+}
+
+Flasher::Flasher(Device& device, std::filesystem::path layout_file, FlashOptions options)
+    : device_(device), layout_file_(std::move(layout_file)), options_(std::move(options)) {
+  options_.check.check_binaries = true;
+  report_.tool_version = mp1boot::version;
+  report_.transport = device_.describe();
+  report_.layout = layout_file_.string();
+}
+
+void Flasher::stage(const std::string& name) {
+  if (name == stage_) return;
+  stage_ = name;
+  if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::stage, name, nullptr});
+}
+
+const Bytes& Flasher::file_of(const image::LayoutEntry& entry) {
+  for (const auto& [path, data] : files_)
+    if (path == entry.binary_path) return data;
+  ErrorContext c{.operation = "flash", .phase = static_cast<std::uint8_t>(entry.id), .partition = entry.name,
+                 .layout_line = entry.line, .file = layout_file_.string()};
+  if (entry.binary_path.empty())
+    throw LayoutError(errc::layout_rule,
+                      "layout line " + std::to_string(entry.line) + " (" + entry.name + ") names no file", c);
+  auto data = read_file(entry.binary_path);
+  if (!data)
+    throw LayoutError(errc::file_not_found,
+                      layout_file_.string() + ":" + std::to_string(entry.line) + ": cannot read " +
+                          entry.binary_path.string() + " (partition " + entry.name + ")",
+                      c);
+  files_.emplace_back(entry.binary_path, std::move(*data));
+  return files_.back().second;
+}
+
+void Flasher::prepare() {
+  stage("check");
+  layout_ = image::load_layout(layout_file_, options_.parse);
+  image::require_ok(layout_, image::check_layout(layout_, options_.check));
+  auto bytes = read_file(layout_file_);
+  if (!bytes)
+    throw LayoutError(errc::file_not_found, "cannot read " + layout_file_.string(),
+                      ErrorContext{.operation = "flash", .file = layout_file_.string()});
+  layout_bytes_ = std::move(*bytes);
+
+  // Every file the run will need, read now so nothing is missing half way.
+  for (const auto& step : image::programming_order(layout_))
+    if (step.entry) file_of(*step.entry);
+
+  const std::uint16_t id = device_.get_id();
+  report_.device_id = id;
+  const SocInfo* soc = soc_by_device_id(id);
+  if (!soc)
+    throw DeviceError(errc::unsupported, "device reports id " + hex32(id) + ", not a known STM32MP SoC",
+                      ErrorContext{.operation = "flash", .transport = device_.describe()});
+  report_.soc = std::string(soc->family_name);
+  if (const auto* fsbl = layout_.find_none(uart::phase::fsbl)) {
+    try {
+      const image::Stm32Image img = image::parse_image(file_of(*fsbl), fsbl->binary_path.string());
+      image::check_for_rom(img, *soc, fsbl->binary_path.string());
+    } catch (Error& e) {
+      e.add_context(ErrorContext{.operation = "flash", .phase = uart::phase::fsbl, .partition = fsbl->name,
+                                 .layout_line = fsbl->line});
+      throw;
+    }
+  }
+}
+
+void Flasher::serve(const PhaseInfo& info) {
+  const std::uint8_t phase = info.phase;
+  const image::LayoutEntry* entry = line_for(layout_, phase);
+  if (phase != uart::phase::flashlayout && !entry)
+    throw LayoutError(errc::layout_rule,
+                      "the device asks for phase " + hex8(phase) + " (" + std::string(uart::phase_name(phase)) +
+                          ") but " + layout_file_.string() + " has no " +
+                          (phase <= 0x03 ? "IP none" : "device") + " line with that id",
+                      ErrorContext{.operation = "flash", .phase = phase, .file = layout_file_.string()});
+  const Bytes& data = entry ? file_of(*entry) : layout_bytes_;
+
+  PartitionReport part;
+  part.phase = phase;
+  part.name = entry ? entry->name : "FlashLayout";
+  part.ip = entry ? entry->ip : "none";
+  part.offset = entry ? entry->offset_text : "";
+  part.layout_line = entry ? entry->line : 0;
+  part.file = entry ? entry->binary_path.string() : layout_file_.string();
+  part.size = data.size();
+  part.sha256 = sha256_hex(data);
+  part.result = "failed";
+  // Replace the planned (skipped) record of this phase, or add one.
+  std::size_t index = report_.partitions.size();
+  for (std::size_t i = 0; i < report_.partitions.size(); ++i)
+    if (report_.partitions[i].phase == phase && report_.partitions[i].result == "skipped") index = i;
+  if (index == report_.partitions.size()) report_.partitions.push_back(part);
+  // Keep the served ones first, in the order served.
+  std::size_t served = 0;
+  while (served < report_.partitions.size() && report_.partitions[served].result != "skipped") ++served;
+  report_.partitions.erase(report_.partitions.begin() + static_cast<std::ptrdiff_t>(index));
+  report_.partitions.insert(report_.partitions.begin() + static_cast<std::ptrdiff_t>(served), part);
+  PartitionReport& rec = report_.partitions[served];
+
+  stage(phase == uart::phase::flashlayout ? "layout"
+        : phase == uart::phase::fsbl      ? "fsbl"
+        : phase <= 0x03                   ? "fip"
+                                          : "partitions");
+  const auto t0 = std::chrono::steady_clock::now();
+  if (phase == uart::phase::fsbl) {
+    device_.boot(data, part.name, options_.progress);
+  } else {
+    DownloadOptions o;
+    o.phase = phase;
+    o.name = part.name;
+    o.progress = options_.progress;
+    device_.download(data, o);
+    device_.start(0xFFFFFFFF);
+  }
+  rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  rec.bytes_per_second = rec.seconds > 0 ? double(rec.size) / rec.seconds : 0;
+  rec.result = "ok";
+  if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::partition_done, stage_, &rec});
+}
+
+FlashReport Flasher::run() {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto finish = [&] {
+    report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  };
+  try {
+    prepare();
+    // The plan, for the report: phases the layout says the device will ask for.
+    report_.partitions.clear();
+    for (const auto& step : image::programming_order(layout_)) {
+      PartitionReport p;
+      p.phase = static_cast<std::uint8_t>(step.phase);
+      p.name = step.entry ? step.entry->name : "FlashLayout";
+      p.ip = step.entry ? step.entry->ip : "none";
+      p.offset = step.entry ? step.entry->offset_text : "";
+      p.layout_line = step.entry ? step.entry->line : 0;
+      p.file = step.entry ? step.entry->binary_path.string() : layout_file_.string();
+      p.size = step.entry ? file_of(*step.entry).size() : layout_bytes_.size();
+      report_.partitions.push_back(std::move(p));
+    }
+
+    // Each served phase must be followed by a different one; the total is bounded too.
+    const std::size_t max_steps = layout_.entries.size() + 8;
+    std::optional<std::uint8_t> last;
+    for (std::size_t steps = 0;; ++steps) {
+      const PhaseInfo info = device_.get_phase();
+      if (info.phase == phase_done) break;
+      if (info.phase == phase_error) {
+        std::string message = info.message;
+        while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
+        ErrorContext c{.operation = "flash", .transport = device_.describe()};
+        if (last) {
+          c.phase = *last;
+          if (const auto* e = line_for(layout_, *last)) {
+            c.partition = e->name;
+            c.layout_line = e->line;
+          }
+        }
+        throw DeviceError(errc::device_reported, message, c);
+      }
+      if ((last && *last == info.phase) || steps >= max_steps)
+        throw ProtocolError(errc::unexpected_byte,
+                            "the device asks for phase " + hex8(info.phase) + " again after it was sent: no progress",
+                            ErrorContext{.operation = "flash", .phase = info.phase, .transport = device_.describe()});
+      serve(info);
+      last = info.phase;
+    }
+    stage("done");
+    report_.result = "ok";
+    report_.error.clear();
+    finish();
+    return report_;
+  } catch (const std::exception& e) {
+    report_.result = "failed";
+    report_.error = e.what();
+    finish();
+    stage("failed");
+    throw;
+  }
+}
+
+FlashReport flash(Device& device, const std::filesystem::path& layout_file, FlashOptions options) {
+  return Flasher(device, layout_file, std::move(options)).run();
+}
+
+}  // namespace mp1boot::session

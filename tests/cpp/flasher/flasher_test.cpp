@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: MIT
+// session::Flasher end to end on the simulated STM32MP157 (ROM -> TF-A -> U-Boot over UART, in
+// process): a full flash lands in mmc0.img at the layout's offsets with a complete report; layout
+// and file problems stop the run before a single byte reaches the device.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iterator>
+#include <string>
+
+#include "mp1boot/error.hpp"
+#include "mp1boot/image/stm32_header.hpp"
+#include "mp1boot/session/connect.hpp"
+#include "mp1boot/session/flasher.hpp"
+#include "support/paths.hpp"
+
+using namespace mp1boot;
+namespace fs = std::filesystem;
+
+namespace {
+
+void write_file(const fs::path& path, ByteView data) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  write_file(path, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+}
+
+Bytes read_range(const fs::path& path, std::uint64_t offset, std::size_t size) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(static_cast<std::streamoff>(offset));
+  Bytes data(size);
+  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
+  data.resize(static_cast<std::size_t>(in.gcount()));
+  return data;
+}
+
+Bytes fsbl_mp15() {
+  Bytes payload(8 * 1024);
+  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7 + 1);
+  auto o = image::wrap_options_for(soc_by_name("stm32mp157"));
+  return image::wrap(payload, o);
+}
+
+Bytes fip(std::size_t size = 4096) {
+  Bytes f(size);
+  for (std::size_t i = 0; i < size; ++i) f[i] = static_cast<std::uint8_t>(i * 3);
+  const std::uint8_t toc[8] = {0x01, 0x00, 0x64, 0xaa, 0x78, 0x56, 0x34, 0x12};
+  std::copy(std::begin(toc), std::end(toc), f.begin());
+  return f;
+}
+
+Bytes rootfs() {
+  Bytes r(10000);
+  for (std::size_t i = 0; i < r.size(); ++i) r[i] = static_cast<std::uint8_t>(i * 11);
+  return r;
+}
+
+const char* kLayout =
+    "#Opt\tId\tName\tType\tIP\tOffset\tBinary\n"
+    "-\t0x01\tfsbl-boot\tBinary\tnone\t0x0\ttf-a.stm32\n"
+    "-\t0x03\tfip-boot\tFIP\tnone\t0x0\tfip.bin\n"
+    "P\t0x04\tfsbl1\tBinary\tmmc0\t0x00004400\ttf-a.stm32\n"
+    "P\t0x10\trootfs\tFileSystem\tmmc0\t0x00100000\trootfs.ext4\n";
+
+/// A folder with the layout and its files; `storage` is where the board keeps its devices.
+struct Rig {
+  fs::path dir, storage;
+  explicit Rig(const char* tag, const std::string& layout = kLayout) {
+    dir = test::temp_dir(tag);
+    storage = dir / "storage";
+    fs::create_directories(storage);
+    write_file(dir / "tf-a.stm32", fsbl_mp15());
+    write_file(dir / "fip.bin", fip());
+    write_file(dir / "rootfs.ext4", rootfs());
+    write_text(dir / "flash.tsv", layout);
+  }
+  std::unique_ptr<session::Device> connect() const {
+    return session::connect("sim:stm32mp157?storage=" + storage.string());
+  }
+};
+
+TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
+  Rig rig("flasher-full");
+  auto dev = rig.connect();
+  std::vector<std::string> stages, done, progress_names;
+  session::FlashOptions o;
+  o.on_event = [&](const session::FlashEvent& e) {
+    if (e.kind == session::FlashEvent::Kind::stage) stages.push_back(e.stage);
+    else done.push_back(e.partition->name);
+  };
+  o.progress = [&](const Progress& p) {
+    if (progress_names.empty() || progress_names.back() != p.partition) progress_names.push_back(p.partition);
+  };
+  const session::FlashReport r = session::flash(*dev, rig.dir / "flash.tsv", o);
+
+  EXPECT_EQ(r.result, "ok");
+  EXPECT_EQ(r.error, "");
+  EXPECT_EQ(r.soc, "STM32MP15x");
+  EXPECT_EQ(r.device_id, 0x500);
+  EXPECT_EQ(r.transport, dev->describe());
+  ASSERT_EQ(r.partitions.size(), 5u);
+  const std::vector<int> phases = {0x01, 0x03, 0x00, 0x04, 0x10};
+  for (std::size_t i = 0; i < phases.size(); ++i) {
+    EXPECT_EQ(r.partitions[i].phase, phases[i]);
+    EXPECT_EQ(r.partitions[i].result, "ok") << r.partitions[i].name;
+  }
+  EXPECT_EQ(r.partitions[4].name, "rootfs");
+  EXPECT_EQ(r.partitions[4].ip, "mmc0");
+  EXPECT_EQ(r.partitions[4].offset, "0x00100000");
+  EXPECT_EQ(r.partitions[4].size, 10000u);
+  EXPECT_EQ(r.partitions[4].sha256, session::sha256_hex(rootfs()));
+  EXPECT_EQ(r.partitions[2].name, "FlashLayout");
+  EXPECT_EQ(r.partitions[2].size, std::string(kLayout).size());
+  EXPECT_EQ(stages, (std::vector<std::string>{"check", "fsbl", "fip", "layout", "partitions", "done"}));
+  EXPECT_EQ(done, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "fsbl1", "rootfs"}));
+  EXPECT_EQ(progress_names, done);
+
+  const Bytes fsbl = fsbl_mp15(), rfs = rootfs();
+  EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x4400, fsbl.size()), fsbl);
+  EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x100000, rfs.size()), rfs);
+
+  const std::string json = r.to_json();
+  EXPECT_NE(json.find("\"result\": \"ok\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"device_id\": \"0x0500\""), std::string::npos) << json;
+  EXPECT_NE(json.find("\"sha256\": \"" + session::sha256_hex(rfs) + "\""), std::string::npos) << json;
+}
+
+TEST(Flasher, LayoutErrorStopsBeforeAnyDownload) {
+  std::string bad = kLayout;
+  bad.replace(bad.find("P\t0x10\trootfs"), 13, "P\t0x04\trootfs");  // duplicate id
+  Rig rig("flasher-bad-layout", bad);
+  auto dev = rig.connect();
+  bool progressed = false;
+  session::FlashOptions o;
+  o.progress = [&](const Progress&) { progressed = true; };
+  session::Flasher f(*dev, rig.dir / "flash.tsv", o);
+  try {
+    f.run();
+    FAIL() << "no error";
+  } catch (const LayoutError& e) {
+    EXPECT_EQ(e.code(), errc::layout_rule) << e.what();
+    EXPECT_NE(std::string(e.what()).find("flash.tsv:4"), std::string::npos) << e.what();
+  }
+  EXPECT_FALSE(progressed);
+  EXPECT_EQ(f.report().result, "failed");
+  EXPECT_NE(f.report().error, "");
+  // The board still waits for its FSBL: nothing was sent.
+  EXPECT_EQ(dev->get_phase().phase, 0x01);
+}
+
+TEST(Flasher, MissingBinaryNamesTheLine) {
+  Rig rig("flasher-missing");
+  fs::remove(rig.dir / "rootfs.ext4");
+  auto dev = rig.connect();
+  try {
+    session::flash(*dev, rig.dir / "flash.tsv");
+    FAIL() << "no error";
+  } catch (const LayoutError& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("flash.tsv:5"), std::string::npos) << what;
+    EXPECT_NE(what.find("rootfs.ext4"), std::string::npos) << what;
+  }
+  EXPECT_EQ(dev->get_phase().phase, 0x01);
+}
+
+TEST(Flasher, FsblForTheWrongSocIsRefusedBeforeAnything) {
+  Rig rig("flasher-wrong-soc");
+  Bytes payload(1024, 0x5a);
+  write_file(rig.dir / "tf-a.stm32", image::wrap(payload, image::wrap_options_for(soc_by_name("stm32mp135"))));
+  auto dev = rig.connect();
+  try {
+    session::flash(*dev, rig.dir / "flash.tsv");
+    FAIL() << "no error";
+  } catch (const LayoutError& e) {
+    EXPECT_EQ(e.code(), errc::bad_image) << e.what();
+    ASSERT_TRUE(e.context().layout_line.has_value());
+    EXPECT_EQ(*e.context().layout_line, 2u);
+  }
+  EXPECT_EQ(dev->get_phase().phase, 0x01);
+}
+
+TEST(Flasher, DeviceErrorCarriesTheDeviceMessageAndPhase) {
+  // U-Boot refuses a device the board does not have (the host checker cannot know the board).
+  std::string layout = kLayout;
+  layout.replace(layout.find("FileSystem\tmmc0"), 15, "FileSystem\tmmc2");
+  Rig rig("flasher-device-error", layout);
+  auto dev = rig.connect();
+  session::Flasher f(*dev, rig.dir / "flash.tsv");
+  try {
+    f.run();
+    FAIL() << "no error";
+  } catch (const DeviceError& e) {
+    EXPECT_EQ(e.code(), errc::device_reported) << e.what();
+    EXPECT_FALSE(e.message().empty());
+    EXPECT_NE(e.message().back(), '\n');
+    ASSERT_TRUE(e.context().phase.has_value());
+    EXPECT_EQ(*e.context().phase, 0x00);  // the layout was the last phase served
+    EXPECT_NE(e.message().find("mmc device 2"), std::string::npos) << e.message();  // verbatim
+  } catch (const Error& e) {
+    FAIL() << e.kind() << ": " << e.what();
+  }
+  EXPECT_EQ(f.report().result, "failed");
+  ASSERT_EQ(f.report().partitions.size(), 5u);
+  EXPECT_EQ(f.report().partitions[2].phase, 0x00);
+  EXPECT_EQ(f.report().partitions[2].result, "ok");
+  EXPECT_EQ(f.report().partitions[3].result, "skipped");
+  EXPECT_NE(f.report().error.find("mmc device 2"), std::string::npos);
+}
+
+}  // namespace
