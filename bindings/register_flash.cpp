@@ -22,7 +22,7 @@ void register_flash(py::module_& m) {
   m.def(
       "flash",
       [](const std::filesystem::path& layout, const std::string& port_url,
-         const std::map<std::string, std::string>& defines, py::object progress) {
+         const std::map<std::string, std::string>& defines, py::object progress, bool boot_only) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
@@ -30,13 +30,14 @@ void register_flash(py::module_& m) {
         }
         session::FlashOptions o;
         o.parse.defines = defines;
+        o.boot_only = boot_only;
         CallScope s(device.get(), progress);
         o.progress = s.progress_fn();
         const session::FlashReport report = s.run([&] { return session::flash(*device, layout, o); });
         return py::module_::import("json").attr("loads")(report.to_json());
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
-      py::arg("progress") = py::none(),
+      py::arg("progress") = py::none(), py::arg("boot_only") = false,
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
 }
 

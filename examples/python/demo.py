@@ -92,7 +92,51 @@ def main() -> int:
             return 1
     finally:
         sim.stop()
-    return usb_part(soc)
+    rc = usb_part(soc)
+    return rc or flash_part()
+
+
+def flash_part() -> int:
+    """A small flash layout over UART: ROM -> TF-A -> U-Boot stm32prog, then the storage checked."""
+    import hashlib
+    print("\n--- flash layout over UART on the simulated STM32MP157 (ROM -> TF-A -> U-Boot stm32prog) ---\n")
+    work = tempfile.mkdtemp(prefix="mp1boot-flash-")
+    payload = bytes((i * 7 + 3) & 0xFF for i in range(32 * 1024))
+    files = {
+        "tf-a.stm32": mp1boot.image_wrap(payload, soc="stm32mp157", load=0x2FFC2500, entry=0x2FFC2500),
+        "fip.bin": bytes.fromhex("010064aa78563412") + bytes((i * 3) & 0xFF for i in range(24 * 1024)),
+        "rootfs.ext4": bytes((i * 11) & 0xFF for i in range(96 * 1024)),
+    }
+    for name, data in files.items():
+        with open(os.path.join(work, name), "wb") as f:
+            f.write(data)
+    layout = ("#Opt\tId\tName\tType\tIP\tOffset\tBinary\n"
+              "-\t0x01\tfsbl-boot\tBinary\tnone\t0x0\ttf-a.stm32\n"
+              "-\t0x03\tfip-boot\tFIP\tnone\t0x0\tfip.bin\n"
+              "P\t0x04\tfsbl1\tBinary\tmmc0\t0x00004400\ttf-a.stm32\n"
+              "P\t0x05\tfsbl2\tBinary\tmmc0\t0x00044400\ttf-a.stm32\n"
+              "P\t0x06\tfip\tFIP\tmmc0\t0x00084400\tfip.bin\n"
+              "P\t0x10\trootfs\tFileSystem\tmmc0\t0x00484400\trootfs.ext4\n")
+    tsv = os.path.join(work, "FlashLayout.tsv")
+    with open(tsv, "w") as f:
+        f.write(layout)
+    storage = os.path.join(work, "storage")
+    os.mkdir(storage)
+    print(f"$ mp1boot flash {tsv} --port sim:stm32mp157?storage={storage}")
+    report = mp1boot.flash(tsv, port=f"sim:stm32mp157?storage={storage}")
+    ok = report["result"] == "ok"
+    with open(os.path.join(storage, "mmc0.img"), "rb") as f:
+        for part in report["partitions"]:
+            line = (f"  0x{part['phase']:02x} {part['name']:<10} {part['ip']:<5} {part['offset']:<11} "
+                    f"{part['size']:>7} B  sha256 {part['sha256'][:16]}")
+            if part["ip"] == "mmc0":
+                f.seek(int(part["offset"], 16))
+                same = hashlib.sha256(f.read(part["size"])).hexdigest() == part["sha256"]
+                ok &= same
+                line += "  mmc0.img matches" if same else "  MISMATCH in mmc0.img"
+            print(line)
+    print(f"flash {report['result']} in {report['seconds']:.2f} s; storage kept in {storage}")
+    return 0 if ok else 1
 
 
 def usb_part(soc: str) -> int:

@@ -55,14 +55,15 @@ def list_devices() -> list:
     return _core.list_devices()
 
 
-def flash(layout, *, port: str, defines: dict | None = None, progress=None) -> dict:
+def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
     tool version, transport, SoC, and per partition the id, name, device, offset, size, SHA-256,
-    time, throughput and result.
+    time, throughput and result. With ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded
+    into RAM and nothing is programmed (``mp1boot boot FlashLayout.tsv``).
     """
-    return _core.flash(str(layout), port, dict(defines or {}), progress)
+    return _core.flash(str(layout), port, dict(defines or {}), progress, boot_only)
 
 
 def image_info(path) -> dict:

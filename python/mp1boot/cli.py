@@ -97,6 +97,17 @@ def cmd_info(args) -> int:
 def cmd_boot(args) -> int:
     import mp1boot
     from .progress import TextBar
+    if args.file.lower().endswith(".tsv"):
+        # A flash layout: load its "-" lines (TF-A, FIP) into RAM, program nothing.
+        report = mp1boot.flash(args.file, port=args.port, defines=_defines(args.define), boot_only=True,
+                               progress=None if (args.quiet or args.json) else TextBar())
+        served = [p for p in report["partitions"] if p["result"] == "ok"]
+        if args.json:
+            _emit_json({"event": "done", "report": report})
+        else:
+            print(f"booted {args.file} on {report['soc']}: " +
+                  ", ".join(f"0x{p['phase']:02x} {p['name']}" for p in served) + " loaded; nothing programmed")
+        return EXIT_OK
     trace = _trace_printer(sys.stderr) if args.trace else None
     dev = mp1boot.connect(args.port)
     events = []
@@ -303,8 +314,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true")
     sp.set_defaults(func=cmd_info)
 
-    sp = sub.add_parser("boot", help="download an FSBL image and start it")
-    sp.add_argument("file", help="STM32 image (tf-a.stm32)")
+    sp = sub.add_parser("boot", help="download an FSBL image and start it, or boot a layout's '-' lines")
+    sp.add_argument("file", help="STM32 image (tf-a.stm32), or FlashLayout.tsv (TF-A and FIP into RAM)")
+    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH", help="with a layout: %%NAME%% value")
     port_arg(sp)
     sp.add_argument("--json", action="store_true", help="one JSON event per line")
     sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")

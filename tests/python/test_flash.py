@@ -87,3 +87,14 @@ def test_cli_flash_layout_error_exit_code(tmp_path, fsbl_mp15, capsys):
     _folder(tmp_path, fsbl_mp15, LAYOUT.replace("P\t0x10\trootfs", "P\t0x04\trootfs"))
     assert main(["flash", str(tmp_path / "flash.tsv"), "--port", "sim:stm32mp157", "-D", "FSBL=tf-a.stm32"]) == 3
     assert "flash.tsv:" in capsys.readouterr().err
+
+
+def test_boot_layout_loads_only_the_dash_lines(tmp_path, fsbl_mp15, capsys):
+    from mp1boot.cli import main
+    _folder(tmp_path, fsbl_mp15)
+    storage = tmp_path / "storage"
+    assert main(["boot", str(tmp_path / "flash.tsv"), "--port", f"sim:stm32mp157?storage={storage}",
+                 "-D", "FSBL=tf-a.stm32", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "0x01 fsbl-boot, 0x03 fip-boot loaded; nothing programmed" in out, out
+    assert not (storage / "mmc0.img").exists() or (storage / "mmc0.img").stat().st_blocks == 0

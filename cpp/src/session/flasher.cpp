@@ -250,6 +250,7 @@ FlashReport Flasher::run() {
     for (std::size_t steps = 0;; ++steps) {
       const PhaseInfo info = device_.get_phase();
       if (info.phase == phase_done) break;
+      if (options_.boot_only && info.phase != phase_error && (info.phase == 0x00 || info.phase > 0x03)) break;
       if (info.phase == phase_error) {
         std::string message = info.message;
         while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();

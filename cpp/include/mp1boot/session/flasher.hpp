@@ -81,6 +81,10 @@ struct FlashEvent {
 using FlashEventFn = std::function<void(const FlashEvent&)>;
 
 struct FlashOptions {
+  /// `mp1boot boot LAYOUT`: serve only the phases before U-Boot's programming service (0x01,
+  /// 0x02, 0x03: the `-` lines, into RAM) and stop when the device asks for the layout or a
+  /// partition. Nothing is programmed.
+  bool boot_only = false;
   image::ParseOptions parse;   ///< %NAME% defines for the Binary column
   image::CheckOptions check;   ///< check_binaries is forced on
   ProgressFn progress;         ///< byte progress of each transfer (partition name set)
