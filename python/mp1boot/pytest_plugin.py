@@ -16,6 +16,9 @@ def pytest_addoption(parser):
     group.addoption("--mp1-port", default=None,
                     help="board for hardware-in-the-loop tests (serial:PATH, usb[:SERIAL]); default: simulator")
     group.addoption("--mp1-sim", default="sim:stm32mp135", help="simulated board used when no --mp1-port is given")
+    group.addoption("--mp1-layout", default=None, help="flash layout (.tsv) programmed once per session by mp1_flashed")
+    group.addoption("--mp1-define", action="append", default=[], metavar="NAME=PATH",
+                    help="value of a %%NAME%% placeholder of --mp1-layout")
 
 
 def pytest_configure(config):
@@ -42,3 +45,17 @@ def mp1_board(mp1_port):
     """A connected :class:`mp1boot.Device`."""
     import mp1boot
     return mp1boot.connect(mp1_port)
+
+
+@pytest.fixture(scope="session")
+def mp1_flashed(request):
+    """Programs --mp1-layout once per test session on the board under test and returns the report
+    (a dict: per partition id, name, size, SHA-256, result). Skipped with its reason when no layout
+    is given."""
+    layout = request.config.getoption("--mp1-layout")
+    if not layout:
+        pytest.skip("hil: no --mp1-layout given")
+    import mp1boot
+    port = request.config.getoption("--mp1-port") or request.config.getoption("--mp1-sim")
+    defines = dict(item.split("=", 1) for item in request.config.getoption("--mp1-define"))
+    return mp1boot.flash(layout, port=port, defines=defines)

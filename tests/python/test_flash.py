@@ -98,3 +98,31 @@ def test_boot_layout_loads_only_the_dash_lines(tmp_path, fsbl_mp15, capsys):
     out = capsys.readouterr().out
     assert "0x01 fsbl-boot, 0x03 fip-boot loaded; nothing programmed" in out, out
     assert not (storage / "mmc0.img").exists() or (storage / "mmc0.img").stat().st_blocks == 0
+
+
+def test_layout_plan_over_uart(tmp_path, fsbl_mp15, capsys):
+    import json
+    from mp1boot.cli import main
+    _folder(tmp_path, fsbl_mp15)
+    assert main(["layout", "plan", str(tmp_path / "flash.tsv"), "--port", "sim:stm32mp157", "-D", "FSBL=tf-a.stm32",
+                 "--json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert [s["phase"] for s in plan["steps"]] == [0x01, 0x03, 0x00, 0x04, 0x10]
+    assert plan["steps"][-1]["bytes"] == 10000 and plan["link"] == "uart"
+    # UART at 115200: about 8.9 kB/s of payload.
+    assert 0.9 < plan["steps"][-1]["eta_seconds"] < 1.3
+
+
+def test_pytest_plugin_flashes_once_per_session(tmp_path, fsbl_mp15):
+    import subprocess
+    import sys
+    _folder(tmp_path, fsbl_mp15)
+    test = tmp_path / "test_inner.py"
+    test.write_text("def test_a(mp1_flashed):\n    assert mp1_flashed['result'] == 'ok'\n"
+                    "def test_b(mp1_flashed):\n    assert mp1_flashed['partitions'][-1]['name'] == 'rootfs'\n")
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "mp1boot.pytest_plugin", str(test),
+                        "--mp1-sim", "sim:stm32mp157", "--mp1-layout", str(tmp_path / "flash.tsv"),
+                        "--mp1-define", "FSBL=tf-a.stm32", "-p", "no:cacheprovider"],
+                       capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "2 passed" in r.stdout
