@@ -6,6 +6,7 @@
 #pragma once
 #include <pybind11/pybind11.h>
 
+#include <chrono>
 #include <functional>
 #include <optional>
 
@@ -59,6 +60,7 @@ class CallScope {
   session::DriveHooks saved_;
   py::object progress_, trace_;
   CancelToken cancel_;
+  std::chrono::steady_clock::time_point last_poll_{};
   std::optional<py::error_already_set> error_;
 };
 

@@ -9,13 +9,18 @@ namespace mp1boot::session {
 UartDevice::UartDevice(std::unique_ptr<transport::ByteStream> stream, uart::EngineOptions options)
     : stream_(std::move(stream)), options_(options), engine_(options) {}
 
-void UartDevice::run(const std::function<void(uart::Engine&)>& request) {
+void UartDevice::run(const std::function<void(uart::Engine&)>& request, const DriveHooks& hooks,
+                     const ErrorContext& context) {
   // After an error or a cancellation the line state is unknown: start from a fresh engine; its
   // retries drain the line before resending.
   if (engine_.failed() || engine_.busy()) engine_ = uart::Engine(options_);
   request(engine_);
   try {
-    drive(engine_, *stream_, hooks_);
+    drive(engine_, *stream_, hooks);
+  } catch (Error& e) {
+    e.add_context(context);
+    engine_ = uart::Engine(options_);
+    throw;
   } catch (...) {
     engine_ = uart::Engine(options_);
     throw;
@@ -90,22 +95,11 @@ void UartDevice::download(ByteView data, const DownloadOptions& options) {
     if (auto* p = std::get_if<uart::PacketAcked>(&ev)) progress.update(p->bytes_done, p->bytes_total);
     if (user_event) user_event(ev);
   };
+  ErrorContext context;
+  context.phase = options.phase;
+  context.partition = options.name;
   const auto t0 = std::chrono::steady_clock::now();
-  if (engine_.failed() || engine_.busy()) engine_ = uart::Engine(options_);
-  engine_.download(data, options.op);
-  try {
-    drive(engine_, *stream_, hooks);
-  } catch (Error& e) {
-    ErrorContext c;
-    c.phase = options.phase;
-    c.partition = options.name;
-    e.add_context(c);
-    engine_ = uart::Engine(options_);
-    throw;
-  } catch (...) {
-    engine_ = uart::Engine(options_);
-    throw;
-  }
+  run([&](uart::Engine& e) { e.download(data, options.op); }, hooks, context);
   last_.bytes = data.size();
   last_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   last_.bytes_per_second = last_.seconds > 0 ? double(data.size()) / last_.seconds : 0;

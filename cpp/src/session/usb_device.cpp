@@ -14,16 +14,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 void check_cancel(const DriveHooks& hooks) {
-  // The poll hook may be costly (the Python bindings take the GIL to look for Ctrl-C): call it at
-  // most every 10 ms; the cancel token itself is a cheap atomic.
-  thread_local Clock::time_point last_poll{};
-  if (hooks.poll) {
-    const auto now = Clock::now();
-    if (now - last_poll >= std::chrono::milliseconds(10)) {
-      last_poll = now;
-      hooks.poll();
-    }
-  }
+  if (hooks.poll) hooks.poll();
   if (hooks.cancel && hooks.cancel->cancelled()) throw CancelledError(errc::cancelled, "cancelled by the caller");
 }
 
@@ -147,7 +138,6 @@ void UsbDevice::download(ByteView data, const DownloadOptions& options) {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
-  progress.update(data.size(), data.size());
   last_phase_ = options.phase;
 }
 

@@ -38,7 +38,11 @@ class UartDevice : public Device {
   double line_rate() const override { return stream_->line_rate(); }
 
  private:
-  void run(const std::function<void(uart::Engine&)>& request);
+  /// Starts `request` on a fresh engine if needed and drives it; after any error the engine is
+  /// replaced (the line state is unknown) and `context` is added to the error.
+  void run(const std::function<void(uart::Engine&)>& request, const DriveHooks& hooks,
+           const ErrorContext& context = {});
+  void run(const std::function<void(uart::Engine&)>& request) { run(request, hooks_); }
 
   std::unique_ptr<transport::ByteStream> stream_;
   uart::EngineOptions options_;
