@@ -42,7 +42,7 @@ void register_errors(py::module_& m) {
   });
   m.def("errc_names", [] {
     py::list out;
-    for (int i = 0; i <= static_cast<int>(errc::unsupported); ++i) out.append(errc_name(static_cast<errc>(i)));
+    for (int i = 0; i <= static_cast<int>(errc_last); ++i) out.append(errc_name(static_cast<errc>(i)));
     return out;
   }, "Stable names of every error code, index = numeric value.");
 }

@@ -34,6 +34,8 @@ class Category : public std::error_category {
       case errc::usage: return "invalid use";
       case errc::io: return "I/O error";
       case errc::unsupported: return "not supported";
+      case errc::verify_mismatch: return "read-back differs from the data written";
+      case errc::device_reset: return "the board reset";
     }
     return "unknown mp1boot error";
   }
@@ -71,6 +73,8 @@ const char* errc_name(errc e) noexcept {
     case errc::usage: return "usage";
     case errc::io: return "io";
     case errc::unsupported: return "unsupported";
+    case errc::verify_mismatch: return "verify_mismatch";
+    case errc::device_reset: return "device_reset";
   }
   return "unknown";
 }

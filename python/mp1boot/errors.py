@@ -85,9 +85,10 @@ EXIT_CODES = {
     "usage": 2,
     "layout_syntax": 3, "layout_rule": 3, "bad_image": 3, "bad_checksum": 3, "file_not_found": 3,
     "no_device": 4, "multiple_devices": 4, "permission_denied": 4, "port_busy": 4, "io": 4,
-    "disconnected": 5,
+    "disconnected": 5, "device_reset": 5,
     "timeout": 6,
     "nack": 7, "unexpected_byte": 7, "stall": 7,
     "abort": 8, "dfu_status": 8, "device_reported": 8, "unsupported": 8,
+    "verify_mismatch": 9,
     "cancelled": 130,
 }

@@ -35,7 +35,11 @@ enum class errc {
   usage = 19,            ///< the API or an engine was misused
   io = 20,               ///< any other OS or library failure
   unsupported = 21,      ///< the device or stage does not support the request
+  verify_mismatch = 22,  ///< data read back differs from what was written
+  device_reset = 23,     ///< the board reset during an operation (the boot ROM came back)
 };
+/// The last errc value (for tables and tests).
+inline constexpr errc errc_last = errc::device_reset;
 
 const std::error_category& mp1boot_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;

@@ -66,14 +66,30 @@ std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, cons
   sim::UsbBoardOptions b;
   b.soc = &soc;
   transport::SimUsbOptions so;
+  sim::UbootOptions uboot;
+  bool with_uboot = true;
+  auto micros = [&](const std::string& k, const std::string& v) {
+    try {
+      return std::chrono::microseconds(std::stol(v));
+    } catch (const std::exception&) {
+      bad_url(url, k + " needs a number of microseconds, got '" + v + "'");
+    }
+  };
   for (const auto& [k, v] : u.query) {
     if (k == "link") continue;
     else if (k == "record") b.record_dir = v;
     else if (k == "serial") b.serial = v;
     else if (k == "realtime") so.real_time = v != "0";
-    else if (k == "block_us") b.block_time = std::chrono::microseconds(std::stol(v));
+    else if (k == "block_us") b.block_time = micros(k, v);
+    else if (k == "uboot_block_us") b.uboot_block_time = micros(k, v);
+    else if (k == "uboot") with_uboot = v != "0";
+    else if (k == "storage") uboot.storage.dir = v;
+    else if (k == "uboot_version") uboot.uboot_version = v;
     else bad_url(url, "unknown simulator option '" + k + "' for link=usb");
   }
+  // After TF-A, U-Boot's stm32prog gadget (its storage in a temporary folder unless storage=DIR).
+  b.uboot.reset();
+  if (with_uboot) b.uboot = uboot;
   auto board = std::make_shared<sim::UsbBoard>(b);
   auto port = std::make_unique<transport::SimUsbPort>(board, so);
   UsbDevice::Reopen reopen = [board, so](const transport::UsbIdentity&, std::chrono::milliseconds timeout,
@@ -91,6 +107,11 @@ std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const Co
   b.soc = &soc;
   sim::UbootOptions uboot;
   bool with_uboot = true;
+  // Fault: the board resets after reset_after bytes of phase reset_phase (FIELD.md 10).
+  auto reset_fault = [&b]() -> sim::UartFaultPlan::ResetFault& {
+    if (!b.faults.reset_during) b.faults.reset_during.emplace();
+    return *b.faults.reset_during;
+  };
   for (const auto& [k, v] : u.query) {
     if (k == "record") b.record_dir = v;
     else if (k == "uboot") with_uboot = v != "0";
@@ -100,6 +121,8 @@ std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const Co
     else if (k == "link") bad_url(url, "link must be uart or usb");
     else if (k == "rom_read_memory") b.rom_read_memory = v != "0";
     else if (k == "stage" && v == "tfa") b.start_stage = sim::StartStage::tfa;
+    else if (k == "reset_phase") reset_fault().phase = static_cast<std::uint8_t>(std::stoul(v, nullptr, 0));
+    else if (k == "reset_after") reset_fault().after_bytes = std::stoull(v, nullptr, 0);
     else bad_url(url, "unknown simulator option '" + k + "'");
   }
   // After TF-A, U-Boot's stm32prog programming service (its storage in a temporary folder unless
@@ -133,7 +156,7 @@ std::unique_ptr<Device> connect_usb(const Url& u) {
 
 std::string connect_url_help() {
   return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
-         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR], usb[:SERIAL|:BUS-PORTPATH|:VID:PID]";
+         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR&storage=DIR&uboot=0&uboot_block_us=N], usb[:SERIAL|:BUS-PORTPATH|:VID:PID]";
 }
 
 std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options) {

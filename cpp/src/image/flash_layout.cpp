@@ -534,4 +534,40 @@ void require_ok(const FlashLayout& layout, const std::vector<Diagnostic>& checks
   throw LayoutError(syntax ? errc::layout_syntax : errc::layout_rule, message, context);
 }
 
+std::string rewrite_options(std::string_view text, const std::map<std::uint32_t, std::string>& options_by_line) {
+  std::string out;
+  out.reserve(text.size() + options_by_line.size() * 2);
+  std::uint32_t line = 1;
+  std::size_t done = 0;
+  std::size_t pos = 0;
+  while (pos <= text.size()) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view l = text.substr(pos, end - pos);
+    auto it = options_by_line.find(line);
+    if (it == options_by_line.end()) {
+      out += l;
+    } else {
+      std::size_t a = 0;
+      while (a < l.size() && (l[a] == ' ' || l[a] == '\t')) ++a;
+      std::size_t b = a;
+      while (b < l.size() && l[b] != ' ' && l[b] != '\t' && l[b] != '\r') ++b;
+      if (a == b)
+        throw UsageError(errc::usage, "layout line " + std::to_string(line) + " has no option field to rewrite");
+      out += l.substr(0, a);
+      out += it->second;
+      out += l.substr(b);
+      ++done;
+    }
+    if (end == text.size()) break;
+    out += '\n';
+    pos = end + 1;
+    ++line;
+  }
+  if (done != options_by_line.size())
+    throw UsageError(errc::usage, "layout has only " + std::to_string(line) + " lines: cannot rewrite line " +
+                                      std::to_string(options_by_line.rbegin()->first));
+  return out;
+}
+
 }  // namespace mp1boot::image

@@ -73,6 +73,23 @@ const image::LayoutEntry* line_for(const image::FlashLayout& layout, std::uint8_
 
 }  // namespace
 
+std::string to_json(const PartitionReport& p) {
+  std::string j = "{\"phase\": " + std::to_string(p.phase);
+  j += ", \"name\": " + json_string(p.name);
+  j += ", \"ip\": " + json_string(p.ip);
+  j += ", \"offset\": " + json_string(p.offset);
+  j += ", \"layout_line\": " + std::to_string(p.layout_line);
+  j += ", \"file\": " + json_string(p.file);
+  j += ", \"size\": " + std::to_string(p.size);
+  j += ", \"sha256\": " + json_string(p.sha256);
+  j += ", \"seconds\": " + json_number(p.seconds);
+  j += ", \"bytes_per_second\": " + json_number(p.bytes_per_second);
+  j += ", \"result\": " + json_string(p.result);
+  j += ", \"verified\": " + json_string(p.verified);
+  j += ", \"readback_sha256\": " + json_string(p.readback_sha256) + "}";
+  return j;
+}
+
 std::string FlashReport::to_json() const {
   std::string j = "{";
   j += "\"tool_version\": " + json_string(tool_version);
@@ -82,24 +99,20 @@ std::string FlashReport::to_json() const {
   char id[8];
   std::snprintf(id, sizeof id, "0x%04x", static_cast<unsigned>(device_id));
   j += ", \"device_id\": " + json_string(device_id ? std::string(id) : std::string());
+  j += ", \"link\": " + json_string(link);
+  j += ", \"serial\": " + json_string(serial);
+  j += ", \"port_path\": " + json_string(port_path);
+  j += ", \"speed\": " + json_string(speed);
+  j += ", \"revision\": " + json_string(revision);
+  j += std::string(", \"verify\": ") + (verify ? "true" : "false");
+  j += std::string(", \"resumed\": ") + (resumed ? "true" : "false");
   j += ", \"seconds\": " + json_number(seconds);
   j += ", \"result\": " + json_string(result);
   j += ", \"error\": " + json_string(error);
   j += ", \"partitions\": [";
   for (std::size_t i = 0; i < partitions.size(); ++i) {
-    const auto& p = partitions[i];
     if (i) j += ", ";
-    j += "{\"phase\": " + std::to_string(p.phase);
-    j += ", \"name\": " + json_string(p.name);
-    j += ", \"ip\": " + json_string(p.ip);
-    j += ", \"offset\": " + json_string(p.offset);
-    j += ", \"layout_line\": " + std::to_string(p.layout_line);
-    j += ", \"file\": " + json_string(p.file);
-    j += ", \"size\": " + std::to_string(p.size);
-    j += ", \"sha256\": " + json_string(p.sha256);
-    j += ", \"seconds\": " + json_number(p.seconds);
-    j += ", \"bytes_per_second\": " + json_number(p.bytes_per_second);
-    j += ", \"result\": " + json_string(p.result) + "}";
+    j += session::to_json(partitions[i]);
   }
   return j + "]}";
 }
@@ -110,6 +123,8 @@ Flasher::Flasher(Device& device, std::filesystem::path layout_file, FlashOptions
   report_.tool_version = mp1boot::version;
   report_.transport = device_.describe();
   report_.layout = layout_file_.string();
+  report_.verify = options_.verify;
+  report_.resumed = !options_.completed.empty();
 }
 
 void Flasher::stage(const std::string& name) {
@@ -146,6 +161,28 @@ void Flasher::prepare() {
                       ErrorContext{.operation = "flash", .file = layout_file_.string()});
   layout_bytes_ = std::move(*bytes);
 
+  // Resume: partitions a previous run completed, with unchanged files, become 'E' lines.
+  resumed_.clear();
+  if (!options_.completed.empty()) {
+    std::map<std::uint32_t, std::string> rewrite;
+    for (const auto& step : image::programming_order(layout_)) {
+      if (!step.entry || !step.entry->is_device()) continue;
+      auto it = options_.completed.find(static_cast<std::uint8_t>(step.phase));
+      if (it == options_.completed.end() || it->second != sha256_hex(file_of(*step.entry))) continue;
+      rewrite[step.entry->line] = "PE";
+      resumed_.insert(static_cast<std::uint8_t>(step.phase));
+    }
+    if (!rewrite.empty()) {
+      if (layout_.stm32_header)
+        throw UsageError(errc::unsupported,
+                         layout_file_.string() + " is wrapped in an STM32 header: resuming needs the plain text layout",
+                         ErrorContext{.operation = "flash", .file = layout_file_.string()});
+      const std::string text(layout_bytes_.begin(), layout_bytes_.end());
+      const std::string sent = image::rewrite_options(text, rewrite);
+      layout_bytes_.assign(sent.begin(), sent.end());
+    }
+  }
+
   // Every file the run will need, read now so nothing is missing half way.
   for (const auto& step : image::programming_order(layout_))
     if (step.entry) file_of(*step.entry);
@@ -157,6 +194,7 @@ void Flasher::prepare() {
     throw DeviceError(errc::unsupported, "device reports id " + hex32(id) + ", not a known STM32MP SoC",
                       ErrorContext{.operation = "flash", .transport = device_.describe()});
   report_.soc = std::string(soc->family_name);
+  note_link();
   if (const auto* fsbl = layout_.find_none(uart::phase::fsbl)) {
     try {
       const image::Stm32Image img = image::parse_image(file_of(*fsbl), fsbl->binary_path.string());
@@ -207,25 +245,103 @@ void Flasher::serve(const PhaseInfo& info) {
         : phase <= 0x03                   ? "fip"
                                           : "partitions");
   const auto t0 = std::chrono::steady_clock::now();
-  if (phase == uart::phase::fsbl) {
-    device_.boot(data, part.name, options_.progress);
-  } else {
-    DownloadOptions o;
-    o.phase = phase;
-    o.name = part.name;
-    o.progress = options_.progress;
-    device_.download(data, o);
-    device_.start(0xFFFFFFFF);
-  }
+  transfer(phase, data, part.name);
   rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rec.bytes_per_second = rec.seconds > 0 ? double(rec.size) / rec.seconds : 0;
   rec.result = "ok";
   if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::partition_done, stage_, &rec});
 }
 
+void Flasher::note_link() {
+  const LinkInfo info = device_.link_info();
+  report_.link = info.link;
+  if (!info.serial.empty()) report_.serial = info.serial;
+  if (!info.port_path.empty()) report_.port_path = info.port_path;
+  if (!info.speed.empty()) report_.speed = info.speed;
+  if (!info.revision.empty()) report_.revision = info.revision;
+}
+
+void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string& name) {
+  try {
+    if (phase == uart::phase::fsbl) {
+      device_.boot(data, name, options_.progress);
+    } else {
+      DownloadOptions o;
+      o.phase = phase;
+      o.name = name;
+      o.progress = options_.progress;
+      device_.download(data, o);
+      device_.start(0xFFFFFFFF);
+    }
+  } catch (const Error& e) {
+    // A link failure after the ROM stage: if the boot ROM answers now, the board reset (FIELD.md 10).
+    const bool link_failure = e.code() == errc::disconnected || e.code() == errc::timeout || e.code() == errc::nack ||
+                              e.code() == errc::stall || e.code() == errc::io || e.code() == errc::unexpected_byte;
+    if (phase == uart::phase::fsbl || !link_failure || !device_.reset_detected(options_.reset_probe)) throw;
+    std::string reached;
+    if (e.context().bytes_sent)
+      reached = " after " + std::to_string(*e.context().bytes_sent) + " of " + std::to_string(data.size()) +
+                " bytes were acknowledged";
+    ErrorContext c = e.context();
+    c.operation = "flash";
+    c.phase = phase;
+    c.partition = name;
+    if (const auto* entry = line_for(layout_, phase)) c.layout_line = entry->line;
+    throw DeviceError(errc::device_reset,
+                      "the board reset during phase " + hex8(phase) + " (" + name + ")" + reached +
+                          ": the boot ROM answers again (" + e.message() +
+                          "). Check the power supply and DDR settings, then resume with --resume REPORT",
+                      c);
+  }
+}
+
+void Flasher::verify() {
+  stage("verify");
+  std::vector<std::string> bad;
+  for (auto& rec : report_.partitions) {
+    if (rec.result != "ok" || rec.ip == "none" || rec.phase < 0x04) continue;
+    const image::LayoutEntry* entry = line_for(layout_, rec.phase);
+    if (!entry) continue;
+    const Bytes& data = file_of(*entry);
+    ProgressFn progress;
+    if (options_.progress)
+      progress = [&](const Progress& p) {
+        Progress q = p;
+        q.partition = rec.name;
+        options_.progress(q);
+      };
+    Bytes back = device_.read_back(rec.phase, data.size(), progress);
+    rec.readback_sha256 = sha256_hex(back);
+    rec.verified = rec.readback_sha256 == rec.sha256 ? "ok" : "mismatch";
+    if (rec.verified != "ok") {
+      std::size_t at = 0;
+      while (at < back.size() && at < data.size() && back[at] == data[at]) ++at;
+      char where[64];
+      std::snprintf(where, sizeof where, " at offset 0x%zx", at);
+      bad.push_back(rec.name + " (" + hex8(rec.phase) + ", " + rec.ip + ", layout line " +
+                    std::to_string(rec.layout_line) + ")" +
+                    (back.size() < data.size() ? " short read: " + std::to_string(back.size()) + " bytes"
+                                               : std::string(" first difference") + where));
+    }
+    if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::partition_verified, stage_, &rec});
+  }
+  if (!bad.empty()) {
+    std::string list;
+    for (const auto& b : bad) list += (list.empty() ? "" : "; ") + b;
+    throw DeviceError(errc::verify_mismatch,
+                      "read-back differs from the file for " + std::to_string(bad.size()) + " partition(s): " + list,
+                      ErrorContext{.operation = "verify", .transport = device_.describe(), .file = layout_file_.string()});
+  }
+}
+
 FlashReport Flasher::run() {
   const auto t0 = std::chrono::steady_clock::now();
   auto finish = [&] {
+    try {
+      note_link();
+    } catch (const std::exception&) {
+      // the link is gone: keep what was noted before
+    }
     report_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   };
   try {
@@ -241,6 +357,10 @@ FlashReport Flasher::run() {
       p.layout_line = step.entry ? step.entry->line : 0;
       p.file = step.entry ? step.entry->binary_path.string() : layout_file_.string();
       p.size = step.entry ? file_of(*step.entry).size() : layout_bytes_.size();
+      if (resumed_.count(p.phase)) {
+        p.result = "resumed";
+        p.sha256 = sha256_hex(file_of(*step.entry));
+      }
       report_.partitions.push_back(std::move(p));
     }
 
@@ -249,7 +369,10 @@ FlashReport Flasher::run() {
     std::optional<std::uint8_t> last;
     for (std::size_t steps = 0;; ++steps) {
       const PhaseInfo info = device_.get_phase();
-      if (info.phase == phase_done) break;
+      if (info.phase == phase_done) {
+        if (options_.verify) verify();
+        break;
+      }
       if (options_.boot_only && info.phase != phase_error && (info.phase == 0x00 || info.phase > 0x03)) break;
       if (info.phase == phase_error) {
         std::string message = info.message;

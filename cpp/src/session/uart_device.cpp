@@ -86,6 +86,51 @@ Bytes UartDevice::read_partition(std::uint8_t id, std::uint32_t offset, std::siz
   return out;
 }
 
+Bytes UartDevice::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress_fn) {
+  if (length > 0xFFFFFFFFull)
+    throw UsageError(errc::unsupported, "Read Partition offsets are 32-bit: cannot read " + std::to_string(length) +
+                                            " bytes over UART",
+                     ErrorContext{.operation = "read_partition", .phase = phase, .transport = describe()});
+  ProgressThrottle progress(progress_fn, Progress{"read", phase, "", 0, length});
+  progress.update(0, length);
+  Bytes out;
+  out.reserve(static_cast<std::size_t>(length));
+  while (out.size() < length) {
+    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(uart::max_packet, length - out.size()));
+    const auto at = static_cast<std::uint32_t>(out.size());
+    run([&](uart::Engine& e) { e.read_partition(phase, at, n); }, hooks_,
+        ErrorContext{.operation = "read_partition", .phase = phase, .bytes_sent = out.size(), .bytes_total = length});
+    out.insert(out.end(), engine_.data().begin(), engine_.data().end());
+    progress.update(out.size(), length);
+  }
+  return out;
+}
+
+bool UartDevice::reset_detected(std::chrono::milliseconds wait) {
+  // The ROM answers the 0x7F synchronisation byte with ACK and reports phase 0x01; U-Boot and
+  // TF-A NACK or ignore it. Only the link's own errors mean "no".
+  const auto deadline = std::chrono::steady_clock::now() + wait;
+  do {
+    try {
+      sync();
+      return get_phase().phase == uart::phase::fsbl;
+    } catch (const CancelledError&) {
+      throw;
+    } catch (const Error&) {
+      // not the ROM (yet)
+    }
+  } while (std::chrono::steady_clock::now() < deadline);
+  return false;
+}
+
+LinkInfo UartDevice::link_info() const {
+  LinkInfo info;
+  info.link = "uart";
+  info.port_path = describe();
+  if (stream_->line_rate() > 0) info.speed = std::to_string(static_cast<long>(stream_->line_rate() * 11 + 0.5)) + " baud";
+  return info;
+}
+
 void UartDevice::download(ByteView data, const DownloadOptions& options) {
   ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
   progress.update(0, data.size());

@@ -139,6 +139,7 @@ void UsbDevice::download(ByteView data, const DownloadOptions& options) {
     throw;
   }
   last_phase_ = options.phase;
+  downloaded_phase_ = options.phase;
 }
 
 void UsbDevice::detach_and_reconnect() {
@@ -148,14 +149,64 @@ void UsbDevice::detach_and_reconnect() {
   reconnect();
 }
 
+namespace {
+// What a user should check when the board does not come back after `stage` left the bus.
+std::string likely_causes(const std::string& stage, std::uint8_t phase) {
+  const std::string common =
+      " Also possible (FIELD.md 1): a virtual machine or another program (a second mp1boot, "
+      "ModemManager) grabbed the new enumeration, or a USB filter/udev rule matches only the ROM's "
+      "identity.";
+  if (stage == "rom")
+    return "The FSBL (TF-A) was accepted by the ROM but its USB programmer never enumerated. Likely "
+           "causes: TF-A built without the USB programmer (STM32MP_USB_PROGRAMMER) or for UART boot "
+           "only (its console says \"Boot interface N not supported\"), or TF-A crashed (DDR or clock "
+           "settings for another board). Check the board's serial console." + common;
+  if (stage == "tf-a")
+    return "TF-A accepted the FIP and left the bus, but U-Boot's \"USB download gadget\" never "
+           "enumerated. Likely causes: the FIP's U-Boot lacks CONFIG_CMD_STM32PROG or USB gadget "
+           "support, OP-TEE or U-Boot failed to start (DDR size, device tree), or the board booted "
+           "from flash instead. Check the board's serial console." + common;
+  if (stage == "u-boot" && phase == 0x00)
+    return "U-Boot accepted the flash layout and left the bus to re-enumerate with the partition "
+           "alternate settings, but did not come back: preparing the devices may have failed or hung "
+           "(a missing or dead eMMC/NAND). Check the board's serial console." + common;
+  return "The board left the bus and did not come back." + common;
+}
+}  // namespace
+
 void UsbDevice::reconnect() {
   const transport::UsbIdentity previous = port_->identity();
+  // The stage that left, from the last phase downloaded (the MP15 TF-A keeps the ROM's strings).
+  const std::string stage_left = downloaded_phase_ == 0x01                            ? "rom"
+                                 : downloaded_phase_ == 0x02 || downloaded_phase_ == 0x03 ? "tf-a"
+                                                                                        : "u-boot";
+  const auto timeout = stage_left == "rom"   ? options_.reconnect.after_rom
+                       : stage_left == "tf-a" ? options_.reconnect.after_tfa
+                                              : options_.reconnect.after_uboot;
   if (hooks_.trace) hooks_.trace('#', {}, "waiting for " + previous.serial + " to re-enumerate");
-  auto next = reopen_(previous, options_.reconnect_timeout, hooks_.cancel);
+  std::unique_ptr<transport::UsbControlPort> next;
+  try {
+    next = reopen_(previous, timeout, hooks_.cancel);
+  } catch (const TimeoutError& e) {
+    throw TimeoutError(errc::timeout,
+                       "the board (serial " + previous.serial + ") left the bus after the " + stage_left +
+                           " stage and did not come back: " + e.message() + ". " +
+                           likely_causes(stage_left, downloaded_phase_),
+                       ErrorContext{.operation = "reconnect", .phase = last_phase_, .transport = describe()});
+  } catch (TransportError& e) {
+    e.add_context(ErrorContext{.operation = "reconnect after the " + stage_left + " stage", .phase = last_phase_});
+    throw;
+  }
   port_ = std::move(next);
   left_ = false;
   engine_ = dfu::Engine(options_.dfu);
+  const std::string stage_now = dfu::parse_product(port_->identity().product).stage;
   if (hooks_.trace) hooks_.trace('#', {}, "reconnected: " + port_->identity().product);
+  if (stage_now == "rom" && stage_left != "rom")
+    throw DeviceError(errc::device_reset,
+                      "the board came back as the boot ROM after the " + stage_left +
+                          " stage: it reset (power, DDR, watchdog) instead of handing over",
+                      ErrorContext{.operation = "reconnect", .phase = last_phase_, .transport = describe()});
 }
 
 void UsbDevice::start(std::uint32_t address) {
@@ -169,6 +220,70 @@ void UsbDevice::start(std::uint32_t address) {
   if (last_phase_ == 0x01 && stage() == "rom") return start_fsbl();
   const PhaseInfo p = get_phase();
   if (p.detach_requested) detach_and_reconnect();
+}
+
+Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress_fn) {
+  if (left_) reconnect();
+  if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
+  const auto alts = port_->alt_settings();
+  std::optional<std::uint8_t> alt;
+  std::string names;
+  for (const auto& a : alts) {
+    names += (names.empty() ? "" : ", ") + a.name;
+    if (auto n = dfu::parse_alt_name(a.name); n && n->phase == phase && !alt) alt = a.number;
+  }
+  if (!alt)
+    throw UsageError(errc::unsupported,
+                     "no alternate setting carries phase " + hex8(phase) + " to read back (the device offers: " + names + ")",
+                     ErrorContext{.operation = "read_back", .phase = phase, .transport = describe()});
+  ProgressThrottle progress(progress_fn, Progress{"read", phase, "", 0, length});
+  progress.update(0, length);
+  const auto id = port_->identity();
+  engine_.upload(*alt, id.transfer_size ? id.transfer_size : 1024, length);
+  try {
+    drive_dfu(engine_, *port_, hooks_, [&](const dfu::Event& ev) {
+      if (auto* b = std::get_if<dfu::BlockUploaded>(&ev)) progress.update(std::min(b->bytes_done, length), length);
+    });
+  } catch (Error& e) {
+    e.add_context(ErrorContext{.phase = phase, .bytes_total = length});
+    engine_ = dfu::Engine(options_.dfu);
+    throw;
+  }
+  Bytes out = engine_.uploaded();
+  if (out.size() > length) out.resize(static_cast<std::size_t>(length));
+  return out;
+}
+
+bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
+  try {
+    // Still on the bus with the same handle: not a reset.
+    if (!left_ && dfu::parse_product(port_->identity().product).stage == "rom" && downloaded_phase_ != 0x01)
+      return true;
+    const transport::UsbIdentity previous = port_->identity();
+    auto next = reopen_(previous, wait, hooks_.cancel);
+    port_ = std::move(next);
+    left_ = false;
+    engine_ = dfu::Engine(options_.dfu);
+    return dfu::parse_product(port_->identity().product).stage == "rom";
+  } catch (const CancelledError&) {
+    throw;
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+LinkInfo UsbDevice::link_info() const {
+  const auto id = port_->identity();
+  const auto product = dfu::parse_product(id.product);
+  LinkInfo info;
+  info.link = "usb";
+  info.serial = id.serial;
+  info.port_path = id.port_path;
+  info.speed = id.speed;
+  info.stage = product.stage;
+  if (!product.soc_name.empty()) info.revision = product.soc_name;
+  else if (product.revision) info.revision = hex32(product.revision);
+  return info;
 }
 
 void UsbDevice::start_fsbl() {

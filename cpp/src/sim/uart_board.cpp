@@ -92,6 +92,13 @@ struct UartBoard::Impl final : UartLine {
     set_stage(std::make_unique<SilentStage>(name, phase), Step::end, device_time);
   }
 
+  /// Power-on again: the ROM waits for its synchronisation byte; pending input is lost.
+  void reset_board() {
+    rx.clear();
+    reset_bytes = 0;
+    set_stage(std::make_unique<RomUartStage>(options), Step::rom, device_time + std::chrono::milliseconds(1));
+  }
+
   /// Replaces the stage when it has ended. Called right after every stage callback.
   void handle_exit() {
     auto e = stage->exit();
@@ -100,6 +107,7 @@ struct UartBoard::Impl final : UartLine {
       silence("halted", 0xFF);
       return;
     }
+    if (e->kind == StageExit::Kind::reset) return reset_board();
     switch (step) {
       case Step::rom:
         if (faults.tfa_crash) {
@@ -164,6 +172,12 @@ struct UartBoard::Impl final : UartLine {
         device_time = std::max(device_time, arrival);
         std::uint8_t b = rx.front().value;
         rx.pop_front();
+        if (faults.reset_during && step == Step::ssbl && stage->phase() == faults.reset_during->phase &&
+            ++reset_bytes > faults.reset_during->after_bytes) {
+          faults.reset_during.reset();
+          reset_board();
+          continue;
+        }
         stage->on_byte(b, *this);
         handle_exit();
         continue;
@@ -189,6 +203,7 @@ struct UartBoard::Impl final : UartLine {
   std::deque<RxByte> rx;
   Bytes out;
   std::uint64_t tx_count = 0;
+  std::uint64_t reset_bytes = 0;  ///< bytes received in the reset fault's phase
 };
 
 UartBoard::UartBoard(UartBoardOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}

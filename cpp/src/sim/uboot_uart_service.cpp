@@ -51,6 +51,8 @@ UbootProgrammer::UbootProgrammer(const SocInfo& soc, UbootOptions options, std::
     }
   }
   make_entities();
+  // stm32prog_usb_loop skips the layout gadget run when the layout was already in RAM.
+  usb_partitions_run_ = phase_ != phase_flashlayout;
 }
 
 UbootProgrammer::~UbootProgrammer() = default;
@@ -164,6 +166,12 @@ void UbootProgrammer::error_callback(int alt, const char* message) {
 }
 
 std::uint64_t UbootProgrammer::medium_size(int alt) const {
+  switch (virtual_of(alt)) {
+    case phase_cmd: return cmd_size;
+    case phase_otp: return uboot_otp_image_size;
+    case phase_pmic: return uboot_pmic_size;
+    default: break;
+  }
   const int index = part_of_entity(alt);
   if (index == -1) return layout_alt_size;
   if (index < 0) return 0;
@@ -173,6 +181,12 @@ std::uint64_t UbootProgrammer::medium_size(int alt) const {
 }
 
 int UbootProgrammer::medium_write(int alt, std::uint64_t offset, ByteView data) {
+  switch (virtual_of(alt)) {  // stm32prog_write_medium_virt
+    case phase_cmd: return cmd_write(static_cast<std::uint32_t>(offset), data);
+    case phase_otp: return otp_write(static_cast<std::uint32_t>(offset), data);
+    case phase_pmic: return pmic_write(static_cast<std::uint32_t>(offset), data);
+    default: break;
+  }
   const int index = part_of_entity(alt);
   Storage& storage = hw_->storage;
   try {
@@ -219,6 +233,12 @@ int UbootProgrammer::medium_write(int alt, std::uint64_t offset, ByteView data) 
 }
 
 int UbootProgrammer::medium_read(int alt, std::uint64_t offset, std::size_t& len, Bytes& out) {
+  switch (virtual_of(alt)) {  // stm32prog_read_medium_virt
+    case phase_cmd: return cmd_read(static_cast<std::uint32_t>(offset), len, out);
+    case phase_otp: return otp_read(static_cast<std::uint32_t>(offset), len, out);
+    case phase_pmic: return pmic_read(static_cast<std::uint32_t>(offset), len, out);
+    default: break;
+  }
   const int index = part_of_entity(alt);
   const Storage& storage = hw_->storage;
   out.clear();
@@ -322,6 +342,10 @@ int UbootProgrammer::dfu_flush(int alt) {
 }
 
 void UbootProgrammer::flush_callback(int alt) {
+  const std::uint32_t virt = virtual_of(alt);
+  if (virt == phase_otp) otp_start();
+  if (virt == phase_pmic) pmic_start();
+  if (virt != 0) return;
   const std::uint64_t size = txn(alt).offset;
   if (part_of_entity(alt) == -1 && phase_ == phase_flashlayout) {
     // The layout received: legacy U-Boot script, or a layout to parse.

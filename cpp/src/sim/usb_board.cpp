@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // UsbBoard: standard requests and descriptors (PROTOCOL.md 3.2.1), stage transitions
-// (hand-over, detach and re-enumeration), the exchange log and the recording folder. The DFU
+// (hand-over, detach and re-enumeration, board reset), the exchange log and the recording folder. The DFU
 // state machines of the stages are in usb_stages.cpp.
 #include "mp1boot/sim/usb_board.hpp"
 
@@ -184,6 +184,11 @@ void UsbBoard::apply_transition() {
       attached_ = false;
       pending_ = stage_->next_stage(*host_);
       log_event(std::string("\"event\": \"detach\", \"returns\": ") + (pending_ ? "true" : "false"));
+      break;
+    case Transition::reset:
+      attached_ = false;
+      pending_ = usb_detail::make_rom_stage(*host_);
+      log_event("\"event\": \"reset\", \"returns\": true");
       break;
   }
   try {

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Internal contract between UsbBoard and the boot stage answering DFU class requests (ROM, TF-A,
-// the U-Boot stand-in, a halted FSBL). A stage describes its USB personality (product string,
+// U-Boot stm32prog, a halted FSBL). A stage describes its USB personality (product string,
 // alternate settings, functional descriptor) and runs its own DFU state machine; it asks the
 // board for a transition (hand-over in place, detach with re-enumeration, vanish, halt) and
 // builds the stage that follows. Stages only see UsbStageHost, never the transport.
@@ -30,6 +30,7 @@ enum class Transition {
   handover,  ///< next_stage() takes over at once, same enumeration (MP15 ROM -> TF-A)
   detach,    ///< leave the bus; next_stage() enumerates after reenumerate_delay (may be null)
   vanish,    ///< leave the bus for good
+  reset,     ///< the board resets: leave the bus, the boot ROM enumerates after reenumerate_delay
 };
 
 /// The board's services for stages.
@@ -42,6 +43,15 @@ class UsbStageHost {
   void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note) {
     board_.complete_image(phase, image, accepted, note);
   }
+  /// The board's U-Boot hardware, created from options().uboot->storage on first use.
+  /// @throws as Storage construction.
+  std::shared_ptr<UbootHardware> uboot_hardware() {
+    auto& o = board_.options_;
+    if (!o.hardware) o.hardware = std::make_shared<UbootHardware>(o.uboot ? o.uboot->storage : StorageOptions{});
+    return o.hardware;
+  }
+  /// True once: the reset fault is armed and has not fired yet; marks it fired.
+  bool fire_reset_fault() { return !std::exchange(board_.reset_fault_fired_, true); }
 
  private:
   UsbBoard& board_;
@@ -73,9 +83,15 @@ class UsbStage {
 
 /// The boot ROM of host.soc().
 std::unique_ptr<UsbStage> make_rom_stage(UsbStageHost& host);
+/// U-Boot stm32prog's DFU gadget (usb_stage_uboot.cpp), with a fresh programming service on
+/// host.uboot_hardware(). Requires host.options().uboot.
+std::unique_ptr<UsbStage> make_uboot_stage(UsbStageHost& host);
 
 /// 6-byte GETSTATUS reply (encoded here, independently of the host's parser).
 Bytes status_bytes(dfu::Status status, std::uint32_t poll_ms, dfu::State state);
+/// The ST functional descriptor: attributes 0x0F (download, upload, manifestation tolerant, will
+/// detach), DFU 1.1.
+dfu::FunctionalDescriptor st_functional(std::uint16_t detach_timeout, std::uint16_t transfer_size);
 /// The functional descriptor's 9 wire bytes.
 Bytes functional_bytes(const dfu::FunctionalDescriptor& d);
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// The DFU state machines of the simulated stages: boot ROM, TF-A, the U-Boot stand-in and a
-// halted FSBL. Device truth comes from PROTOCOL.md 3.4 and TF-A's usb_dfu.c /
+// The DFU state machines of the simulated stages: boot ROM, TF-A and a halted FSBL (U-Boot's
+// gadget is in usb_stage_uboot.cpp). Device truth comes from PROTOCOL.md 3.4 and TF-A's usb_dfu.c /
 // stm32cubeprogrammer_usb.c (read for facts, not copied); ROM behaviour is [LOG]/[INF].
 //
 // Theory of operation (bState after each request; "stall" leaves the state unless noted):
@@ -15,7 +15,7 @@
 //   TF-A (3.4.2)  DNLOAD(n>0) in IDLE/DNLOAD-IDLE -> DNLOAD-SYNC, reported as 3 then 5;
 //                 DNLOAD(0) in DNLOAD-IDLE -> FIP check -> MANIFEST-SYNC reported as 7 (1 ms) -> IDLE;
 //                 CLRSTATUS outside ERROR -> ERROR/errUNKNOWN; wrong alt/phase -> phase 0xFF + stall.
-//   U-Boot stub   data blocks reported as 5 at once, block numbers 0,1,2...; DNLOAD(0) -> 7 -> 2.
+//   U-Boot        see usb_stage_uboot.cpp.
 #include <cstdio>
 
 #include "mp1boot/sim/rom_uart.hpp"
@@ -38,7 +38,6 @@ constexpr std::uint8_t phase_ssbl = 0x03;
 constexpr std::uint32_t fip_toc_name = 0xAA640001;   // FIP ToC header magic (LE32 at offset 0)
 constexpr std::uint32_t mp2_ddr_fip_buffer = 0x0E000000;
 constexpr std::uint32_t mp2_ddr_fip_size = 0xA000;
-constexpr std::uint32_t uboot_layout_size = 256 * 1024;
 
 Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) {
   return Reply{Reply::Kind::ok, std::move(data), busy};
@@ -69,16 +68,6 @@ Bytes phase_reply(std::uint8_t phase, std::uint32_t address, bool with_flag, boo
     b.push_back(flag ? 0x01 : 0x00);
   }
   return b;
-}
-
-dfu::FunctionalDescriptor st_functional(std::uint16_t detach_timeout, std::uint16_t transfer_size) {
-  dfu::FunctionalDescriptor f;
-  f.attributes = dfu::attr::can_download | dfu::attr::can_upload | dfu::attr::manifestation_tolerant |
-                 dfu::attr::will_detach;
-  f.detach_timeout_ms = detach_timeout;
-  f.transfer_size = transfer_size;
-  f.dfu_version = 0x0110;
-  return f;
 }
 
 std::uint8_t alt_phase(const StageDescription& d, std::uint8_t alt) {
@@ -141,115 +130,6 @@ class HaltedStage final : public UsbStage {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Minimal U-Boot stm32prog stand-in: takes the flash layout on alt 0, then reports an error.
-class UbootStubStage final : public UsbStage {
- public:
-  explicit UbootStubStage(UsbStageHost& host) : host_(host), soc_(host.soc()) {
-    const SocInfo& soc = soc_;
-    desc_.name = "u-boot";
-    char buf[128];
-    std::snprintf(buf, sizeof buf, "USB download gadget@Device ID /0x%03X, @Revision ID /0x%04X, @Name /%s,",
-                  soc.device_id, soc.revision_id, std::string(soc.part_name).c_str());
-    desc_.product = buf;
-    desc_.alts = {"@FlashLayout/0x00/1*256Ke", "@virtual/0xf1/1*512Be"};
-    desc_.alt_phases = {phase_flashlayout, dfu::virtual_phase};
-    desc_.functional = st_functional(0, 4096);
-  }
-  const StageDescription& description() const override { return desc_; }
-  void set_interface(std::uint8_t) override { to(State::dfu_idle); }
-  void port_reset() override { to(State::dfu_idle); }
-  State state() const override { return state_; }
-  std::uint8_t phase() const override { return phase_; }
-  std::unique_ptr<UsbStage> next_stage(UsbStageHost&) override { return nullptr; }
-
-  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
-                    std::uint8_t alt) override {
-    switch (static_cast<Request>(s.request)) {
-      case Request::dnload:
-        if (out.empty()) return end_download(alt);
-        if ((state_ != State::dfu_idle && state_ != State::dnload_idle) || alt_phase(desc_, alt) != phase_flashlayout)
-          return fail(Status::err_stalled_pkt);
-        if (state_ == State::dfu_idle) {
-          buffer_.clear();
-          next_block_ = 0;
-        }
-        if (s.value != next_block_) return fail(Status::err_unknown, "Wrong sequence number");
-        if (buffer_.size() + out.size() > uboot_layout_size) return fail(Status::err_address, "Download overflow");
-        buffer_.insert(buffer_.end(), out.begin(), out.end());
-        ++next_block_;
-        state_ = State::dnload_sync;
-        return ok();
-      case Request::getstatus: {
-        State shown = state_;
-        if (state_ == State::dnload_sync) shown = state_ = State::dnload_idle;
-        else if (state_ == State::manifest_sync) shown = state_ = State::manifest;
-        else if (state_ == State::manifest) shown = state_ = State::dfu_idle;
-        return ok(fit(status_bytes(status_, 0, shown), in_length));
-      }
-      case Request::upload:
-        if (state_ != State::dfu_idle && state_ != State::upload_idle) return fail(Status::err_stalled_pkt);
-        if (alt_phase(desc_, alt) != dfu::virtual_phase) return fail(Status::err_stalled_pkt);
-        if (state_ == State::upload_idle && s.value != 0) {
-          state_ = State::dfu_idle;  // the 512-byte virtual buffer is exhausted: short (empty) block
-          return ok();
-        }
-        {
-          Bytes r = fit(phase_reply(phase_, phase_ == phase_flashlayout ? soc_.uboot_layout_address : undefined_address,
-                                    true, false, message_),
-                        in_length);
-          state_ = r.size() < in_length ? State::dfu_idle : State::upload_idle;
-          return ok(std::move(r));
-        }
-      case Request::getstate: return ok(fit({static_cast<std::uint8_t>(state_)}, in_length));
-      case Request::clrstatus:
-        if (state_ != State::error) return fail(Status::err_stalled_pkt);
-        to(State::dfu_idle);
-        return ok();
-      case Request::abort:
-        if (state_ == State::dnload_idle || state_ == State::upload_idle || state_ == State::dfu_idle) to(State::dfu_idle);
-        return ok();
-      case Request::detach:
-        if (state_ != State::dfu_idle) return fail(Status::err_stalled_pkt);
-        transition_ = Transition::vanish;  // U-Boot stm32prog itself is not simulated
-        return ok();
-    }
-    return fail(Status::err_stalled_pkt);
-  }
-
- private:
-  Reply end_download(std::uint8_t alt) {
-    if (state_ != State::dnload_idle || alt_phase(desc_, alt) != phase_flashlayout) return fail(Status::err_stalled_pkt);
-    state_ = State::manifest_sync;
-    host_.complete_image(phase_flashlayout, buffer_, true, "flash layout (not interpreted by the simulator)");
-    phase_ = dfu::reset_phase;
-    message_ = "mp1boot simulator: U-Boot stm32prog is not simulated beyond the flash layout";
-    return ok();
-  }
-  Reply fail(Status st, const char* message = nullptr) {
-    state_ = State::error;
-    status_ = st;
-    if (message && phase_ != dfu::reset_phase) {
-      phase_ = dfu::reset_phase;
-      message_ = message;
-    }
-    return stall();
-  }
-  void to(State s) {
-    state_ = s;
-    status_ = Status::ok;
-  }
-  UsbStageHost& host_;
-  const SocInfo& soc_;
-  StageDescription desc_;
-  State state_ = State::dfu_idle;
-  Status status_ = Status::ok;
-  std::uint8_t phase_ = phase_flashlayout;
-  std::string message_;
-  Bytes buffer_;
-  std::uint16_t next_block_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------------
 class TfaStage final : public UsbStage {
  public:
   TfaStage(UsbStageHost& host, StageDescription d, std::uint8_t phase, std::uint32_t base, std::uint32_t length)
@@ -269,8 +149,8 @@ class TfaStage final : public UsbStage {
     if (done_phase_ == phase_ddr_fip)
       return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ssbl, soc.tfa_fip_buffer,
                                         host.options().tfa_buffer_size);
-    if (!host.options().uboot_stub) return nullptr;
-    return std::make_unique<UbootStubStage>(host);
+    if (!host.options().uboot) return nullptr;
+    return make_uboot_stage(host);
   }
 
   Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
@@ -542,6 +422,16 @@ Bytes status_bytes(Status status, std::uint32_t poll_ms, State state) {
   return Bytes{static_cast<std::uint8_t>(status), static_cast<std::uint8_t>(poll_ms),
                static_cast<std::uint8_t>(poll_ms >> 8), static_cast<std::uint8_t>(poll_ms >> 16),
                static_cast<std::uint8_t>(state), 0};
+}
+
+dfu::FunctionalDescriptor st_functional(std::uint16_t detach_timeout, std::uint16_t transfer_size) {
+  dfu::FunctionalDescriptor f;
+  f.attributes = dfu::attr::can_download | dfu::attr::can_upload | dfu::attr::manifestation_tolerant |
+                 dfu::attr::will_detach;
+  f.detach_timeout_ms = detach_timeout;
+  f.transfer_size = transfer_size;
+  f.dfu_version = 0x0110;
+  return f;
 }
 
 Bytes functional_bytes(const dfu::FunctionalDescriptor& d) {

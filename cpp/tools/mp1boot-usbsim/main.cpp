@@ -53,7 +53,11 @@ const char* usage_text =
     "  --rom-reject-status NAME  DFU status of a rejected FSBL (errFILE, errVERIFY, ...)\n"
     "  --tfa-buffer-size N       TF-A download buffer in bytes (default 16 MiB)\n"
     "  --no-tfa                  the FSBL never answers on USB\n"
-    "  --no-uboot-stub           stay detached after TF-A instead of the U-Boot stand-in\n"
+    "  --no-uboot                stay detached after TF-A instead of running U-Boot stm32prog\n"
+    "  --storage DIR             U-Boot's storage images (DIR/mmc0.img, ...; several boards:\n"
+    "                            DIR/SERIAL/...); default: a temporary folder per board\n"
+    "  --uboot-block-us N        U-Boot device time per DNLOAD block (default 0; 2000 ~ 2 MB/s)\n"
+    "  --uboot-version YYYY.MM   U-Boot release whose flash-layout rules apply (default: current)\n"
     "  --full-speed              ROM says \"DFU in FS Mode\", speed full\n"
     "  --keep-timerslack         do not set 1 ns timer slack\n"
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
@@ -67,6 +71,8 @@ struct Args {
   mp1boot::usbsim::BusOptions bus;
   bool daemon = false;
   bool keep_timerslack = false;
+  std::string storage;        // U-Boot storage folder (per board: storage/SERIAL when several)
+  std::string uboot_version;
   std::vector<std::string> command;
 };
 
@@ -126,8 +132,14 @@ Args parse(int argc, char** argv) {
       if (!a.board.rom_reject_status) usage_error("unknown DFU status \"" + name + "\" (errFILE, errVERIFY, ...)");
     } else if (opt == "--no-tfa") {
       a.board.tfa_enabled = false;
-    } else if (opt == "--no-uboot-stub") {
-      a.board.uboot_stub = false;
+    } else if (opt == "--no-uboot") {
+      a.board.uboot.reset();
+    } else if (opt == "--storage") {
+      a.storage = value(opt);
+    } else if (opt == "--uboot-block-us") {
+      a.board.uboot_block_time = std::chrono::microseconds(number(opt, value(opt)));
+    } else if (opt == "--uboot-version") {
+      a.uboot_version = value(opt);
     } else if (opt == "--full-speed") {
       a.board.full_speed = true;
     } else if (opt == "--node-mode") {
@@ -233,13 +245,22 @@ gboolean stdin_ready(gint fd, GIOCondition, gpointer p) {
 }
 
 std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
-  if (args.serials.empty()) return {args.board};
+  // Each board gets its own U-Boot hardware (created when its U-Boot first runs).
+  auto with_uboot = [&](mp1boot::sim::UsbBoardOptions b, const std::string& storage) {
+    if (b.uboot) {
+      b.uboot->storage.dir = storage;
+      b.uboot->uboot_version = args.uboot_version;
+    }
+    return b;
+  };
+  if (args.serials.empty()) return {with_uboot(args.board, args.storage)};
   std::vector<mp1boot::sim::UsbBoardOptions> out;
   for (const auto& serial : args.serials) {
     auto b = args.board;
     b.serial = serial;
     if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + serial;
-    out.push_back(std::move(b));
+    const bool several = args.serials.size() > 1 && !args.storage.empty();
+    out.push_back(with_uboot(std::move(b), several ? args.storage + "/" + serial : args.storage));
   }
   return out;
 }

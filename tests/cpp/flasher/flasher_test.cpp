@@ -13,74 +13,13 @@
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flasher.hpp"
 #include "support/paths.hpp"
+#include "rig.hpp"
 
 using namespace mp1boot;
 namespace fs = std::filesystem;
 
 namespace {
-
-void write_file(const fs::path& path, ByteView data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  write_file(path, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-}
-
-Bytes read_range(const fs::path& path, std::uint64_t offset, std::size_t size) {
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  Bytes data(size);
-  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  return data;
-}
-
-Bytes fsbl_mp15() {
-  Bytes payload(8 * 1024);
-  for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7 + 1);
-  auto o = image::wrap_options_for(soc_by_name("stm32mp157"));
-  return image::wrap(payload, o);
-}
-
-Bytes fip(std::size_t size = 4096) {
-  Bytes f(size);
-  for (std::size_t i = 0; i < size; ++i) f[i] = static_cast<std::uint8_t>(i * 3);
-  const std::uint8_t toc[8] = {0x01, 0x00, 0x64, 0xaa, 0x78, 0x56, 0x34, 0x12};
-  std::copy(std::begin(toc), std::end(toc), f.begin());
-  return f;
-}
-
-Bytes rootfs() {
-  Bytes r(10000);
-  for (std::size_t i = 0; i < r.size(); ++i) r[i] = static_cast<std::uint8_t>(i * 11);
-  return r;
-}
-
-const char* kLayout =
-    "#Opt\tId\tName\tType\tIP\tOffset\tBinary\n"
-    "-\t0x01\tfsbl-boot\tBinary\tnone\t0x0\ttf-a.stm32\n"
-    "-\t0x03\tfip-boot\tFIP\tnone\t0x0\tfip.bin\n"
-    "P\t0x04\tfsbl1\tBinary\tmmc0\t0x00004400\ttf-a.stm32\n"
-    "P\t0x10\trootfs\tFileSystem\tmmc0\t0x00100000\trootfs.ext4\n";
-
-/// A folder with the layout and its files; `storage` is where the board keeps its devices.
-struct Rig {
-  fs::path dir, storage;
-  explicit Rig(const char* tag, const std::string& layout = kLayout) {
-    dir = test::temp_dir(tag);
-    storage = dir / "storage";
-    fs::create_directories(storage);
-    write_file(dir / "tf-a.stm32", fsbl_mp15());
-    write_file(dir / "fip.bin", fip());
-    write_file(dir / "rootfs.ext4", rootfs());
-    write_text(dir / "flash.tsv", layout);
-  }
-  std::unique_ptr<session::Device> connect() const {
-    return session::connect("sim:stm32mp157?storage=" + storage.string());
-  }
-};
+using namespace mp1boot::test;
 
 TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   Rig rig("flasher-full");

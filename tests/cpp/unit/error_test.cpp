@@ -7,7 +7,7 @@
 using namespace mp1boot;
 
 TEST(Error, EveryCodeHasAMessageAndName) {
-  for (int i = 0; i <= static_cast<int>(errc::unsupported); ++i) {
+  for (int i = 0; i <= static_cast<int>(errc_last); ++i) {
     auto e = static_cast<errc>(i);
     EXPECT_NE(make_error_code(e).message(), "unknown mp1boot error") << i;
     EXPECT_STRNE(errc_name(e), "unknown") << i;

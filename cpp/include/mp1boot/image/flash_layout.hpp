@@ -140,6 +140,13 @@ struct ProgrammingStep {
 /// 'P' without 'E' (PROTOCOL.md 4.4). Pointers refer into `layout.entries`.
 std::vector<ProgrammingStep> programming_order(const FlashLayout& layout);
 
+/// The layout text with the Opt column (the first field) of some lines replaced: `options_by_line`
+/// maps 1-based line numbers to the new option ("PE"). Every other byte is kept (line endings,
+/// separators, comments). Used to resume a run: partitions already programmed become 'E' (kept
+/// in the partition table, not downloaded again).
+/// @throws UsageError when a line number does not exist or holds no field.
+std::string rewrite_options(std::string_view text, const std::map<std::uint32_t, std::string>& options_by_line);
+
 /// Size of a device partition as U-Boot computes it: up to the next partition of the same device
 /// and hardware partition, the rest of the device for the last one, the whole device for
 /// RawImage, the boot partition size for boot1/boot2. nullopt when it needs a size the options do

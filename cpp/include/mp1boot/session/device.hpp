@@ -41,6 +41,16 @@ struct TransferStats {
   double line_fraction = 0;   ///< bytes_per_second / line rate; 0 when the link has no line rate
 };
 
+/// Where and how the board is attached, for reports (fields empty when the link has no such thing).
+struct LinkInfo {
+  std::string link;        ///< "uart" or "usb"
+  std::string serial;      ///< USB iSerialNumber (the board's identity across re-enumerations)
+  std::string port_path;   ///< USB "1-1.4"; UART: the port
+  std::string speed;       ///< USB "high", "full", ...; UART: "115200 baud"
+  std::string stage;       ///< USB: "rom", "tf-a", "u-boot" from the product string
+  std::string revision;    ///< USB: "0x1003" (@Revision ID of the product string)
+};
+
 struct BootResult {
   std::string soc;              ///< "STM32MP13x"
   std::uint8_t phase = 0;       ///< phase loaded (0x01)
@@ -59,6 +69,14 @@ class Device {
   virtual PhaseInfo get_phase() = 0;
   virtual void download(ByteView data, const DownloadOptions& options) = 0;
   virtual void start(std::uint32_t address) = 0;
+  /// Reads the first `length` bytes of the partition (or virtual partition: OTP 0xF2, PMIC 0xF4)
+  /// with this phase id from U-Boot stm32prog: Read Partition on UART, DFU upload on the
+  /// partition's alternate setting on USB. Progress stage "read".
+  virtual Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) = 0;
+  virtual LinkInfo link_info() const = 0;
+  /// After an operation failed on the link: looks (for at most `wait`) whether the board now
+  /// answers as the boot ROM, i.e. it reset. Never throws for link errors (false then).
+  virtual bool reset_detected(std::chrono::milliseconds wait) = 0;
 
   /// Downloads a complete STM32 image (header included) as phase 0x01 and starts it. The image is
   /// checked against the SoC the device reports before the first byte is sent.

@@ -9,7 +9,10 @@
 #include <array>
 #include <cstdint>
 #include <filesystem>
+#include <chrono>
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,7 +54,11 @@ struct PartitionReport {
   std::string sha256;            ///< of the bytes sent
   double seconds = 0;
   double bytes_per_second = 0;
-  std::string result = "skipped";  ///< "ok", "failed" or "skipped"
+  /// "ok", "failed", "skipped" (not reached), or "resumed" (a previous run programmed it with
+  /// the same SHA-256: sent as 'E', not downloaded again)
+  std::string result = "skipped";
+  std::string verified;          ///< with verify: "ok" or "mismatch" ("" when not read back)
+  std::string readback_sha256;   ///< SHA-256 of the bytes read back
 };
 
 /// The record of a flash run.
@@ -61,6 +68,13 @@ struct FlashReport {
   std::string layout;            ///< the layout file
   std::string soc;               ///< "STM32MP15x"; empty when get_id() was not reached
   std::uint16_t device_id = 0;
+  std::string link;              ///< "uart" or "usb"
+  std::string serial;            ///< USB serial number (the board's identity)
+  std::string port_path;         ///< USB port path ("1-1.4") or the serial port
+  std::string speed;             ///< USB speed at the last stage ("high", "full") or baud rate
+  std::string revision;          ///< SoC name and revision as the last stage reports it
+  bool verify = false;           ///< partitions were read back
+  bool resumed = false;          ///< the run resumed a previous one
   std::vector<PartitionReport> partitions;  ///< in the order served, then the skipped ones
   double seconds = 0;
   std::string result = "failed"; ///< "ok" or "failed"
@@ -70,13 +84,16 @@ struct FlashReport {
   std::string to_json() const;
 };
 
+/// One partition record as a JSON object (the elements of FlashReport's "partitions").
+std::string to_json(const PartitionReport& partition);
+
 /// Something the caller may want to show between transfers.
 struct FlashEvent {
-  enum class Kind { stage, partition_done };
+  enum class Kind { stage, partition_done, partition_verified };
   Kind kind = Kind::stage;
   std::string stage;                          ///< "check", "fsbl", "fip", "layout", "partitions",
-                                              ///< "done" or "failed"
-  const PartitionReport* partition = nullptr; ///< for partition_done
+                                              ///< "verify", "done" or "failed"
+  const PartitionReport* partition = nullptr; ///< for partition_done / partition_verified
 };
 using FlashEventFn = std::function<void(const FlashEvent&)>;
 
@@ -85,6 +102,16 @@ struct FlashOptions {
   /// 0x02, 0x03: the `-` lines, into RAM) and stop when the device asks for the layout or a
   /// partition. Nothing is programmed.
   bool boot_only = false;
+  /// Read every programmed partition back at the end (before the board leaves U-Boot) and compare
+  /// SHA-256; a difference is DeviceError(errc::verify_mismatch) after all were read.
+  bool verify = false;
+  /// Resume: phase -> SHA-256 of partitions a previous run programmed ("ok" in its report). Those
+  /// whose file still has that SHA-256 are sent to U-Boot as 'E' lines (the layout text is
+  /// rewritten, line numbers kept) and not downloaded again; the ROM, TF-A and layout phases are
+  /// always served (the board restarted).
+  std::map<std::uint8_t, std::string> completed;
+  /// After a link error during a transfer, how long to look for the boot ROM (a board reset).
+  std::chrono::milliseconds reset_probe{3000};
   image::ParseOptions parse;   ///< %NAME% defines for the Binary column
   image::CheckOptions check;   ///< check_binaries is forced on
   ProgressFn progress;         ///< byte progress of each transfer (partition name set)
@@ -112,6 +139,9 @@ class Flasher {
   void serve(const PhaseInfo& info);
   const Bytes& file_of(const image::LayoutEntry& entry);
   void stage(const std::string& name);
+  void verify();
+  void note_link();
+  void transfer(std::uint8_t phase, const Bytes& data, const std::string& name);
 
   Device& device_;
   std::filesystem::path layout_file_;
@@ -121,6 +151,7 @@ class Flasher {
   std::vector<std::pair<std::filesystem::path, Bytes>> files_;
   FlashReport report_;
   std::string stage_;
+  std::set<std::uint8_t> resumed_;
 };
 
 /// Convenience: Flasher(device, layout_file, options).run().

@@ -27,9 +27,15 @@ class UsbDevice : public Device {
   using Reopen = std::function<std::unique_ptr<transport::UsbControlPort>(
       const transport::UsbIdentity& previous, std::chrono::milliseconds timeout, const CancelToken* cancel)>;
 
+  /// How long the board may take to come back after each hand-over, by the stage that left.
+  struct ReconnectTimeouts {
+    std::chrono::milliseconds after_rom{10000};    ///< ROM -> TF-A (MP13/MP25 DETACH)
+    std::chrono::milliseconds after_tfa{30000};    ///< TF-A -> U-Boot (DDR init, U-Boot start)
+    std::chrono::milliseconds after_uboot{15000};  ///< U-Boot layout -> partition gadget
+  };
   struct Options {
     dfu::Options dfu;
-    std::chrono::milliseconds reconnect_timeout{30000};  ///< per hand-over (TF-A inits DDR first)
+    ReconnectTimeouts reconnect;
   };
 
   UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options);
@@ -44,10 +50,17 @@ class UsbDevice : public Device {
   /// 0xFFFFFFFF: finish the current phase the USB way: act on a pending hand-over (DETACH and
   /// reconnect when the device asks for it). Other addresses are not available over DFU here.
   void start(std::uint32_t address) override;
+  /// DFU upload of the alt carrying `phase`, `length` bytes (then DFU_ABORT if the device has more).
+  Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
+  LinkInfo link_info() const override;
+  bool reset_detected(std::chrono::milliseconds wait) override;
 
   /// DFU_DETACH, then wait for the next enumeration of the same board and open it.
   void detach_and_reconnect();
-  /// Waits for the board to come back after it left the bus, and opens it.
+  /// Waits for the board to come back after it left the bus (the timeout of the stage that left),
+  /// and opens it. When it does not come back, the TimeoutError says what was awaited and the
+  /// likely causes for that hand-over (FIELD.md 1, 5); when it came back as the boot ROM although
+  /// a later stage was expected, DeviceError(errc::device_reset).
   void reconnect();
 
   transport::UsbIdentity identity() const { return port_->identity(); }
@@ -65,6 +78,7 @@ class UsbDevice : public Device {
   dfu::Engine engine_;
   bool left_ = false;  // the device left the bus during the last request
   std::uint8_t last_phase_ = 0;
+  std::uint8_t downloaded_phase_ = 0;  // phase of the last download (which stage a detach leaves)
 };
 
 }  // namespace mp1boot::session

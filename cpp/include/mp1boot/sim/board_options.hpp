@@ -46,6 +46,13 @@ struct UartFaultPlan {
   std::vector<std::pair<std::uint64_t, std::uint8_t>> corrupt_tx_bytes;
   /// After this many sent bytes the line goes dead (cable pulled): nothing more is sent.
   std::optional<std::uint64_t> silent_after_tx_bytes;
+  /// The board resets (power, DDR, watchdog: FIELD.md 10) once the stage after TF-A (U-Boot) has
+  /// received `after_bytes` bytes while in phase `phase`; the boot ROM starts again.
+  struct ResetFault {
+    std::uint8_t phase = 0x10;
+    std::uint64_t after_bytes = 0;
+  };
+  std::optional<ResetFault> reset_during;
   /// The FSBL crashes: the ROM ACKs Start, then nothing ever answers (stage "halted").
   bool tfa_crash = false;
   /// Text an old TF-A build leaks on the programming UART before its first NACK (PROTOCOL.md 2.1:

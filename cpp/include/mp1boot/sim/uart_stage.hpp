@@ -52,6 +52,7 @@ struct StageExit {
   enum class Kind {
     boot_next,  ///< the downloaded image is started (ROM -> TF-A, TF-A -> FIP/U-Boot)
     halt,       ///< the device stops answering (crash, reset request, bad image started)
+    reset,      ///< the board resets: the boot ROM starts again (storage and fuses kept)
   };
   Kind kind = Kind::boot_next;
   std::string reason;  ///< for the record: "FSBL accepted", "reset after phase 0xFF", ...

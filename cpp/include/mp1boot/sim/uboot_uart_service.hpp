@@ -6,8 +6,11 @@
 // medium, 0-based block sequence, per-partition limits), end-of-phase actions (eMMC boot
 // partition, NAND Binary(N) copies, RAM kernel/dtb/initrd), Read Partition with its transaction
 // quirks, the OTP (OP-TEE TA format, 776 bytes) and PMIC (8 bytes) virtual partitions, and the
-// errors that force phase 0xFF with U-Boot's message (PROTOCOL.md 8.3). Transport-neutral, so a
-// USB DFU U-Boot model can reuse it.
+// errors that force phase 0xFF with U-Boot's message (PROTOCOL.md 8.3). Transport-neutral: the
+// UART framing (uboot_uart.hpp) drives it through write/start/read_partition, the USB DFU gadget
+// (the "u-boot" stage of usb_board.hpp) through the dfu_* calls: U-Boot's DFU back-end with one
+// entity per alternate setting, the virtual command alt (Get Phase, set phase/offset, jump) and
+// the end of each gadget run (usb_detach).
 //
 // The board's lasting state (storage images, OTP fuses, PMIC NVM, event log) is a UbootHardware
 // shared with the caller: it survives the stage, as hardware survives a reset.
@@ -59,6 +62,8 @@ struct UbootEvent {
     jump,                    ///< Start at an address >= 0x100 (the code "returned": ABORT)
     kernel_boot,             ///< end of session with a RAM kernel (text: addresses)
     reset,                   ///< end of session: the board resets (text: reason)
+    console,                 ///< end of a USB session without reset: stm32prog returns to the U-Boot
+                             ///< console, the gadget is gone (text: reason)
   };
   Kind kind = Kind::error;
   std::uint32_t phase = 0;
@@ -127,6 +132,19 @@ struct UbootOptions {
   StageExit::Kind reset_exit = StageExit::Kind::halt;
 };
 
+/// One alternate setting of U-Boot's DFU gadget (stm32prog dfu_init_entities).
+struct UbootDfuAlt {
+  std::string name;        ///< iInterface: "@FlashLayout/0x00/1*256Ke", "@fsbl1/0x04/1*256Ke", "@virtual/0xf1/1*512Be"
+  std::uint8_t phase = 0;  ///< the phase id in the name
+};
+
+/// What U-Boot does when a DFU gadget run ends on the host's DFU_DETACH (stm32prog_usb_loop).
+enum class UbootUsbDetach {
+  reenumerate,  ///< the gadget registers again, with the alternate settings of dfu_alts()
+  reset,        ///< the board resets (phase 0xFF was reported): the boot ROM enumerates again
+  leave,        ///< stm32prog ends without a reset: RAM kernel boot or the U-Boot console
+};
+
 /// stm32prog's state and operations. Return codes are U-Boot's: 0 or a negative errno; any
 /// error that U-Boot reports switches the phase to 0xFF with the first message.
 class UbootProgrammer {
@@ -163,6 +181,36 @@ class UbootProgrammer {
   /// How the session ends once finished(): a RAM kernel boot (boot_next) or a reset
   /// (options.reset_exit, after running a received script). Records the event.
   StageExit finish();
+
+  // --- USB DFU back-end (stm32prog_usb.c, drivers/dfu/dfu.c). `alt` indexes dfu_alts(). Return
+  // codes as U-Boot's: 0 / a byte count, or a negative errno. The DFU class state machine itself
+  // (f_dfu.c) belongs to the USB stage.
+
+  /// The gadget's alternate settings now: @FlashLayout (no layout yet) or one per layout
+  /// partition with an IP (ascending phase id; size rule of PROTOCOL.md 3.3.2, 'e' for P without
+  /// E, else 'a'), then @virtual/0xf1, @OTP/0xf2 (options.otp_supported), @PMIC/0xf4
+  /// (options.pmic_supported).
+  std::vector<UbootDfuAlt> dfu_alts() const;
+  /// DFU_DNLOAD block `block` (wValue) on `alt` (dfu_write from the USB completion handler):
+  /// block numbers run 0, 1, 2... per transaction ("Wrong sequence number", a phase error on the
+  /// current partition's alt); the data waits in the DFU buffer. A zero-length block ends the
+  /// transfer: the buffer goes to the medium.
+  int dfu_download(int alt, std::uint16_t block, ByteView data);
+  /// The deferred flush after the manifestation (dfu_flush): the medium write, then stm32prog's
+  /// flush callback: layout parse (FlashLayout alt), end of phase + next phase (current
+  /// partition's alt), OTP / PMIC programming, the virtual command (set phase/offset, jump).
+  /// Non-zero: the flush failed (U-Boot then leaves its gadget loop and resets the board).
+  int dfu_manifest(int alt);
+  /// DFU_UPLOAD block `block` of at most `n` bytes on `alt` (dfu_read): a read starts at block 0,
+  /// the blocks must follow; a reply shorter than `n` ends it. The virtual alt answers Get Phase
+  /// (stm32prog_cmd_read; in phase 0xFF reading it arms the reset). Returns the byte count
+  /// (`out` resized to it) or -1 (the host sees a STALL).
+  int dfu_upload(int alt, std::uint16_t block, std::size_t n, Bytes& out);
+  /// DFU_DETACH ended a gadget run. The first run (phase 0x00) prepares the devices of a parsed
+  /// layout (stm32prog_dfu_init: devices, GPT, 'D' erases, next phase) and re-enumerates; after the
+  /// partition run the session ends: reset after an error was reported, else leave (kernel boot
+  /// event when the layout loaded one, else console). Records the end as an event.
+  UbootUsbDetach usb_detach();
 
   /// The accepted layout (empty before, and after an error that dropped it).
   const std::optional<UbootLayout>& layout() const { return layout_; }
@@ -201,6 +249,11 @@ class UbootProgrammer {
   int pmic_read(std::uint32_t offset, std::size_t& n, Bytes& out);
   int otp_start();
   int pmic_start();
+  std::uint32_t virtual_of(int alt) const;
+  int dfu_read(int alt, std::size_t n, int seq, Bytes& out);
+  int cmd_read(std::uint32_t offset, std::size_t& len, Bytes& out);
+  int cmd_write(std::uint32_t offset, ByteView data);
+  int set_phase(std::uint32_t phase, std::uint32_t offset);
 
   const SocInfo& soc_;
   UbootOptions options_;
@@ -222,6 +275,7 @@ class UbootProgrammer {
   std::array<std::uint8_t, uboot_pmic_size> pmic_part_{};
   std::uint64_t uimage_ = 0, dtb_ = 0, initrd_ = 0, initrd_size_ = 0;
   std::uint64_t script_ = 0;
+  bool usb_partitions_run_ = false;   ///< USB: the layout gadget run is over (stm32prog_usb_loop)
 };
 
 }  // namespace mp1boot::sim

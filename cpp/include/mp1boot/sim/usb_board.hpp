@@ -1,14 +1,18 @@
 // SPDX-License-Identifier: MIT
 // The simulated STM32MP board on the USB side: a control-request handler, independent of any
 // transport, that answers standard requests (descriptors, configuration, interface) and the DFU
-// class requests of the stage currently running (PROTOCOL.md 3, 7.1, 7.2):
-//   ROM (MP13/MP15/MP25) -> TF-A -> a minimal U-Boot stand-in (optional).
+// class requests of the stage currently running (PROTOCOL.md 3, 7.1-7.3):
+//   ROM (MP13/MP15/MP25) -> TF-A -> U-Boot stm32prog (optional).
 // MP15: the ROM hands over to TF-A at manifestation without re-enumerating (TF-A keeps the ROM's
 // descriptors). MP13/MP25: the ROM waits for DFU_DETACH, leaves the bus and TF-A enumerates with
 // its own strings and alternate settings. TF-A asks for the DETACH through the Get Phase detach
-// flag after a good FIP. Time is not read from a clock: replies say how long the device is busy
-// and how long a re-enumeration takes; transport adapters (SimUsbPort, mp1boot-usbsim) apply it.
-// No libusb, no umockdev, no threads here.
+// flag after a good FIP. U-Boot's "USB download gadget" then takes the flash layout on
+// @FlashLayout, asks for a DETACH (Get Phase flag), prepares the devices and enumerates again with
+// one alternate setting per layout partition; its programming service is the same
+// UbootProgrammer as on UART (uboot_uart_service.hpp), writing sparse storage images. After it
+// reported phase 0xFF, a DETACH resets the board and the boot ROM enumerates again. Time is not
+// read from a clock: replies say how long the device is busy and how long a re-enumeration takes;
+// transport adapters (SimUsbPort, mp1boot-usbsim) apply it. No libusb, no umockdev, no threads.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -20,6 +24,7 @@
 
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/sim/uboot_uart_service.hpp"
 #include "mp1boot/soc.hpp"
 #include "mp1boot/transport/usb_port.hpp"
 
@@ -29,6 +34,13 @@ namespace usb_detail {
 class UsbStage;
 class UsbStageHost;
 }  // namespace usb_detail
+
+/// A fault (FIELD.md failure mode 10): the board resets in the middle of a U-Boot partition
+/// download. Fires once per board.
+struct UsbResetFault {
+  std::uint8_t phase = 0x10;      ///< the partition whose download is cut
+  std::uint64_t after_bytes = 0;  ///< data bytes of that transfer received before the reset
+};
 
 /// Options of UsbBoard. Defaults reproduce the documented device behaviour; the [INF]/[UNK]
 /// behaviours of PROTOCOL.md are options with their evidence noted.
@@ -56,11 +68,20 @@ struct UsbBoardOptions {
   bool tfa_enabled = true;
   /// TF-A download buffer for phase 0x03 (DWL_BUFFER_SIZE, 16 MiB); smaller makes overflow tests cheap.
   std::uint32_t tfa_buffer_size = 16u * 1024u * 1024u;
-  /// After TF-A's DETACH, enumerate as a minimal U-Boot stm32prog stand-in ("USB download
-  /// gadget@...", alts @FlashLayout/0x00 and @virtual/0xf1, wTransferSize 4096): it takes the
-  /// flash layout, records it as phase 0x00, then reports phase 0xFF "U-Boot stm32prog is not
-  /// simulated beyond the flash layout". false: the board stays detached after TF-A.
-  bool uboot_stub = true;
+  /// After TF-A's DETACH, U-Boot stm32prog enumerates ("USB download gadget@...", wTransferSize
+  /// 4096) with these options (storage devices, U-Boot release, OTP/PMIC support, faults).
+  /// std::nullopt: the board stays detached after TF-A (FIELD.md failure mode 1).
+  std::optional<UbootOptions> uboot = UbootOptions{};
+  /// The board's lasting state under U-Boot (storage images, OTP, PMIC, events), shared so that
+  /// callers can inspect it. Null: created from uboot->storage when U-Boot first runs (an empty
+  /// storage folder means a temporary one, removed with the hardware); see UsbBoard::uboot_hardware.
+  std::shared_ptr<UbootHardware> hardware;
+  /// Modelled U-Boot time per DNLOAD data block (DFU buffer copy, medium writes), returned as
+  /// Reply::busy; ~2 ms per 4096 bytes gives the ~2 MB/s of FIELD.md. 0: instant.
+  std::chrono::microseconds uboot_block_time{0};
+  /// Fault: U-Boot resets the board during a partition download (the request in flight answers
+  /// `disconnected`, then the boot ROM enumerates after reenumerate_delay).
+  std::optional<UsbResetFault> reset_fault;
   /// When set: DIR/phase-0xnn.bin (lower-case hex, as the UART recorder) for every completed download and DIR/usb-exchange.json (see
   /// UsbBoard::exchange_json), written after every stage change and by write_records().
   std::string record_dir;
@@ -136,11 +157,14 @@ class UsbBoard {
   void unplug();
   /// Power cycle in serial-boot mode: the ROM enumerates again (generation + 1), images kept.
   void power_cycle();
+  /// The U-Boot hardware (storage, OTP, PMIC, events): options().hardware, or the one created
+  /// when U-Boot first ran; null before that when none was given.
+  std::shared_ptr<UbootHardware> uboot_hardware() const { return options_.hardware; }
 
   /// Identity of the current enumeration: 0483:df11, bus 1, address 2 + generation, port
   /// "1-1", speed "high" (or "full"), the current strings and functional descriptor.
   transport::UsbIdentity identity() const;
-  /// "rom", "tf-a", "u-boot" (the stand-in), "halted" (FSBL not answering DFU).
+  /// "rom", "tf-a", "u-boot", "halted" (FSBL not answering DFU).
   std::string stage() const;
   /// The running stage's DFU state and current alternate setting (for tests and notebooks).
   dfu::State dfu_state() const;
@@ -186,6 +210,7 @@ class UsbBoard {
   std::map<std::uint8_t, Bytes> images_;
   std::vector<LogEntry> log_;
   std::uint64_t transfers_ = 0;
+  bool reset_fault_fired_ = false;
 };
 
 }  // namespace mp1boot::sim

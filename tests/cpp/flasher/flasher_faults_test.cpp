@@ -1,0 +1,164 @@
+// SPDX-License-Identifier: MIT
+// The flash runner's verify, resume and fault handling on the simulated STM32MP157 over UART:
+// read-back with SHA-256 (and a medium corrupted behind U-Boot's back), Ctrl-C mid-partition then
+// a resumed run that skips what was done, and a board that resets mid-partition (the ROM answers
+// again: FIELD.md failure mode 10).
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <string>
+
+#include "mp1boot/error.hpp"
+#include "mp1boot/image/flash_layout.hpp"
+#include "rig.hpp"
+
+using namespace mp1boot;
+namespace fs = std::filesystem;
+
+namespace {
+using namespace mp1boot::test;
+
+const session::PartitionReport& part(const session::FlashReport& r, const std::string& name) {
+  for (const auto& p : r.partitions)
+    if (p.name == name) return p;
+  throw std::runtime_error("no partition " + name + " in the report");
+}
+
+TEST(FlasherVerify, ReadsEveryProgrammedPartitionBack) {
+  Rig rig("flasher-verify");
+  auto dev = rig.connect();
+  std::vector<std::string> verified;
+  session::FlashOptions o;
+  o.verify = true;
+  o.on_event = [&](const session::FlashEvent& e) {
+    if (e.kind == session::FlashEvent::Kind::partition_verified) verified.push_back(e.partition->name);
+  };
+  const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
+  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_TRUE(r.verify);
+  EXPECT_EQ(verified, (std::vector<std::string>{"fsbl1", "rootfs"}));
+  EXPECT_EQ(part(r, "rootfs").verified, "ok");
+  EXPECT_EQ(part(r, "rootfs").readback_sha256, session::sha256_hex(rootfs()));
+  EXPECT_EQ(part(r, "fsbl1").readback_sha256, session::sha256_hex(fsbl_mp15()));
+  EXPECT_EQ(part(r, "fip-boot").verified, "");  // RAM phases are not read back
+  EXPECT_EQ(r.link, "uart");
+  EXPECT_NE(r.to_json().find("\"verified\": \"ok\""), std::string::npos);
+}
+
+TEST(FlasherVerify, CorruptedMediumIsAMismatchNamingPartitionAndOffset) {
+  Rig rig("flasher-verify-bad");
+  auto dev = rig.connect();
+  session::FlashOptions o;
+  o.verify = true;
+  o.on_event = [&](const session::FlashEvent& e) {
+    if (e.kind != session::FlashEvent::Kind::partition_done || e.partition->name != "rootfs") return;
+    // The medium loses a byte after U-Boot wrote it (a worn card): flip byte 1234 of rootfs.
+    std::fstream f(rig.storage / "mmc0.img", std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(0x100000 + 1234);
+    const char c = static_cast<char>(rootfs()[1234] ^ 0xFF);
+    f.write(&c, 1);
+  };
+  session::Flasher f(*dev, rig.dir / "flash.tsv", o);
+  try {
+    f.run();
+    FAIL() << "no error";
+  } catch (const DeviceError& e) {
+    EXPECT_EQ(e.code(), errc::verify_mismatch) << e.what();
+    EXPECT_NE(e.message().find("rootfs (0x10, mmc0, layout line 5) first difference at offset 0x4d2"), std::string::npos)
+        << e.message();
+  }
+  EXPECT_EQ(part(f.report(), "rootfs").verified, "mismatch");
+  EXPECT_EQ(part(f.report(), "fsbl1").verified, "ok");
+  EXPECT_EQ(f.report().result, "failed");
+}
+
+TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
+  Rig rig("flasher-resume");
+  session::FlashReport first;
+  {
+    auto dev = rig.connect();
+    CancelToken cancel;
+    session::DriveHooks hooks;
+    hooks.cancel = &cancel;
+    dev->set_hooks(hooks);
+    session::FlashOptions o;
+    o.progress = [&](const Progress& p) {
+      if (p.partition == "rootfs" && p.bytes_done > 0 && p.bytes_done < p.bytes_total) cancel.cancel();
+    };
+    session::Flasher f(*dev, rig.dir / "flash.tsv", o);
+    EXPECT_THROW(f.run(), CancelledError);
+    first = f.report();
+  }
+  EXPECT_EQ(first.result, "failed");
+  EXPECT_EQ(part(first, "fsbl1").result, "ok");
+  EXPECT_EQ(part(first, "rootfs").result, "failed");
+
+  // Power cycle (a new board on the same storage), resume from the report.
+  auto dev = rig.connect();
+  session::FlashOptions o;
+  for (const auto& p : first.partitions)
+    if (p.result == "ok") o.completed[p.phase] = p.sha256;
+  std::vector<std::string> sent;
+  o.progress = [&](const Progress& p) {
+    if (sent.empty() || sent.back() != p.partition) sent.push_back(p.partition);
+  };
+  o.verify = true;
+  const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
+  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_TRUE(r.resumed);
+  EXPECT_EQ(sent, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "rootfs"}));
+  EXPECT_EQ(part(r, "fsbl1").result, "resumed");
+  EXPECT_EQ(part(r, "fsbl1").sha256, session::sha256_hex(fsbl_mp15()));
+  EXPECT_EQ(part(r, "rootfs").result, "ok");
+  EXPECT_EQ(part(r, "rootfs").verified, "ok");
+  EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x4400, fsbl_mp15().size()), fsbl_mp15());
+  EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x100000, rootfs().size()), rootfs());
+}
+
+TEST(FlasherResume, ChangedFileIsProgrammedAgain) {
+  Rig rig("flasher-resume-changed");
+  auto dev = rig.connect();
+  session::FlashOptions o;
+  o.completed[0x04] = std::string(64, '0');  // not the SHA-256 of today's tf-a.stm32
+  std::vector<std::string> sent;
+  o.progress = [&](const Progress& p) {
+    if (sent.empty() || sent.back() != p.partition) sent.push_back(p.partition);
+  };
+  const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
+  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(part(r, "fsbl1").result, "ok");
+  EXPECT_NE(std::find(sent.begin(), sent.end(), "fsbl1"), sent.end());
+}
+
+TEST(FlasherFaults, BoardResetMidPartitionIsNamedWithPhaseAndBytes) {
+  Rig rig("flasher-reset");
+  auto dev = rig.connect("&reset_phase=0x10&reset_after=3000");
+  session::FlashOptions o;
+  o.reset_probe = std::chrono::milliseconds(2000);
+  session::Flasher f(*dev, rig.dir / "flash.tsv", o);
+  try {
+    f.run();
+    FAIL() << "no error";
+  } catch (const DeviceError& e) {
+    EXPECT_EQ(e.code(), errc::device_reset) << e.what();
+    const std::string m = e.message();
+    EXPECT_NE(m.find("phase 0x10 (rootfs)"), std::string::npos) << m;
+    EXPECT_NE(m.find("of 10000 bytes were acknowledged"), std::string::npos) << m;
+    EXPECT_NE(m.find("--resume"), std::string::npos) << m;
+    ASSERT_TRUE(e.context().layout_line.has_value());
+    EXPECT_EQ(*e.context().layout_line, 5u);
+  }
+  EXPECT_EQ(part(f.report(), "fsbl1").result, "ok");
+  EXPECT_EQ(part(f.report(), "rootfs").result, "failed");
+  // The ROM is what answers now.
+  EXPECT_EQ(dev->get_phase().phase, 0x01);
+}
+
+TEST(LayoutRewrite, OptionColumnChangesAndEverythingElseStays) {
+  const std::string text = "#Opt\tId\tName\r\n-\t0x01\tfsbl\r\nP\t\t0x04\tfsbl1\r\n  PD\t0x10\trootfs";
+  const std::string out = image::rewrite_options(text, {{3, "PE"}, {4, "PE"}});
+  EXPECT_EQ(out, "#Opt\tId\tName\r\n-\t0x01\tfsbl\r\nPE\t\t0x04\tfsbl1\r\n  PE\t0x10\trootfs");
+  EXPECT_THROW(image::rewrite_options(text, {{9, "PE"}}), UsageError);
+}
+
+}  // namespace
