@@ -15,6 +15,7 @@ CallScope::CallScope(session::Device* device, py::object progress, py::object tr
   // well within 100 ms without slowing a per-block DFU loop.
   h.poll = [this] {
     if (error_) return;
+    if (external_ && external_->cancelled()) cancel_.cancel();
     const auto now = std::chrono::steady_clock::now();
     if (now - last_poll_ < std::chrono::milliseconds(10)) return;
     last_poll_ = now;
@@ -54,6 +55,18 @@ ProgressFn CallScope::progress_fn() {
       stash();
     }
   };
+}
+
+void CallScope::invoke(const py::object& fn, const std::function<py::object()>& make) {
+  if (fn.is_none()) return;
+  py::gil_scoped_acquire gil;
+  if (error_) return;
+  try {
+    fn(make());
+  } catch (py::error_already_set& e) {
+    e.restore();
+    stash();
+  }
 }
 
 void CallScope::stash() {

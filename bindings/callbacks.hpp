@@ -25,6 +25,10 @@ class CallScope {
 
   /// A ProgressFn that calls the Python callable (or nothing when it is None).
   ProgressFn progress_fn();
+  /// Calls `fn(make())` with the GIL held; a Python error is stashed (and cancels the call).
+  void invoke(const py::object& fn, const std::function<py::object()>& make);
+  /// Also cancel when this token trips (a caller running several boards from other threads).
+  void watch(const CancelToken* external) { external_ = external; }
 
   /// Runs fn with the GIL released, then re-raises a stored Python error if any.
   template <class F>
@@ -62,6 +66,7 @@ class CallScope {
   CancelToken cancel_;
   std::chrono::steady_clock::time_point last_poll_{};
   std::optional<py::error_already_set> error_;
+  const CancelToken* external_ = nullptr;
 };
 
 }  // namespace mp1boot::py_bindings

@@ -31,7 +31,7 @@ from .errors import (CancelledError, DeviceError, Error, LayoutError, NackError,
 __version__: str = _core.__version__
 
 __all__ = [
-    "connect", "list_devices", "flash", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
+    "connect", "list_devices", "flash", "flash_many", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
@@ -55,15 +55,106 @@ def list_devices() -> list:
     return _core.list_devices()
 
 
-def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False) -> dict:
+def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
+          verify: bool = False, resume=None, events=None, cancel=None) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
-    tool version, transport, SoC, and per partition the id, name, device, offset, size, SHA-256,
-    time, throughput and result. With ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded
-    into RAM and nothing is programmed (``mp1boot boot FlashLayout.tsv``).
+    tool version, link, serial number, port path and speed, SoC, and per partition the id, name,
+    device, offset, size, SHA-256, time, throughput and result.
+
+    ``verify`` reads every programmed partition back at the end and compares SHA-256 (a difference
+    raises DeviceError with code ``verify_mismatch``). ``resume`` is an earlier report (dict or
+    JSON file): partitions it lists as done, whose files are unchanged, are not sent again.
+    ``events`` is called with one dict per stage change (``{"event": "stage", ...}``), finished
+    partition (``"partition"``) and verified partition (``"verified"``). With ``boot_only`` only
+    the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
+
+    When the run fails (or is interrupted), the exception carries the report so far as
+    ``exc.report``: write it out and pass it as ``resume`` next time.
     """
-    return _core.flash(str(layout), port, dict(defines or {}), progress, boot_only)
+    completed = _completed(resume, port) if resume is not None else {}
+    sink: list = []
+    try:
+        report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify, completed,
+                             events, sink, cancel)
+    except BaseException as exc:
+        if sink:
+            exc.report = dict(sink[-1], port=port)
+        raise
+    report["port"] = port
+    return report
+
+
+def _completed(resume, port: str) -> dict:
+    """Phase -> SHA-256 of the partitions an earlier report says were programmed."""
+    import json
+    from pathlib import Path
+    report = resume if isinstance(resume, dict) else json.loads(Path(resume).read_text())
+    if "boards" in report:  # a report of several boards: the entry of this port (or the only one)
+        boards = report["boards"]
+        entry = next((b for b in boards.values() if b.get("port") == port or b.get("serial") and
+                      port.endswith(b["serial"])), None)
+        if entry is None and len(boards) == 1:
+            entry = next(iter(boards.values()))
+        if entry is None:
+            return {}
+        report = entry
+    return {int(p["phase"]): p["sha256"] for p in report.get("partitions", [])
+            if p.get("result") in ("ok", "resumed") and p.get("sha256")}
+
+
+def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
+               resume=None, events=None) -> dict:
+    """Flash several boards in parallel, one thread per board (the transfers run without the GIL).
+
+    ``progress(port, p)`` and ``events(port, event)`` receive the board's port first. Returns
+    ``{"result": "ok"|"failed", "boards": {key: report}}`` keyed by serial number (the port when the
+    link has none); a board that failed has its report (``result`` "failed", ``error``,
+    ``error_code``). Ctrl-C stops every board.
+    """
+    import threading
+    token = _core.CancelToken()
+    results: dict = {}
+
+    def run(port: str) -> None:
+        def prog(p):
+            if progress:
+                progress(port, p)
+
+        def ev(e):
+            if events:
+                events(port, e)
+
+        try:
+            results[port] = flash(layout, port=port, defines=defines, progress=prog if progress else None,
+                                  verify=verify, resume=resume, events=ev if events else None, cancel=token)
+        except BaseException as exc:  # noqa: BLE001 - reported per board
+            report = getattr(exc, "report", None) or {"result": "failed", "partitions": []}
+            report["error"] = str(exc)
+            report["error_code"] = getattr(exc, "code", "")
+            results[port] = report
+
+    threads = [threading.Thread(target=run, args=(p,), name=f"mp1boot-flash-{p}") for p in ports]
+    for t in threads:
+        t.start()
+    try:
+        for t in threads:
+            while t.is_alive():
+                t.join(0.05)
+    except KeyboardInterrupt:
+        token.cancel()
+        for t in threads:
+            t.join()
+        raise
+    boards = {}
+    for port in ports:
+        report = results[port]
+        report["port"] = port
+        key = report.get("serial") or port
+        boards[key if key not in boards else port] = report
+    ok = all(r.get("result") == "ok" for r in boards.values())
+    return {"tool_version": __version__, "result": "ok" if ok else "failed", "boards": boards}
 
 
 def image_info(path) -> dict:

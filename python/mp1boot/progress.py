@@ -76,3 +76,47 @@ class Tqdm:
 def tqdm_progress(**kwargs) -> Tqdm:
     """Shorthand for :class:`Tqdm`."""
     return Tqdm(**kwargs)
+
+
+class MultiBar:
+    """One progress line per board (``mp1boot flash --port A --port B``). On a terminal the lines are
+    redrawn in place; otherwise one line is printed per finished transfer."""
+
+    def __init__(self, boards, stream: Optional[TextIO] = None, width: int = 20) -> None:
+        import threading
+        self.stream = stream or sys.stderr
+        self.width = width
+        self.boards = list(boards)
+        self.lines = {b: f"{b}: waiting" for b in self.boards}
+        self.tty = getattr(self.stream, "isatty", lambda: False)()
+        self._lock = threading.Lock()
+        self._drawn = False
+        self._t0 = {}
+
+    def __call__(self, board, p) -> None:
+        with self._lock:
+            key = (board, p.stage, p.phase)
+            if p.bytes_done == 0 or key not in self._t0:
+                self._t0[key] = time.monotonic()
+            frac = p.bytes_done / p.bytes_total if p.bytes_total else 1.0
+            fill = int(frac * self.width)
+            rate = p.bytes_done / max(time.monotonic() - self._t0[key], 1e-9) / 1000
+            name = os.path.basename(p.partition) if p.partition else p.stage
+            self.lines[board] = (f"{board}: {p.stage} 0x{p.phase:02x} {name:<14} [{'#' * fill}{'.' * (self.width - fill)}]"
+                                 f" {frac * 100:5.1f}% {rate:8.1f} kB/s")
+            if self.tty:
+                self._draw()
+            elif p.bytes_done >= p.bytes_total:
+                self.stream.write(self.lines[board] + "\n")
+                self.stream.flush()
+
+    def _draw(self) -> None:
+        if self._drawn:
+            self.stream.write(f"\x1b[{len(self.boards)}F")  # back to the first board's line
+        for b in self.boards:
+            self.stream.write("\x1b[2K" + self.lines[b] + "\n")
+        self._drawn = True
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.flush()

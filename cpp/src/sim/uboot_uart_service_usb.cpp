@@ -41,6 +41,11 @@ std::uint32_t UbootProgrammer::virtual_of(int alt) const {
   return 0;
 }
 
+bool UbootProgrammer::valid_alt(int alt) const {
+  const std::size_t count = alt_parts_.size() + 1 + (options_.otp_supported ? 1 : 0) + (options_.pmic_supported ? 1 : 0);
+  return alt >= 0 && static_cast<std::size_t>(alt) < count;
+}
+
 std::vector<UbootDfuAlt> UbootProgrammer::dfu_alts() const {
   std::vector<UbootDfuAlt> out;
   for (int index : alt_parts_) {
@@ -62,18 +67,18 @@ std::vector<UbootDfuAlt> UbootProgrammer::dfu_alts() const {
 }
 
 int UbootProgrammer::dfu_download(int alt, std::uint16_t block, ByteView data) {
-  if (alt < 0 || static_cast<std::size_t>(alt) >= dfu_alts().size()) return -ENODEV;
+  if (!valid_alt(alt)) return -ENODEV;
   return dfu_write(alt, data, block);
 }
 
 int UbootProgrammer::dfu_manifest(int alt) {
-  if (alt < 0 || static_cast<std::size_t>(alt) >= dfu_alts().size()) return -ENODEV;
+  if (!valid_alt(alt)) return -ENODEV;
   return dfu_flush(alt);
 }
 
 int UbootProgrammer::dfu_upload(int alt, std::uint16_t block, std::size_t n, Bytes& out) {
   out.clear();
-  if (alt < 0 || static_cast<std::size_t>(alt) >= dfu_alts().size()) return -ENODEV;
+  if (!valid_alt(alt)) return -ENODEV;
   return dfu_read(alt, n, block, out);
 }
 

@@ -79,7 +79,7 @@ class UbootUsbStage final : public UsbStage {
   Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
                     std::uint8_t alt) override {
     const auto request = static_cast<Request>(s.request);
-    if (request == Request::getstatus) return getstatus(in_length);
+    if (request == Request::getstatus) return getstatus();
     if (request == Request::getstate) return ok(Bytes{static_cast<std::uint8_t>(state_)});
     switch (state_) {
       case State::dfu_idle:
@@ -125,8 +125,7 @@ class UbootUsbStage final : public UsbStage {
     return stall();
   }
 
-  Reply getstatus(std::uint16_t in_length) {
-    (void)in_length;
+  Reply getstatus() {
     switch (state_) {
       case State::dnload_sync:
       case State::dnbusy: state_ = State::dnload_idle; break;

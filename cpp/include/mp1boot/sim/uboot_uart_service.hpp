@@ -250,6 +250,7 @@ class UbootProgrammer {
   int otp_start();
   int pmic_start();
   std::uint32_t virtual_of(int alt) const;
+  bool valid_alt(int alt) const;
   int dfu_read(int alt, std::size_t n, int seq, Bytes& out);
   int cmd_read(std::uint32_t offset, std::size_t& len, Bytes& out);
   int cmd_write(std::uint32_t offset, ByteView data);
