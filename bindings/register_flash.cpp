@@ -16,6 +16,7 @@
 #include "callbacks.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flasher.hpp"
+#include "mp1boot/session/nvm.hpp"
 
 namespace py = pybind11;
 
@@ -44,45 +45,108 @@ void register_flash(py::module_& m) {
       .def("cancel", &CancelToken::cancel)
       .def_property_readonly("cancelled", &CancelToken::cancelled);
 
+  auto run_flash = [](session::Device& device, const std::filesystem::path& layout,
+                      const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
+                      bool verify, const std::map<int, std::string>& completed, py::object on_event,
+                      py::object report_sink, const CancelToken* cancel) {
+    session::FlashOptions o;
+    o.parse.defines = defines;
+    o.boot_only = boot_only;
+    o.verify = verify;
+    for (const auto& [phase, sha] : completed) o.completed[static_cast<std::uint8_t>(phase)] = sha;
+    CallScope s(&device, progress);
+    s.watch(cancel);
+    o.progress = s.progress_fn();
+    if (!on_event.is_none())
+      o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e); }); };
+    session::Flasher flasher(device, layout, o);
+    auto sink = [&] {
+      if (!report_sink.is_none()) report_sink.attr("append")(json_loads(flasher.report().to_json()));
+    };
+    try {
+      s.run([&] { return flasher.run(); });
+    } catch (...) {
+      sink();
+      throw;
+    }
+    sink();
+    return json_loads(flasher.report().to_json());
+  };
+
   m.def(
       "flash",
-      [](const std::filesystem::path& layout, const std::string& port_url,
-         const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
-         const std::map<int, std::string>& completed, py::object on_event, py::object report_sink,
-         const CancelToken* cancel) {
+      [run_flash](const std::filesystem::path& layout, const std::string& port_url,
+                  const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
+                  const std::map<int, std::string>& completed, py::object on_event, py::object report_sink,
+                  const CancelToken* cancel) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
-        session::FlashOptions o;
-        o.parse.defines = defines;
-        o.boot_only = boot_only;
-        o.verify = verify;
-        for (const auto& [phase, sha] : completed) o.completed[static_cast<std::uint8_t>(phase)] = sha;
-        CallScope s(device.get(), progress);
-        s.watch(cancel);
-        o.progress = s.progress_fn();
-        if (!on_event.is_none())
-          o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e); }); };
-        session::Flasher flasher(*device, layout, o);
-        auto sink = [&] {
-          if (!report_sink.is_none()) report_sink.attr("append")(json_loads(flasher.report().to_json()));
-        };
-        try {
-          s.run([&] { return flasher.run(); });
-        } catch (...) {
-          sink();
-          throw;
-        }
-        sink();
-        return json_loads(flasher.report().to_json());
+        return run_flash(*device, layout, defines, progress, boot_only, verify, completed, on_event, report_sink,
+                         cancel);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("completed") = std::map<int, std::string>{}, py::arg("on_event") = py::none(),
       py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr,
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
+
+  auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
+  device.def(
+      "flash",
+      [run_flash](session::Device& d, const std::filesystem::path& layout,
+                  const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
+                  bool verify, py::object on_event) {
+        return run_flash(d, layout, defines, progress, boot_only, verify, {}, on_event, py::none(), nullptr);
+      },
+      py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
+      py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
+      py::arg("events") = py::none(),
+      "Runs a flash layout on this board (boot_only: only the '-' lines, to reach U-Boot); returns the report.");
+  device.def(
+      "read_otp",
+      [](session::Device& d, std::size_t size, py::object progress) {
+        CallScope s(&d, progress);
+        auto fn = s.progress_fn();
+        Bytes b = s.run([&] { return session::read_otp(d, size, fn); });
+        return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+      },
+      py::arg("size") = 0, py::arg("progress") = py::none(),
+      "The OTP image of U-Boot stm32prog (OP-TEE TA format: version, BSEC state, value and status per word).");
+  device.def(
+      "read_pmic",
+      [](session::Device& d) {
+        CallScope s(&d);
+        Bytes b = s.run([&] { return session::read_pmic(d); });
+        return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
+      },
+      "The 8 bytes of the STPMIC1 NVM shadow, through U-Boot stm32prog.");
+  device.def(
+      "write_otp",
+      [](session::Device& d, py::bytes image, bool permanent) {
+        std::string data = image;
+        CallScope s(&d);
+        s.run([&] {
+          session::write_otp(d, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
+                             session::PermanentWrite{permanent});
+        });
+      },
+      py::arg("image"), py::kw_only(), py::arg("i_understand_this_is_permanent") = false,
+      "Fuses the OTP words whose update bit is set in `image`. Irreversible: refused without the opt-in.");
+  device.def(
+      "write_pmic",
+      [](session::Device& d, py::bytes nvm, bool permanent) {
+        std::string data = nvm;
+        CallScope s(&d);
+        s.run([&] {
+          session::write_pmic(d, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
+                              session::PermanentWrite{permanent});
+        });
+      },
+      py::arg("nvm"), py::kw_only(), py::arg("i_understand_this_is_permanent") = false,
+      "Writes the 8-byte PMIC NVM. Irreversible: refused without the opt-in.");
 }
 
 }  // namespace mp1boot::py_bindings

@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: MIT
+// OTP / PMIC access through U-Boot stm32prog (see nvm.hpp). Writes: UART sends the data with the
+// Download operation byte 0xF2/0xF4 and Start 0xF2/0xF4 programs it; USB downloads to the alt and
+// U-Boot programs it at the manifestation (its flush callback).
+#include "mp1boot/session/nvm.hpp"
+
+#include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/error.hpp"
+#include "mp1boot/session/usb_device.hpp"
+#include "mp1boot/uart/wire.hpp"
+
+namespace mp1boot::session {
+
+namespace {
+constexpr std::uint32_t status_update = 1u << 31;
+constexpr std::uint32_t status_lock = 1u << 30;
+
+void require_consent(PermanentWrite consent, const char* what) {
+  if (!consent.i_understand_this_is_permanent)
+    throw UsageError(errc::usage,
+                     std::string(what) +
+                         " cannot be undone: it needs the explicit opt-in (PermanentWrite{true}, "
+                         "i_understand_this_is_permanent=True, --i-understand-this-is-permanent); nothing was sent",
+                     ErrorContext{.operation = what});
+}
+
+void write_virtual(Device& device, std::uint8_t phase, ByteView data, const char* name, const ProgressFn& progress) {
+  DownloadOptions o;
+  o.phase = phase;
+  o.name = name;
+  o.progress = progress;
+  if (device.link() == "uart") {
+    o.op = phase == phase_otp ? uart::DownloadOp::otp : uart::DownloadOp::pmic;
+    device.download(data, o);
+    device.start(phase);
+  } else {
+    device.download(data, o);
+  }
+}
+}  // namespace
+
+OtpImage OtpImage::parse(ByteView bytes) {
+  if (bytes.size() < 8 || bytes.size() % 8 != 0)
+    throw ProtocolError(errc::unexpected_byte,
+                        "an OTP image is (words * 2 + 2) * 4 bytes; got " + std::to_string(bytes.size()),
+                        ErrorContext{.operation = "otp", .phase = phase_otp});
+  OtpImage img;
+  img.version = load_le32(&bytes[0]);
+  img.bsec_state = load_le32(&bytes[4]);
+  for (std::size_t at = 8; at + 8 <= bytes.size(); at += 8) {
+    const std::uint32_t status = load_le32(&bytes[at + 4]);
+    img.words.push_back(OtpWord{load_le32(&bytes[at]), (status & status_lock) != 0, (status & status_update) != 0});
+  }
+  return img;
+}
+
+Bytes OtpImage::encode() const {
+  Bytes b(8 + 8 * words.size(), 0);
+  store_le32(&b[0], version);
+  store_le32(&b[4], bsec_state);
+  for (std::size_t i = 0; i < words.size(); ++i) {
+    store_le32(&b[8 + 8 * i], words[i].value);
+    store_le32(&b[12 + 8 * i], (words[i].update ? status_update : 0u) | (words[i].locked ? status_lock : 0u));
+  }
+  return b;
+}
+
+Bytes read_otp(Device& device, std::size_t size, const ProgressFn& progress) {
+  if (size == 0) {
+    size = otp_image_size_mp1;
+    if (auto* usb = dynamic_cast<UsbDevice*>(&device))
+      for (const auto& a : usb->port().alt_settings())
+        if (auto n = dfu::parse_alt_name(a.name); n && n->phase == phase_otp && n->size) size = n->size;
+  }
+  return device.read_back(phase_otp, size, progress);
+}
+
+Bytes read_pmic(Device& device, const ProgressFn& progress) { return device.read_back(phase_pmic, pmic_nvm_size, progress); }
+
+void write_otp(Device& device, ByteView image, PermanentWrite consent, const ProgressFn& progress) {
+  require_consent(consent, "OTP programming");
+  OtpImage::parse(image);  // well-formed before anything goes out
+  write_virtual(device, phase_otp, image, "OTP", progress);
+}
+
+void write_pmic(Device& device, ByteView nvm, PermanentWrite consent, const ProgressFn& progress) {
+  require_consent(consent, "PMIC NVM programming");
+  if (nvm.size() != pmic_nvm_size)
+    throw UsageError(errc::usage, "the PMIC NVM is " + std::to_string(pmic_nvm_size) + " bytes; got " +
+                                      std::to_string(nvm.size()),
+                     ErrorContext{.operation = "PMIC NVM programming", .phase = phase_pmic});
+  write_virtual(device, phase_pmic, nvm, "PMIC", progress);
+}
+
+}  // namespace mp1boot::session
