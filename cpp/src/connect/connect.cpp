@@ -62,12 +62,40 @@ std::unique_ptr<Device> finish_uart(std::unique_ptr<transport::ByteStream> strea
   return dev;
 }
 
+// Fault of the simulated USB board: it resets after reset_after bytes of phase reset_phase.
+sim::UsbResetFault& usb_reset_fault(sim::UsbBoardOptions& b) {
+  if (!b.reset_fault) b.reset_fault.emplace();
+  return *b.reset_fault;
+}
+
+// "reconnect_ms=N" (every hand-over) or "A,B,C" (after the ROM, TF-A, U-Boot layout).
+UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std::string& v) {
+  UsbDevice::ReconnectTimeouts t;
+  try {
+    std::vector<long> ms;
+    std::size_t pos = 0;
+    while (pos <= v.size()) {
+      const std::size_t comma = std::min(v.find(',', pos), v.size());
+      ms.push_back(std::stol(v.substr(pos, comma - pos)));
+      pos = comma + 1;
+    }
+    if (ms.size() != 1 && ms.size() != 3) throw std::invalid_argument("count");
+    t.after_rom = std::chrono::milliseconds(ms[0]);
+    t.after_tfa = std::chrono::milliseconds(ms.size() == 3 ? ms[1] : ms[0]);
+    t.after_uboot = std::chrono::milliseconds(ms.size() == 3 ? ms[2] : ms[0]);
+  } catch (const std::exception&) {
+    bad_url(url, "reconnect_ms needs milliseconds: N, or ROM,TFA,UBOOT; got '" + v + "'");
+  }
+  return t;
+}
+
 std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, const SocInfo& soc) {
   sim::UsbBoardOptions b;
   b.soc = &soc;
   transport::SimUsbOptions so;
   sim::UbootOptions uboot;
   bool with_uboot = true;
+  UsbDevice::Options uo;
   auto micros = [&](const std::string& k, const std::string& v) {
     try {
       return std::chrono::microseconds(std::stol(v));
@@ -83,8 +111,12 @@ std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, cons
     else if (k == "block_us") b.block_time = micros(k, v);
     else if (k == "uboot_block_us") b.uboot_block_time = micros(k, v);
     else if (k == "uboot") with_uboot = v != "0";
+    else if (k == "tfa") b.tfa_enabled = v != "0";
     else if (k == "storage") uboot.storage.dir = v;
     else if (k == "uboot_version") uboot.uboot_version = v;
+    else if (k == "reset_phase") usb_reset_fault(b).phase = static_cast<std::uint8_t>(std::stoul(v, nullptr, 0));
+    else if (k == "reset_after") usb_reset_fault(b).after_bytes = std::stoull(v, nullptr, 0);
+    else if (k == "reconnect_ms") uo.reconnect = reconnect_timeouts(url, v);
     else bad_url(url, "unknown simulator option '" + k + "' for link=usb");
   }
   // After TF-A, U-Boot's stm32prog gadget (its storage in a temporary folder unless storage=DIR).
@@ -96,7 +128,7 @@ std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, cons
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
     return transport::wait_for_sim_device(board, timeout, cancel, so);
   };
-  return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), UsbDevice::Options{});
+  return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }
 
 std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const ConnectOptions& o) {
@@ -134,8 +166,13 @@ std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const Co
 }
 
 #ifdef MP1BOOT_HAS_USB
-std::unique_ptr<Device> connect_usb(const Url& u) {
+std::unique_ptr<Device> connect_usb(const Url& u, std::string_view url) {
   std::string selector = u.target;
+  UsbDevice::Options uo;
+  for (const auto& [k, v] : u.query) {
+    if (k == "reconnect_ms") uo.reconnect = reconnect_timeouts(url, v);
+    else bad_url(url, "unknown USB option '" + k + "' (reconnect_ms=N or ROM,TFA,UBOOT)");
+  }
   auto port = transport::open_usb(selector);
   UsbDevice::Reopen reopen = [](const transport::UsbIdentity& prev, std::chrono::milliseconds timeout,
                                 const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
@@ -148,7 +185,7 @@ std::unique_ptr<Device> connect_usb(const Url& u) {
     w.skip_address = prev.address;
     return transport::wait_for_device(w);
   };
-  return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), UsbDevice::Options{});
+  return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }
 #endif
 
@@ -156,7 +193,9 @@ std::unique_ptr<Device> connect_usb(const Url& u) {
 
 std::string connect_url_help() {
   return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
-         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR&storage=DIR&uboot=0&uboot_block_us=N], usb[:SERIAL|:BUS-PORTPATH|:VID:PID]";
+         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR&storage=DIR&uboot=0&tfa=0&block_us=N&uboot_block_us=N"
+         "&realtime=1&reset_phase=0xNN&reset_after=BYTES&reconnect_ms=N], "
+         "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
 }
 
 std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options) {
@@ -173,7 +212,7 @@ std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& opti
   }
   if (u.scheme == "usb") {
 #ifdef MP1BOOT_HAS_USB
-    return connect_usb(u);
+    return connect_usb(u, url);
 #else
     bad_url(url, "this build has no USB support");
 #endif

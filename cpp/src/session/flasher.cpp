@@ -277,7 +277,10 @@ void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string&
     // A link failure after the ROM stage: if the boot ROM answers now, the board reset (FIELD.md 10).
     const bool link_failure = e.code() == errc::disconnected || e.code() == errc::timeout || e.code() == errc::nack ||
                               e.code() == errc::stall || e.code() == errc::io || e.code() == errc::unexpected_byte;
-    if (phase == uart::phase::fsbl || !link_failure || !device_.reset_detected(options_.reset_probe)) throw;
+    // A board that did not come back after a hand-over was already diagnosed (UsbDevice::reconnect).
+    const bool reconnect = e.context().operation.rfind("reconnect", 0) == 0;
+    if (phase == uart::phase::fsbl || !link_failure || reconnect || !device_.reset_detected(options_.reset_probe))
+      throw;
     std::string reached;
     if (e.context().bytes_sent)
       reached = " after " + std::to_string(*e.context().bytes_sent) + " of " + std::to_string(data.size()) +

@@ -256,9 +256,6 @@ Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const Progr
 
 bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
   try {
-    // Still on the bus with the same handle: not a reset.
-    if (!left_ && dfu::parse_product(port_->identity().product).stage == "rom" && downloaded_phase_ != 0x01)
-      return true;
     const transport::UsbIdentity previous = port_->identity();
     auto next = reopen_(previous, wait, hooks_.cancel);
     port_ = std::move(next);
