@@ -8,6 +8,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/sim/uart_board.hpp"
+#include "mp1boot/sim/uboot_uart.hpp"
 #include "mp1boot/transport/pty_server.hpp"
 
 namespace py = pybind11;
@@ -52,7 +53,7 @@ void register_sim(py::module_& m) {
   py::class_<UartSimServer>(m, "UartSimServer", "A simulated board served on a pseudo-terminal.")
       .def(py::init([](const std::string& soc, const std::string& record_dir, bool line_timing, unsigned baud,
                        double turnaround_ms, double tfa_boot_delay_ms, bool rom_read_memory,
-                       const std::string& stage) {
+                       const std::string& stage, bool uboot, const std::string& storage_dir) {
              sim::UartBoardOptions o;
              o.soc = &soc_by_name(soc);
              o.record_dir = record_dir;
@@ -60,6 +61,11 @@ void register_sim(py::module_& m) {
              if (stage == "tfa") o.start_stage = sim::StartStage::tfa;
              else if (stage != "rom") throw UsageError(errc::usage, "stage must be 'rom' or 'tfa'");
              o.tfa_boot_delay = std::chrono::milliseconds(static_cast<long>(tfa_boot_delay_ms));
+             if (uboot) {  // after TF-A, U-Boot stm32prog with its storage images
+               sim::UbootOptions u;
+               u.storage.dir = storage_dir;
+               o.ssbl_factory = sim::make_uboot_factory(u);
+             }
              transport::LineTiming t;
              t.enabled = line_timing;
              t.baud = baud;
@@ -71,7 +77,7 @@ void register_sim(py::module_& m) {
            }),
            py::arg("soc"), py::arg("record_dir") = "", py::arg("line_timing") = false, py::arg("baud") = 115200,
            py::arg("turnaround_ms") = 0.0, py::arg("tfa_boot_delay_ms") = 0.0, py::arg("rom_read_memory") = false,
-           py::arg("stage") = "rom")
+           py::arg("stage") = "rom", py::arg("uboot") = true, py::arg("storage_dir") = "")
       .def_property_readonly("path", [](const UartSimServer& s) { return s.server->slave_path(); })
       .def_property_readonly("stage", [](const UartSimServer& s) {
         return s.board->with([](const sim::UartBoard& b) { return b.stage(); });

@@ -92,13 +92,11 @@ def main() -> int:
             return 1
     finally:
         sim.stop()
-    rc = usb_part(soc)
-    return rc or flash_part()
+    return usb_part(soc) or usb_flash_part() or flash_part()
 
 
 def flash_part() -> int:
     """A small flash layout over UART: ROM -> TF-A -> U-Boot stm32prog, then the storage checked."""
-    import hashlib
     print("\n--- flash layout over UART on the simulated STM32MP157 (ROM -> TF-A -> U-Boot stm32prog) ---\n")
     work = tempfile.mkdtemp(prefix="mp1boot-flash-")
     payload = bytes((i * 7 + 3) & 0xFF for i in range(32 * 1024))
@@ -124,18 +122,62 @@ def flash_part() -> int:
     os.mkdir(storage)
     print(f"$ mp1boot flash {tsv} --port sim:stm32mp157?storage={storage}")
     report = mp1boot.flash(tsv, port=f"sim:stm32mp157?storage={storage}")
+    ok = check_storage(report, storage)
+    print(f"flash {report['result']} in {report['seconds']:.2f} s; storage kept in {storage}")
+    return 0 if ok else 1
+
+
+def check_storage(report: dict, storage: str) -> bool:
+    """Prints each partition and whether mmc0.img holds exactly the file at the layout's offset."""
+    import hashlib
     ok = report["result"] == "ok"
     with open(os.path.join(storage, "mmc0.img"), "rb") as f:
         for part in report["partitions"]:
             line = (f"  0x{part['phase']:02x} {part['name']:<10} {part['ip']:<5} {part['offset']:<11} "
-                    f"{part['size']:>7} B  sha256 {part['sha256'][:16]}")
-            if part["ip"] == "mmc0":
+                    f"{part['size']:>8} B  sha256 {part['sha256'][:16]}")
+            if part["ip"] == "mmc0" and part["result"] == "ok":
                 f.seek(int(part["offset"], 16))
                 same = hashlib.sha256(f.read(part["size"])).hexdigest() == part["sha256"]
                 ok &= same
                 line += "  mmc0.img matches" if same else "  MISMATCH in mmc0.img"
             print(line)
-    print(f"flash {report['result']} in {report['seconds']:.2f} s; storage kept in {storage}")
+    return ok
+
+
+def usb_flash_part() -> int:
+    """A full SD-card layout over USB through libusb/umockdev: ROM -> TF-A -> U-Boot stm32prog, with
+    each re-enumeration followed by serial number, --verify reading every partition back, a JSON
+    report, and the card image checked against the inputs."""
+    import json
+    import subprocess
+    import sdcard_layout
+    print("\n--- SD-card layout over USB on the simulated STM32MP157 (umockdev + libusb, U-Boot stm32prog) ---\n")
+    work = tempfile.mkdtemp(prefix="mp1boot-sdcard-")
+    tsv = sdcard_layout.make(work)
+    storage = os.path.join(work, "storage")
+    report_path = os.path.join(work, "report.json")
+    print(open(tsv).read())
+    cmd = [sys.executable, "-m", "mp1boot", "sim", "--soc", "stm32mp157", "--usb", "--storage", storage, "--",
+           sys.executable, "-m", "mp1boot", "flash", tsv, "--port", "usb", "--verify", "--report", report_path]
+    print("$ mp1boot sim --soc stm32mp157 --usb --storage STORAGE -- mp1boot flash "
+          f"{os.path.basename(tsv)} --port usb --verify --report report.json")
+    sys.stdout.flush()
+    r = subprocess.run(cmd, timeout=600)
+    if r.returncode != 0:
+        return r.returncode
+    with open(report_path) as f:
+        report = json.load(f)
+    ok = check_storage(report, storage)
+    import shutil
+    sfdisk = shutil.which("sfdisk") or shutil.which("/usr/sbin/sfdisk") or shutil.which("/sbin/sfdisk")
+    gpt = subprocess.run([sfdisk, "--dump", os.path.join(storage, "mmc0.img")], capture_output=True,
+                         text=True) if sfdisk else None
+    if gpt and gpt.returncode == 0:
+        print("\n$ sfdisk --dump mmc0.img   # the GPT U-Boot wrote for the full update")
+        print("\n".join(line for line in gpt.stdout.splitlines() if "name=" in line or line.startswith("label")))
+    print(f"\nUSB flash {report['result']}: serial {report['serial']}, port {report['port_path']}, "
+          f"{report['speed']} speed, {report['revision']}; every partition verified by read-back; "
+          f"report in {report_path}")
     return 0 if ok else 1
 
 

@@ -411,6 +411,10 @@ def cmd_sim(args) -> int:
         argv = [_usbsim_tool(), "--soc", args.soc]
         if args.record:
             argv += ["--record", args.record]
+        if args.storage:
+            argv += ["--storage", args.storage]
+        if args.uboot_block_us:
+            argv += ["--uboot-block-us", str(args.uboot_block_us)]
         if args.daemon:
             argv.append("--daemon")
         command = list(args.command or [])
@@ -425,7 +429,7 @@ def cmd_sim(args) -> int:
     if not args.uart:
         raise errors.UsageError("mp1boot sim: choose a link: --uart or --usb", code="usage")
     server = mp1boot.UartSimServer(args.soc, record_dir=args.record or "", line_timing=args.line_timing,
-                                   baud=args.baud, turnaround_ms=args.turnaround_ms)
+                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "")
     # First line of output: where to connect (scripts read it).
     print(f"uart: {server.path}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -530,6 +534,10 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--turnaround-ms", type=float, default=0.0)
     sp.add_argument("--usb", action="store_true", help="as a USB device that libusb programs can open (umockdev)")
     sp.add_argument("--daemon", action="store_true", help="with --usb: serve for other processes, print their environment")
+    sp.add_argument("--storage", metavar="DIR",
+                    help="keep the board's storage images (mmc0.img, nor0.img, ...) here for inspection")
+    sp.add_argument("--uboot-block-us", type=int, metavar="N",
+                    help="with --usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
     sp.add_argument("command", nargs=argparse.REMAINDER, help="with --usb: -- COMMAND ARGS... to run with the board attached")
     sp.set_defaults(func=cmd_sim)
     return p

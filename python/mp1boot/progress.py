@@ -40,6 +40,8 @@ class TextBar:
         elapsed = max(time.monotonic() - self._t0, 1e-9)
         rate = p.bytes_done / elapsed / 1000
         name = os.path.basename(p.partition) if p.partition else p.stage
+        if p.stage == "read":
+            name += " (read back)"
         if not getattr(self.stream, "isatty", lambda: False)() and p.bytes_done < p.bytes_total:
             return  # not a terminal: one line at the end, no carriage-return animation
         self.stream.write(f"\r{name} [{'#' * fill}{'.' * (self.width - fill)}] {frac * 100:5.1f}% "

@@ -124,3 +124,22 @@ def test_udev_install_writes_the_rules_file(tmp_path):
     r = subprocess.run([sys.executable, "-m", "mp1boot", "udev", "--install", "--rules-dir", str(tmp_path / "no" / "dir")],
                        capture_output=True, text=True, timeout=30)
     assert r.returncode == 4 and "cannot write" in r.stderr
+
+
+def test_flash_layout_over_libusb_with_verify(tmp_path, fsbl_mp15):
+    """The whole job through the real libusb transport: ROM -> TF-A -> U-Boot gadget -> partition
+    gadget, three re-enumerations followed by serial number, then every partition read back."""
+    from test_flash import _folder
+    rootfs, storage = _folder(tmp_path, fsbl_mp15)
+    report = tmp_path / "report.json"
+    argv = SIM + ["--soc", "stm32mp157", "--storage", str(storage), "--", sys.executable, "-m", "mp1boot", "flash",
+                  str(tmp_path / "flash.tsv"), "-D", "FSBL=tf-a.stm32", "--port", "usb", "--verify",
+                  "--report", str(report), "-q"]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    rep = json.loads(report.read_text())
+    assert rep["link"] == "usb" and rep["port_path"] == "1-1" and rep["speed"] == "high"
+    assert {p["name"]: p["verified"] for p in rep["partitions"]}["rootfs"] == "ok"
+    with open(storage / "mmc0.img", "rb") as f:
+        f.seek(0x100000)
+        assert f.read(len(rootfs)) == rootfs
