@@ -306,6 +306,77 @@ def cmd_flash(args) -> int:
     return EXIT_OK
 
 
+def _nvm_device(args):
+    """Connect; with --layout, boot its '-' lines first so that U-Boot stm32prog answers."""
+    import mp1boot
+    dev = mp1boot.connect(args.port)
+    if args.layout:
+        dev.flash(args.layout, defines=_defines(args.define), boot_only=True)
+    return dev
+
+
+def _otp_words(image: bytes) -> list:
+    words = []
+    for i in range((len(image) - 8) // 8):
+        value = int.from_bytes(image[8 + 8 * i:12 + 8 * i], "little")
+        status = int.from_bytes(image[12 + 8 * i:16 + 8 * i], "little")
+        words.append({"word": i, "value": value, "locked": bool(status & (1 << 30))})
+    return words
+
+
+def cmd_otp(args) -> int:
+    dev = _nvm_device(args)
+    image = dev.read_otp()
+    if args.action == "write":
+        if not args.word:
+            raise errors.UsageError("otp write needs --word N=VALUE (repeatable)", code="usage")
+        new = bytearray(image)
+        for spec in args.word:
+            n, _, v = spec.partition("=")
+            n, v = int(n, 0), int(v, 0)
+            if not 0 <= n < (len(image) - 8) // 8:
+                raise errors.UsageError(f"OTP word {n} does not exist", code="usage")
+            new[8 + 8 * n:12 + 8 * n] = v.to_bytes(4, "little")
+            status = (1 << 31) | ((1 << 30) if n in (args.lock or []) else 0)
+            new[12 + 8 * n:16 + 8 * n] = status.to_bytes(4, "little")
+        if not args.i_understand_this_is_permanent:
+            print("mp1boot: OTP fuses cannot be cleared once blown. Words to program: " +
+                  ", ".join(args.word) + ". Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
+            return 2
+        dev.write_otp(bytes(new), i_understand_this_is_permanent=True)
+        image = dev.read_otp()
+    words = _otp_words(image)
+    if args.output:
+        Path(args.output).write_bytes(image)
+    if args.json:
+        _emit_json({"bsec_state": int.from_bytes(image[4:8], "little"), "words": words})
+    else:
+        shown = [w for w in words if w["value"] or w["locked"]] if not args.all_words else words
+        for w in shown:
+            print(f"  OTP {w['word']:3d}: 0x{w['value']:08x}" + ("  locked" if w["locked"] else ""))
+        print(f"{len(words)} OTP words, {len(shown)} shown" + ("" if args.all_words else " (non-zero or locked)"))
+    return EXIT_OK
+
+
+def cmd_pmic(args) -> int:
+    dev = _nvm_device(args)
+    if args.action == "write":
+        data = Path(args.file).read_bytes() if args.file else b""
+        if len(data) != 8:
+            raise errors.UsageError("pmic write needs FILE holding the 8 NVM bytes", code="usage")
+        if not args.i_understand_this_is_permanent:
+            print(f"mp1boot: writing the PMIC NVM ({data.hex(' ')}) changes the board's power-up sequence for good. "
+                  "Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
+            return 2
+        dev.write_pmic(data, i_understand_this_is_permanent=True)
+    nvm = dev.read_pmic()
+    if args.json:
+        _emit_json({"pmic_nvm": nvm.hex()})
+    else:
+        print("PMIC NVM: " + nvm.hex(" "))
+    return EXIT_OK
+
+
 # Payload rates used for the plan's ETA, bytes/s. UART: the protocol bound at the line rate
 # (256 payload bytes per 268 bytes on the wire, 11 bits a byte). USB: the stage figures in FIELD.md
 # (ROM into SYSRAM, TF-A into DDR, U-Boot stm32prog to flash).
@@ -513,6 +584,29 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--json", action="store_true", help="one JSON event per line")
     sp.add_argument("--quiet", "-q", action="store_true")
     sp.set_defaults(func=cmd_flash)
+
+    sp = sub.add_parser("otp", help="read (or, with explicit consent, program) OTP fuses through U-Boot stm32prog")
+    sp.add_argument("action", choices=["read", "write"])
+    sp.add_argument("--port", "-p", required=True)
+    sp.add_argument("--layout", metavar="TSV", help="boot this layout's '-' lines first (a board still at the ROM)")
+    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH")
+    sp.add_argument("--word", action="append", metavar="N=VALUE", help="write: program word N with VALUE")
+    sp.add_argument("--lock", action="append", type=int, metavar="N", help="write: also lock word N for good")
+    sp.add_argument("--i-understand-this-is-permanent", action="store_true", help="write: required; fuses cannot be undone")
+    sp.add_argument("--all-words", action="store_true", help="read: show zero words too")
+    sp.add_argument("--output", "-o", metavar="FILE", help="save the raw OTP image (OP-TEE TA format)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_otp)
+
+    sp = sub.add_parser("pmic", help="read (or, with explicit consent, write) the STPMIC1 NVM through U-Boot stm32prog")
+    sp.add_argument("action", choices=["read", "write"])
+    sp.add_argument("file", nargs="?", help="write: the 8 NVM bytes")
+    sp.add_argument("--port", "-p", required=True)
+    sp.add_argument("--layout", metavar="TSV", help="boot this layout's '-' lines first (a board still at the ROM)")
+    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH")
+    sp.add_argument("--i-understand-this-is-permanent", action="store_true", help="write: required")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_pmic)
 
     sp = sub.add_parser("list", help="list STM32MP devices in USB DFU mode")
     sp.add_argument("--json", action="store_true")

@@ -98,3 +98,19 @@ def test_otp_and_pmic_read_and_guarded_writes(tmp_path, fsbl_mp15):
         dev.write_otp(bytes(image), i_understand_this_is_permanent=True)
         after = dev.read_otp()
         assert int.from_bytes(after[8 + 8 * word:12 + 8 * word], "little") == 0x1234, port
+
+
+def test_cli_otp_and_pmic(tmp_path, fsbl_mp15, capsys):
+    """`mp1boot otp|pmic` boot the layout's '-' lines to reach U-Boot; writes need the opt-in."""
+    _folder(tmp_path, fsbl_mp15)
+    base = ["--port", _usb(tmp_path / "s"), "--layout", str(tmp_path / "flash.tsv"), "-D", "FSBL=tf-a.stm32"]
+    assert cli.main(["otp", "read", *base, "--json", "-o", str(tmp_path / "otp.bin")]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert len(out["words"]) == 96 and (tmp_path / "otp.bin").stat().st_size == 776
+    assert cli.main(["otp", "write", *base, "--word", "60=0x1234"]) == 2
+    assert "--i-understand-this-is-permanent" in capsys.readouterr().err
+    (tmp_path / "nvm.bin").write_bytes(bytes(range(8)))
+    assert cli.main(["pmic", "write", str(tmp_path / "nvm.bin"), *base]) == 2
+    assert "--i-understand-this-is-permanent" in capsys.readouterr().err
+    assert cli.main(["pmic", "write", str(tmp_path / "nvm.bin"), *base, "--i-understand-this-is-permanent"]) == 0
+    assert capsys.readouterr().out.strip() == "PMIC NVM: 00 01 02 03 04 05 06 07"
