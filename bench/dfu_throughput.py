@@ -14,7 +14,6 @@ of the same simulated board served by mp1boot-usbsim; the ratio of their times i
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import subprocess
@@ -24,15 +23,9 @@ import textwrap
 import time
 
 import mp1boot
+from benchlib import set_timer_slack_1ns
 
 ROM_POLL_MS = 1.0
-
-
-def set_timer_slack_1ns() -> None:
-    try:
-        ctypes.CDLL(None).prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK
-    except Exception:
-        pass
 
 
 def in_process(block_us: int, fip_size: int) -> dict:

@@ -13,7 +13,6 @@ that limit; N boards in parallel >= 0.9 of N times one board's throughput.
 from __future__ import annotations
 
 import argparse
-import ctypes
 import json
 import os
 import sys
@@ -21,17 +20,11 @@ import tempfile
 import time
 
 import mp1boot
+from benchlib import set_timer_slack_1ns
 
 ROM_POLL_S = 0.001
 REENUMERATIONS = 2        # TF-A -> U-Boot gadget, U-Boot layout -> partition gadget (MP15 ROM -> TF-A: none)
 REENUMERATE_DELAY_S = 0.010
-
-
-def set_timer_slack_1ns() -> None:
-    try:
-        ctypes.CDLL(None).prctl(29, 1, 0, 0, 0)  # PR_SET_TIMERSLACK
-    except Exception:
-        pass
 
 
 def make_layout(folder: str, total_mib: int) -> tuple[str, dict]:
@@ -41,6 +34,8 @@ def make_layout(folder: str, total_mib: int) -> tuple[str, dict]:
     fip = bytearray((i * 13) & 0xFF for i in range(2 * 1024 * 1024))
     fip[0:8] = bytes.fromhex("010064aa78563412")
     rest = total_mib * 1024 * 1024 - 2 * len(fsbl) - len(fip)
+    if rest < 1024 * 1024:
+        raise SystemExit("bench/flash_layout: --size-mib must be at least 4 (the FIP alone is 2 MiB)")
     bootfs = min(8 * 1024 * 1024, rest // 4)
     rootfs = rest - bootfs
     files = {"tf-a.stm32": fsbl, "fip.bin": bytes(fip),

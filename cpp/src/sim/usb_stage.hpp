@@ -81,6 +81,17 @@ class UsbStage {
   Transition transition_ = Transition::none;
 };
 
+/// Reply helpers of the stage state machines.
+inline UsbBoard::Reply ok_reply(Bytes data = {}, std::chrono::microseconds busy = {}) {
+  return UsbBoard::Reply{UsbBoard::Reply::Kind::ok, std::move(data), busy};
+}
+inline UsbBoard::Reply stall_reply() { return UsbBoard::Reply{UsbBoard::Reply::Kind::stall, {}, {}}; }
+/// `data` cut to the host's wLength.
+inline Bytes fit_reply(Bytes data, std::uint16_t in_length) {
+  if (data.size() > in_length) data.resize(in_length);
+  return data;
+}
+
 /// The boot ROM of host.soc().
 std::unique_ptr<UsbStage> make_rom_stage(UsbStageHost& host);
 /// U-Boot stm32prog's DFU gadget (usb_stage_uboot.cpp), with a fresh programming service on

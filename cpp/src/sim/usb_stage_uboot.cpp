@@ -45,8 +45,8 @@ using Reply = UsbBoard::Reply;
 
 constexpr std::size_t usb_bufsiz = 4096;  // DFU_USB_BUFSIZ, also wTransferSize
 
-Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) { return Reply{Reply::Kind::ok, std::move(data), busy}; }
-Reply stall() { return Reply{Reply::Kind::stall, {}, {}}; }
+Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) { return ok_reply(std::move(data), busy); }
+Reply stall() { return stall_reply(); }
 
 class UbootUsbStage final : public UsbStage {
  public:

@@ -39,15 +39,9 @@ constexpr std::uint32_t fip_toc_name = 0xAA640001;   // FIP ToC header magic (LE
 constexpr std::uint32_t mp2_ddr_fip_buffer = 0x0E000000;
 constexpr std::uint32_t mp2_ddr_fip_size = 0xA000;
 
-Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) {
-  return Reply{Reply::Kind::ok, std::move(data), busy};
-}
-Reply stall() { return Reply{Reply::Kind::stall, {}, {}}; }
-
-Bytes fit(Bytes data, std::uint16_t in_length) {
-  if (data.size() > in_length) data.resize(in_length);
-  return data;
-}
+Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) { return ok_reply(std::move(data), busy); }
+Reply stall() { return stall_reply(); }
+Bytes fit(Bytes data, std::uint16_t in_length) { return fit_reply(std::move(data), in_length); }
 
 std::string format(const char* fmt, unsigned a, unsigned b, const std::string& c = {}) {
   char buf[160];

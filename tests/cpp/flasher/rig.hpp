@@ -13,28 +13,11 @@
 #include "mp1boot/image/stm32_header.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flasher.hpp"
+#include "support/files.hpp"
 #include "support/paths.hpp"
 
 namespace mp1boot::test {
 namespace fs = std::filesystem;
-
-inline void write_file(const fs::path& path, ByteView data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
-
-inline void write_text(const fs::path& path, const std::string& text) {
-  write_file(path, ByteView(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
-}
-
-inline Bytes read_range(const fs::path& path, std::uint64_t offset, std::size_t size) {
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  Bytes data(size);
-  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  return data;
-}
 
 inline Bytes fsbl_mp15() {
   Bytes payload(8 * 1024);

@@ -16,6 +16,7 @@
 #include "mp1boot/session/flasher.hpp"
 #include "mp1boot/sim/uboot_uart_layout.hpp"
 #include "mp1boot/sim/usb_board.hpp"
+#include "support/files.hpp"
 #include "support/paths.hpp"
 #include "usb_test_util.hpp"
 
@@ -24,6 +25,8 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::BoardDriver;
+using test::read_range;
+using test::write_file;
 using Kind = UsbBoard::Reply::Kind;
 
 constexpr const char* kLayout =
@@ -404,20 +407,6 @@ TEST(UbootUsb, BlockTimeAndNoUboot) {
 }
 
 // --- the host stack over the in-process port --------------------------------------------------
-
-void write_file(const fs::path& path, ByteView data) {
-  std::ofstream out(path, std::ios::binary);
-  out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
-}
-
-Bytes read_range(const fs::path& path, std::uint64_t offset, std::size_t size) {
-  std::ifstream in(path, std::ios::binary);
-  in.seekg(static_cast<std::streamoff>(offset));
-  Bytes data(size);
-  in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
-  data.resize(static_cast<std::size_t>(in.gcount()));
-  return data;
-}
 
 TEST(UbootUsb, UrlOptionsOfTheUsbSimulator) {
   auto dev = session::connect("sim:stm32mp135?link=usb&uboot=0&uboot_block_us=2000&uboot_version=2023.10");
