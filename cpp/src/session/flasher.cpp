@@ -195,6 +195,19 @@ void Flasher::prepare() {
                       ErrorContext{.operation = "flash", .transport = device_.describe()});
   report_.soc = std::string(soc->family_name);
   note_link();
+  // TF-A's own check of the FIP it loads into DDR (ToC name 0xAA640001, serial number != 0):
+  // done here so that a wrong file stops the run before the ROM phase.
+  for (std::uint32_t id : {0x02u, 0x03u}) {
+    const auto* line = layout_.find_none(id);
+    if (!line) continue;
+    const Bytes& fip = file_of(*line);
+    if (fip.size() < 8 || load_le32(&fip[0]) != 0xAA640001u || load_le32(&fip[4]) == 0)
+      throw LayoutError(errc::bad_image,
+                        layout_file_.string() + ":" + std::to_string(line->line) + ": " + line->binary_path.string() +
+                            " is not a FIP (no ToC header 0xAA640001 with a serial number): TF-A would refuse it",
+                        ErrorContext{.operation = "flash", .phase = static_cast<std::uint8_t>(id), .partition = line->name,
+                                     .layout_line = line->line, .file = line->binary_path.string()});
+  }
   if (const auto* fsbl = layout_.find_none(uart::phase::fsbl)) {
     try {
       const image::Stm32Image img = image::parse_image(file_of(*fsbl), fsbl->binary_path.string());

@@ -154,6 +154,21 @@ TEST(FlasherFaults, BoardResetMidPartitionIsNamedWithPhaseAndBytes) {
   EXPECT_EQ(dev->get_phase().phase, 0x01);
 }
 
+TEST(FlasherFaults, FipThatTfaWouldRefuseStopsBeforeAnything) {
+  Rig rig("flasher-bad-fip");
+  write_file(rig.dir / "fip.bin", Bytes(4096, 0x5a));
+  auto dev = rig.connect();
+  try {
+    session::flash(*dev, rig.dir / "flash.tsv");
+    FAIL() << "no error";
+  } catch (const LayoutError& e) {
+    EXPECT_EQ(e.code(), errc::bad_image) << e.what();
+    EXPECT_NE(e.message().find("flash.tsv:3"), std::string::npos) << e.message();
+    EXPECT_NE(e.message().find("not a FIP"), std::string::npos) << e.message();
+  }
+  EXPECT_EQ(dev->get_phase().phase, 0x01);  // nothing was sent: the ROM still waits for the FSBL
+}
+
 TEST(LayoutRewrite, OptionColumnChangesAndEverythingElseStays) {
   const std::string text = "#Opt\tId\tName\r\n-\t0x01\tfsbl\r\nP\t\t0x04\tfsbl1\r\n  PD\t0x10\trootfs";
   const std::string out = image::rewrite_options(text, {{3, "PE"}, {4, "PE"}});
