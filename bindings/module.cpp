@@ -15,6 +15,7 @@ void register_sim(py::module_& m);
 void register_usb(py::module_& m);
 void register_layout(py::module_& m);
 void register_flash(py::module_& m);
+void register_nvm(py::module_& m);
 }  // namespace mp1boot::py_bindings
 
 PYBIND11_MODULE(_core, m) {
@@ -28,4 +29,5 @@ PYBIND11_MODULE(_core, m) {
   register_usb(m);
   register_layout(m);
   register_flash(m);
+  register_nvm(m);
 }

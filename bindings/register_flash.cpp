@@ -16,7 +16,6 @@
 #include "callbacks.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flasher.hpp"
-#include "mp1boot/session/nvm.hpp"
 
 namespace py = pybind11;
 
@@ -105,48 +104,6 @@ void register_flash(py::module_& m) {
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("events") = py::none(),
       "Runs a flash layout on this board (boot_only: only the '-' lines, to reach U-Boot); returns the report.");
-  device.def(
-      "read_otp",
-      [](session::Device& d, std::size_t size, py::object progress) {
-        CallScope s(&d, progress);
-        auto fn = s.progress_fn();
-        Bytes b = s.run([&] { return session::read_otp(d, size, fn); });
-        return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
-      },
-      py::arg("size") = 0, py::arg("progress") = py::none(),
-      "The OTP image of U-Boot stm32prog (OP-TEE TA format: version, BSEC state, value and status per word).");
-  device.def(
-      "read_pmic",
-      [](session::Device& d) {
-        CallScope s(&d);
-        Bytes b = s.run([&] { return session::read_pmic(d); });
-        return py::bytes(reinterpret_cast<const char*>(b.data()), b.size());
-      },
-      "The 8 bytes of the STPMIC1 NVM shadow, through U-Boot stm32prog.");
-  device.def(
-      "write_otp",
-      [](session::Device& d, py::bytes image, bool permanent) {
-        std::string data = image;
-        CallScope s(&d);
-        s.run([&] {
-          session::write_otp(d, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
-                             session::PermanentWrite{permanent});
-        });
-      },
-      py::arg("image"), py::kw_only(), py::arg("i_understand_this_is_permanent") = false,
-      "Fuses the OTP words whose update bit is set in `image`. Irreversible: refused without the opt-in.");
-  device.def(
-      "write_pmic",
-      [](session::Device& d, py::bytes nvm, bool permanent) {
-        std::string data = nvm;
-        CallScope s(&d);
-        s.run([&] {
-          session::write_pmic(d, ByteView(reinterpret_cast<const std::uint8_t*>(data.data()), data.size()),
-                              session::PermanentWrite{permanent});
-        });
-      },
-      py::arg("nvm"), py::kw_only(), py::arg("i_understand_this_is_permanent") = false,
-      "Writes the 8-byte PMIC NVM. Irreversible: refused without the opt-in.");
 }
 
 }  // namespace mp1boot::py_bindings

@@ -9,6 +9,7 @@
 #include <filesystem>
 
 #include "callbacks.hpp"
+#include "convert.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/uart_device.hpp"
@@ -27,8 +28,6 @@ UartDevice& uart_of(Device& d, const char* what) {
   throw UsageError(errc::unsupported, std::string(what) + " is a UART command; this device is on " + d.link());
 }
 
-py::bytes to_py(const Bytes& b) { return {reinterpret_cast<const char*>(b.data()), b.size()}; }
-
 // Accepts bytes-like objects or a path (str / os.PathLike) and returns the bytes plus a name.
 std::pair<Bytes, std::string> image_arg(const py::object& obj) {
   if (py::isinstance<py::bytes>(obj) || py::isinstance<py::bytearray>(obj) || py::isinstance<py::memoryview>(obj)) {
@@ -40,11 +39,6 @@ std::pair<Bytes, std::string> image_arg(const py::object& obj) {
   return {image::read_file(path), path.string()};
 }
 
-Bytes bytes_arg(const py::object& obj) {
-  py::buffer_info info = py::buffer(obj).request();
-  auto* p = static_cast<const std::uint8_t*>(info.ptr);
-  return Bytes(p, p + info.size * info.itemsize);
-}
 }  // namespace
 
 void register_session(py::module_& m) {

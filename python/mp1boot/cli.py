@@ -315,41 +315,30 @@ def _nvm_device(args):
     return dev
 
 
-def _otp_words(image: bytes) -> list:
-    words = []
-    for i in range((len(image) - 8) // 8):
-        value = int.from_bytes(image[8 + 8 * i:12 + 8 * i], "little")
-        status = int.from_bytes(image[12 + 8 * i:16 + 8 * i], "little")
-        words.append({"word": i, "value": value, "locked": bool(status & (1 << 30))})
-    return words
-
-
 def cmd_otp(args) -> int:
+    import mp1boot
     dev = _nvm_device(args)
     image = dev.read_otp()
     if args.action == "write":
         if not args.word:
             raise errors.UsageError("otp write needs --word N=VALUE (repeatable)", code="usage")
-        new = bytearray(image)
+        values = {}
         for spec in args.word:
             n, _, v = spec.partition("=")
-            n, v = int(n, 0), int(v, 0)
-            if not 0 <= n < (len(image) - 8) // 8:
-                raise errors.UsageError(f"OTP word {n} does not exist", code="usage")
-            new[8 + 8 * n:12 + 8 * n] = v.to_bytes(4, "little")
-            status = (1 << 31) | ((1 << 30) if n in (args.lock or []) else 0)
-            new[12 + 8 * n:16 + 8 * n] = status.to_bytes(4, "little")
+            values[int(n, 0)] = int(v, 0)
+        request = mp1boot._core.otp_request(image, values, set(args.lock or []))  # checks the word numbers
         if not args.i_understand_this_is_permanent:
             print("mp1boot: OTP fuses cannot be cleared once blown. Words to program: " +
                   ", ".join(args.word) + ". Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
             return 2
-        dev.write_otp(bytes(new), i_understand_this_is_permanent=True)
+        dev.write_otp(request, i_understand_this_is_permanent=True)
         image = dev.read_otp()
-    words = _otp_words(image)
+    decoded = mp1boot._core.otp_decode(image)
+    words = decoded["words"]
     if args.output:
         Path(args.output).write_bytes(image)
     if args.json:
-        _emit_json({"bsec_state": int.from_bytes(image[4:8], "little"), "words": words})
+        _emit_json({"bsec_state": decoded["bsec_state"], "words": words})
     else:
         shown = [w for w in words if w["value"] or w["locked"]] if not args.all_words else words
         for w in shown:

@@ -90,14 +90,17 @@ def test_otp_and_pmic_read_and_guarded_writes(tmp_path, fsbl_mp15):
         assert dev.read_pmic() == bytes(8), "nothing was written without the opt-in"
         dev.write_pmic(bytes(range(8)), i_understand_this_is_permanent=True)
         assert dev.read_pmic() == bytes(range(8)), port
-        image = bytearray(otp)
-        word = 60  # a user word: value 0x1234, update request (bit 31)
-        image[8 + 8 * word:16 + 8 * word] = (0x1234).to_bytes(4, "little") + (1 << 31).to_bytes(4, "little")
+        word = 60  # a user word: value 0x1234
+        image = mp1boot._core.otp_request(otp, {word: 0x1234})
+        assert int.from_bytes(image[12 + 8 * word:16 + 8 * word], "little") == 1 << 31  # update request
         with pytest.raises(mp1boot.UsageError):
-            dev.write_otp(bytes(image))
-        dev.write_otp(bytes(image), i_understand_this_is_permanent=True)
+            dev.write_otp(image)
+        dev.write_otp(image, i_understand_this_is_permanent=True)
         after = dev.read_otp()
         assert int.from_bytes(after[8 + 8 * word:12 + 8 * word], "little") == 0x1234, port
+        assert mp1boot._core.otp_decode(after)["words"][word] == {"word": word, "value": 0x1234, "locked": False}
+        with pytest.raises(mp1boot.UsageError, match="OTP word 96 does not exist"):
+            mp1boot._core.otp_request(after, {96: 1})
 
 
 def test_cli_otp_and_pmic(tmp_path, fsbl_mp15, capsys):

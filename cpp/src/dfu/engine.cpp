@@ -23,12 +23,6 @@ std::uint32_t block_size_for(std::uint32_t transfer_size) {
   return std::min(bs, max_block);
 }
 
-std::string list_alts(std::span<const transport::AltSetting> alts) {
-  std::string out;
-  for (const auto& a : alts) out += (out.empty() ? "" : ", ") + std::to_string(a.number) + " \"" + a.name + "\"";
-  return out.empty() ? "none" : out;
-}
-
 // Every legal origin of `event` leads to the same state: the host knows the state even when it did
 // not know the origin (ABORT -> dfuIDLE, DNLOAD -> dfuDNLOAD-SYNC, ...).
 std::optional<State> sole_destination(HostEvent event) {

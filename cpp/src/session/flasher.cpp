@@ -4,6 +4,7 @@
 // transfer lands in the FlashReport, which is written out as hand-made JSON.
 #include "mp1boot/session/flasher.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -151,6 +152,24 @@ const Bytes& Flasher::file_of(const image::LayoutEntry& entry) {
   return files_.back().second;
 }
 
+const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
+  auto it = shas_.find(entry.binary_path);
+  if (it == shas_.end()) it = shas_.emplace(entry.binary_path, sha256_hex(file_of(entry))).first;
+  return it->second;
+}
+
+PartitionReport Flasher::record_for(std::uint8_t phase, const image::LayoutEntry* entry) {
+  PartitionReport p;
+  p.phase = phase;
+  p.name = entry ? entry->name : "FlashLayout";
+  p.ip = entry ? entry->ip : "none";
+  p.offset = entry ? entry->offset_text : "";
+  p.layout_line = entry ? entry->line : 0;
+  p.file = entry ? entry->binary_path.string() : layout_file_.string();
+  p.size = entry ? file_of(*entry).size() : layout_bytes_.size();
+  return p;
+}
+
 void Flasher::prepare() {
   stage("check");
   layout_ = image::load_layout(layout_file_, options_.parse);
@@ -168,7 +187,7 @@ void Flasher::prepare() {
     for (const auto& step : image::programming_order(layout_)) {
       if (!step.entry || !step.entry->is_device()) continue;
       auto it = options_.completed.find(static_cast<std::uint8_t>(step.phase));
-      if (it == options_.completed.end() || it->second != sha256_hex(file_of(*step.entry))) continue;
+      if (it == options_.completed.end() || it->second != sha_of(*step.entry)) continue;
       rewrite[step.entry->line] = "PE";
       resumed_.insert(static_cast<std::uint8_t>(step.phase));
     }
@@ -231,15 +250,8 @@ void Flasher::serve(const PhaseInfo& info) {
                       ErrorContext{.operation = "flash", .phase = phase, .file = layout_file_.string()});
   const Bytes& data = entry ? file_of(*entry) : layout_bytes_;
 
-  PartitionReport part;
-  part.phase = phase;
-  part.name = entry ? entry->name : "FlashLayout";
-  part.ip = entry ? entry->ip : "none";
-  part.offset = entry ? entry->offset_text : "";
-  part.layout_line = entry ? entry->line : 0;
-  part.file = entry ? entry->binary_path.string() : layout_file_.string();
-  part.size = data.size();
-  part.sha256 = sha256_hex(data);
+  PartitionReport part = record_for(phase, entry);
+  part.sha256 = entry ? sha_of(*entry) : sha256_hex(data);
   part.result = "failed";
   // Replace the planned (skipped) record of this phase, or add one.
   std::size_t index = report_.partitions.size();
@@ -330,8 +342,9 @@ void Flasher::verify() {
     rec.readback_sha256 = sha256_hex(back);
     rec.verified = rec.readback_sha256 == rec.sha256 ? "ok" : "mismatch";
     if (rec.verified != "ok") {
-      std::size_t at = 0;
-      while (at < back.size() && at < data.size() && back[at] == data[at]) ++at;
+      const std::size_t n = std::min(back.size(), data.size());
+      const auto at = static_cast<std::size_t>(std::mismatch(back.begin(), back.begin() + static_cast<std::ptrdiff_t>(n),
+                                                             data.begin()).first - back.begin());
       char where[64];
       std::snprintf(where, sizeof where, " at offset 0x%zx", at);
       bad.push_back(rec.name + " (" + hex8(rec.phase) + ", " + rec.ip + ", layout line " +
@@ -365,17 +378,10 @@ FlashReport Flasher::run() {
     // The plan, for the report: phases the layout says the device will ask for.
     report_.partitions.clear();
     for (const auto& step : image::programming_order(layout_)) {
-      PartitionReport p;
-      p.phase = static_cast<std::uint8_t>(step.phase);
-      p.name = step.entry ? step.entry->name : "FlashLayout";
-      p.ip = step.entry ? step.entry->ip : "none";
-      p.offset = step.entry ? step.entry->offset_text : "";
-      p.layout_line = step.entry ? step.entry->line : 0;
-      p.file = step.entry ? step.entry->binary_path.string() : layout_file_.string();
-      p.size = step.entry ? file_of(*step.entry).size() : layout_bytes_.size();
+      PartitionReport p = record_for(static_cast<std::uint8_t>(step.phase), step.entry);
       if (resumed_.count(p.phase)) {
         p.result = "resumed";
-        p.sha256 = sha256_hex(file_of(*step.entry));
+        p.sha256 = sha_of(*step.entry);
       }
       report_.partitions.push_back(std::move(p));
     }

@@ -4,6 +4,7 @@
 // U-Boot programs it at the manifestation (its flush callback).
 #include "mp1boot/session/nvm.hpp"
 
+#include "mp1boot/dfu/engine.hpp"
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/session/usb_device.hpp"
@@ -65,12 +66,36 @@ Bytes OtpImage::encode() const {
   return b;
 }
 
+Bytes otp_request(ByteView current, const std::map<std::uint32_t, std::uint32_t>& values,
+                  const std::set<std::uint32_t>& lock) {
+  OtpImage img = OtpImage::parse(current);
+  auto word = [&](std::uint32_t n) -> OtpWord& {
+    if (n >= img.words.size())
+      throw UsageError(errc::usage, "OTP word " + std::to_string(n) + " does not exist (the image has " +
+                                        std::to_string(img.words.size()) + " words)",
+                       ErrorContext{.operation = "otp", .phase = phase_otp});
+    return img.words[n];
+  };
+  for (auto& w : img.words) w.update = false;
+  for (const auto& [n, value] : values) {
+    word(n).value = value;
+    word(n).update = true;
+  }
+  for (std::uint32_t n : lock) {
+    word(n).update = true;
+    word(n).locked = true;
+  }
+  return img.encode();
+}
+
 Bytes read_otp(Device& device, std::size_t size, const ProgressFn& progress) {
   if (size == 0) {
     size = otp_image_size_mp1;
-    if (auto* usb = dynamic_cast<UsbDevice*>(&device))
-      for (const auto& a : usb->port().alt_settings())
-        if (auto n = dfu::parse_alt_name(a.name); n && n->phase == phase_otp && n->size) size = n->size;
+    if (auto* usb = dynamic_cast<UsbDevice*>(&device)) {
+      const auto alts = usb->port().alt_settings();
+      if (const auto* alt = dfu::find_alt(alts, phase_otp))
+        if (auto n = dfu::parse_alt_name(alt->name); n && n->size) size = n->size;
+    }
   }
   return device.read_back(phase_otp, size, progress);
 }

@@ -74,36 +74,28 @@ Bytes UartDevice::read_memory(std::uint32_t address, std::size_t length) {
   return out;
 }
 
-Bytes UartDevice::read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length) {
+Bytes UartDevice::read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length, const ProgressFn& progress_fn) {
+  ProgressThrottle progress(progress_fn, Progress{"read", id, "", 0, length});
+  progress.update(0, length);
   Bytes out;
   out.reserve(length);
   while (out.size() < length) {
     const std::size_t n = std::min(uart::max_packet, length - out.size());
     const auto at = static_cast<std::uint32_t>(offset + out.size());
-    run([&](uart::Engine& e) { e.read_partition(id, at, n); });
-    out.insert(out.end(), engine_.data().begin(), engine_.data().end());
-  }
-  return out;
-}
-
-Bytes UartDevice::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress_fn) {
-  if (length > 0xFFFFFFFFull)
-    throw UsageError(errc::unsupported, "Read Partition offsets are 32-bit: cannot read " + std::to_string(length) +
-                                            " bytes over UART",
-                     ErrorContext{.operation = "read_partition", .phase = phase, .transport = describe()});
-  ProgressThrottle progress(progress_fn, Progress{"read", phase, "", 0, length});
-  progress.update(0, length);
-  Bytes out;
-  out.reserve(static_cast<std::size_t>(length));
-  while (out.size() < length) {
-    const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(uart::max_packet, length - out.size()));
-    const auto at = static_cast<std::uint32_t>(out.size());
-    run([&](uart::Engine& e) { e.read_partition(phase, at, n); }, hooks_,
-        ErrorContext{.operation = "read_partition", .phase = phase, .bytes_sent = out.size(), .bytes_total = length});
+    run([&](uart::Engine& e) { e.read_partition(id, at, n); }, hooks_,
+        ErrorContext{.operation = "read_partition", .phase = id, .bytes_sent = out.size(), .bytes_total = length});
     out.insert(out.end(), engine_.data().begin(), engine_.data().end());
     progress.update(out.size(), length);
   }
   return out;
+}
+
+Bytes UartDevice::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) {
+  if (length > 0xFFFFFFFFull)
+    throw UsageError(errc::unsupported, "Read Partition offsets are 32-bit: cannot read " + std::to_string(length) +
+                                            " bytes over UART",
+                     ErrorContext{.operation = "read_partition", .phase = phase, .transport = describe()});
+  return read_partition(phase, 0, static_cast<std::size_t>(length), progress);
 }
 
 bool UartDevice::reset_detected(std::chrono::milliseconds wait) {

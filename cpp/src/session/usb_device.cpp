@@ -174,6 +174,12 @@ std::string likely_causes(const std::string& stage, std::uint8_t phase) {
 }
 }  // namespace
 
+void UsbDevice::adopt(std::unique_ptr<transport::UsbControlPort> next) {
+  port_ = std::move(next);
+  left_ = false;
+  engine_ = dfu::Engine(options_.dfu);
+}
+
 void UsbDevice::reconnect() {
   const transport::UsbIdentity previous = port_->identity();
   // The stage that left, from the last phase downloaded (the MP15 TF-A keeps the ROM's strings).
@@ -197,9 +203,7 @@ void UsbDevice::reconnect() {
     e.add_context(ErrorContext{.operation = "reconnect after the " + stage_left + " stage", .phase = last_phase_});
     throw;
   }
-  port_ = std::move(next);
-  left_ = false;
-  engine_ = dfu::Engine(options_.dfu);
+  adopt(std::move(next));
   const std::string stage_now = dfu::parse_product(port_->identity().product).stage;
   if (hooks_.trace) hooks_.trace('#', {}, "reconnected: " + port_->identity().product);
   if (stage_now == "rom" && stage_left != "rom")
@@ -226,20 +230,15 @@ Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const Progr
   if (left_) reconnect();
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   const auto alts = port_->alt_settings();
-  std::optional<std::uint8_t> alt;
-  std::string names;
-  for (const auto& a : alts) {
-    names += (names.empty() ? "" : ", ") + a.name;
-    if (auto n = dfu::parse_alt_name(a.name); n && n->phase == phase && !alt) alt = a.number;
-  }
+  const transport::AltSetting* alt = dfu::find_alt(alts, phase);
   if (!alt)
     throw UsageError(errc::unsupported,
-                     "no alternate setting carries phase " + hex8(phase) + " to read back (the device offers: " + names + ")",
+                     "no alternate setting carries phase " + hex8(phase) + " to read back (alts: " + dfu::list_alts(alts) + ")",
                      ErrorContext{.operation = "read_back", .phase = phase, .transport = describe()});
   ProgressThrottle progress(progress_fn, Progress{"read", phase, "", 0, length});
   progress.update(0, length);
   const auto id = port_->identity();
-  engine_.upload(*alt, id.transfer_size ? id.transfer_size : 1024, length);
+  engine_.upload(alt->number, id.transfer_size ? id.transfer_size : 1024, length);
   try {
     drive_dfu(engine_, *port_, hooks_, [&](const dfu::Event& ev) {
       if (auto* b = std::get_if<dfu::BlockUploaded>(&ev)) progress.update(std::min(b->bytes_done, length), length);
@@ -256,11 +255,7 @@ Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const Progr
 
 bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
   try {
-    const transport::UsbIdentity previous = port_->identity();
-    auto next = reopen_(previous, wait, hooks_.cancel);
-    port_ = std::move(next);
-    left_ = false;
-    engine_ = dfu::Engine(options_.dfu);
+    adopt(reopen_(port_->identity(), wait, hooks_.cancel));
     return dfu::parse_product(port_->identity().product).stage == "rom";
   } catch (const CancelledError&) {
     throw;

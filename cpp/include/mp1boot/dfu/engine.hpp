@@ -108,6 +108,8 @@ bool needs_detach_after_fsbl(SocFamily family);
 inline bool needs_detach(const PhaseInfo& info) { return info.detach_requested; }
 /// Alternate setting whose name carries `phase` ("/0x03/"), or nullptr.
 const transport::AltSetting* find_alt(std::span<const transport::AltSetting> alts, std::uint8_t phase);
+/// The alternate settings for messages: `0 "@FSBL /0x01/1*1Me", 1 "@virtual /0xF1/1*512Ba"`, or "none".
+std::string list_alts(std::span<const transport::AltSetting> alts);
 
 // ---------------------------------------------------------------------------------------------
 // Actions (engine -> driver)

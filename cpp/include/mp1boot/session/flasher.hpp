@@ -138,6 +138,10 @@ class Flasher {
   void prepare();
   void serve(const PhaseInfo& info);
   const Bytes& file_of(const image::LayoutEntry& entry);
+  /// SHA-256 of the entry's file, computed once per file.
+  const std::string& sha_of(const image::LayoutEntry& entry);
+  /// The report record of a phase: the line's fields (the layout itself when `entry` is null).
+  PartitionReport record_for(std::uint8_t phase, const image::LayoutEntry* entry);
   void stage(const std::string& name);
   void verify();
   void note_link();
@@ -149,6 +153,7 @@ class Flasher {
   image::FlashLayout layout_;
   Bytes layout_bytes_;
   std::vector<std::pair<std::filesystem::path, Bytes>> files_;
+  std::map<std::filesystem::path, std::string> shas_;
   FlashReport report_;
   std::string stage_;
   std::set<std::uint8_t> resumed_;

@@ -5,6 +5,8 @@
 // caller passes PermanentWrite::i_understand_this_is_permanent.
 #pragma once
 #include <cstdint>
+#include <map>
+#include <set>
 #include <vector>
 
 #include "mp1boot/bytes.hpp"
@@ -35,6 +37,13 @@ struct OtpImage {
   static OtpImage parse(ByteView bytes);
   Bytes encode() const;
 };
+
+/// `current` (an image read from the board) with the update request set on each word of `values`
+/// (word -> bits to program) and the lock request on the words of `lock` as well. Format logic
+/// lives here so that no caller builds status bits by hand.
+/// @throws UsageError naming a word the image does not have (nothing is sent).
+Bytes otp_request(ByteView current, const std::map<std::uint32_t, std::uint32_t>& values,
+                  const std::set<std::uint32_t>& lock = {});
 
 /// The explicit consent irreversible writes need (fuses only go from 0 to 1; PMIC NVM is written
 /// once per board in practice).

@@ -26,7 +26,7 @@ class UartDevice : public Device {
   /// Any length: split into reads of <= 256 bytes.
   Bytes read_memory(std::uint32_t address, std::size_t length);
   /// Any length: split into reads of <= 256 bytes at increasing offsets.
-  Bytes read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length);
+  Bytes read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length, const ProgressFn& progress = {});
   Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;

@@ -72,6 +72,9 @@ class UsbDevice : public Device {
   void start_fsbl() override;
 
  private:
+  /// Continues on the board's new enumeration with a fresh engine.
+  void adopt(std::unique_ptr<transport::UsbControlPort> next);
+
   std::unique_ptr<transport::UsbControlPort> port_;
   Reopen reopen_;
   Options options_;
