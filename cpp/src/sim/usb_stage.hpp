@@ -81,6 +81,11 @@ class UsbStage {
   Transition transition_ = Transition::none;
 };
 
+/// Phase id of an alternate setting of `d` (0xFE for an alt it does not have).
+inline std::uint8_t alt_phase(const StageDescription& d, std::uint8_t alt) {
+  return alt < d.alt_phases.size() ? d.alt_phases[alt] : 0xFE;
+}
+
 /// Reply helpers of the stage state machines.
 inline UsbBoard::Reply ok_reply(Bytes data = {}, std::chrono::microseconds busy = {}) {
   return UsbBoard::Reply{UsbBoard::Reply::Kind::ok, std::move(data), busy};

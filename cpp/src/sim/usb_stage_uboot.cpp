@@ -191,9 +191,7 @@ class UbootUsbStage final : public UsbStage {
     return ok();
   }
 
-  std::uint8_t alt_phase(std::uint8_t alt) const {
-    return alt < desc_.alt_phases.size() ? desc_.alt_phases[alt] : 0xFE;
-  }
+  std::uint8_t alt_phase(std::uint8_t alt) const { return usb_detail::alt_phase(desc_, alt); }
 
   UsbStageHost& host_;
   std::shared_ptr<UbootProgrammer> programmer_;

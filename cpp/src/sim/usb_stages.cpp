@@ -64,9 +64,6 @@ Bytes phase_reply(std::uint8_t phase, std::uint32_t address, bool with_flag, boo
   return b;
 }
 
-std::uint8_t alt_phase(const StageDescription& d, std::uint8_t alt) {
-  return alt < d.alt_phases.size() ? d.alt_phases[alt] : 0xFE;
-}
 
 StageDescription rom_description(const SocInfo& soc, bool full_speed) {
   StageDescription d;
