@@ -28,6 +28,7 @@ Importing ``mp1boot`` never imports this module (nor labgrid).
 from __future__ import annotations
 
 import enum
+import hashlib
 import json
 import os
 import shlex
@@ -79,6 +80,8 @@ class MP1BootDriver(Driver, BootstrapProtocol):
         image (str): key in the environment's ``images:`` used by load() without a file name.
         layout (str): key in ``images:`` used by flash() without a layout.
         timeout (float): seconds one mp1boot run may take (killed after that).
+        detect_nfs (bool): use a file in place when the exporter's host sees the same file
+            (labgrid's ManagedFile check); false copies every file.
     """
 
     bindings = {"device": _USB | _SERIAL}
@@ -86,6 +89,7 @@ class MP1BootDriver(Driver, BootstrapProtocol):
     image = attr.ib(default=None)
     layout = attr.ib(default=None)
     timeout = attr.ib(default=1800.0, validator=attr.validators.instance_of((int, float)))
+    detect_nfs = attr.ib(default=True, validator=attr.validators.instance_of(bool))
 
     def __attrs_post_init__(self):
         super().__attrs_post_init__()
@@ -149,7 +153,7 @@ class MP1BootDriver(Driver, BootstrapProtocol):
                          "point `tools: mp1boot:` in the environment YAML at it", code="io")
 
     def _sync(self, path: str) -> str:
-        mf = ManagedFile(path, self.device)
+        mf = ManagedFile(path, self.device, detect_nfs=self.detect_nfs)
         mf.sync_to_resource()
         return mf.get_remote_path()
 
@@ -274,15 +278,19 @@ class MP1BootDriver(Driver, BootstrapProtocol):
             cols = lines[i].rstrip("\r").split("\t")
             cols[-1] = remote
             lines[i] = "\t".join(cols)
-        name = os.path.basename(layout)
-        with tempfile.TemporaryDirectory(prefix="mp1boot-labgrid-") as tmp:
-            local = os.path.join(tmp, name)
-            with open(local, "w", encoding="utf-8") as f:
-                f.write("\n".join(lines))
-            return self._sync(local) if isinstance(self.device, NetworkResource) else _keep(local)
+        # Named by content, in labgrid's user cache here: the copy there (or this file, when the
+        # exporter's host sees it) stays valid however often the same job runs.
+        text = "\n".join(lines)
+        folder = os.path.join(tempfile.gettempdir(), f"mp1boot-labgrid-{os.getuid()}",
+                              hashlib.sha256(text.encode()).hexdigest()[:16])
+        os.makedirs(folder, exist_ok=True)
+        local = os.path.join(folder, os.path.basename(layout))
+        with open(local, "w", encoding="utf-8") as f:
+            f.write(text)
+        return self._sync(local)
 
     def _sync_beside(self, local: str, remote: str):
-        mf = ManagedFile(local, self.device)
+        mf = ManagedFile(local, self.device, detect_nfs=self.detect_nfs)
         mf.sync_to_resource(symlink=remote if isinstance(self.device, NetworkResource) else None)
 
     @Driver.check_active
@@ -372,14 +380,6 @@ def _read_local(path):
             os.unlink(path)
         except OSError:
             pass
-
-
-def _keep(path):
-    """A local copy of the rewritten layout that outlives the temporary folder."""
-    fd, keep = tempfile.mkstemp(prefix="mp1boot-labgrid-", suffix="-" + os.path.basename(path))
-    with os.fdopen(fd, "w", encoding="utf-8") as out, open(path, encoding="utf-8") as f:
-        out.write(f.read())
-    return keep
 
 
 class _Kill:

@@ -24,8 +24,8 @@ def _serials(n):
 class UsbBus:
     """mp1boot-usbsim in daemon mode with several boards; `env` runs clients on its bus."""
 
-    def __init__(self, soc, serials, storage, timeout=120):
-        argv = ["mp1boot-usbsim", "--soc", soc, "--storage", str(storage), "--daemon"]
+    def __init__(self, soc, serials, storage, extra=()):
+        argv = ["mp1boot-usbsim", "--soc", soc, "--storage", str(storage), *extra, "--daemon"]
         for s in serials:
             argv += ["--serial", s]
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
