@@ -39,6 +39,17 @@ class UsbBus:
         else:
             raise RuntimeError("mp1boot-usbsim ended before READY")
 
+    def command(self, cmd):
+        """A daemon stdin command (power-cycle, unplug, status); returns its output lines."""
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        out = []
+        for line in self.proc.stdout:
+            if line.strip() == "OK":
+                return out
+            out.append(line.rstrip("\n"))
+        raise RuntimeError(f"mp1boot-usbsim ended during {cmd}")
+
     def close(self):
         self.proc.stdin.close()
         try:
