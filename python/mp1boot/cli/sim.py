@@ -15,13 +15,16 @@ EXIT_OK = 0
 
 
 def _usbsim_tool() -> str:
+    """mp1boot-usbsim: next to the package (wheel, build tree), else on PATH."""
     here = Path(__file__).resolve().parent.parent / "bin" / "mp1boot-usbsim"
     if here.is_file():
         return str(here)
     found = shutil.which("mp1boot-usbsim")
     if not found:
-        raise errors.TransportError("mp1boot-usbsim (the USB simulator server) is not installed or built",
-                                    code="no_device")
+        raise errors.TransportError(
+            f"the USB simulator mp1boot-usbsim was not found: looked for {here} and on PATH. It is built with "
+            "the library when umockdev's headers are present (Debian: apt install libumockdev-dev umockdev, "
+            "then `make build`), and it ships in the mp1boot wheel", code="no_device")
     return found
 
 
