@@ -35,7 +35,7 @@ __all__ = [
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
-    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request",
+    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
 ]
 
 
@@ -57,7 +57,7 @@ def list_devices() -> list:
 
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
-          verify: bool = False, resume=None, events=None, cancel=None) -> dict:
+          verify: bool = False, resume=None, events=None, cancel=None, trace=None) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -68,7 +68,8 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     raises DeviceError with code ``verify_mismatch``). ``resume`` is an earlier report (dict or
     JSON file): partitions it lists as done, whose files are unchanged, are not sent again.
     ``events`` is called with one dict per stage change (``{"event": "stage", ...}``), finished
-    partition (``"partition"``) and verified partition (``"verified"``). With ``boot_only`` only
+    partition (``"partition"``) and verified partition (``"verified"``). ``trace(direction, data,
+    note)`` sees the wire exchange, as in :meth:`Device.boot`. With ``boot_only`` only
     the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
 
     When the run fails (or is interrupted), the exception carries the report so far as
@@ -78,7 +79,7 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     sink: list = []
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify, completed,
-                             events, sink, cancel)
+                             events, sink, cancel, trace)
     except BaseException as exc:
         if sink:
             exc.report = dict(sink[-1], port=port)
@@ -199,3 +200,13 @@ def otp_request(image, values: dict, lock=()) -> bytes:
     """The OTP image to pass to :meth:`Device.write_otp` that programs ``values`` (word -> value)
     and locks the words in ``lock``; checks the word numbers against the image read before."""
     return _core.otp_request(image, values, set(lock))
+
+
+def soc_names() -> list:
+    """The SoCs mp1boot knows (image headers, simulated boards): stm32mp135, stm32mp157, ..."""
+    return [s["name"] for s in _core.socs()]
+
+
+def port_help() -> str:
+    """The grammar of the ports :func:`connect` accepts, as the library parses them."""
+    return _core.connect_url_help()

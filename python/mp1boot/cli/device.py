@@ -2,17 +2,15 @@
 """Verbs that talk to one board: info, boot."""
 from __future__ import annotations
 
-import sys
-
 from . import args as a
-from .output import emit_json, json_progress_event, trace_printer
+from .output import emit_json, json_progress_event
 
 EXIT_OK = 0
 
 
 def cmd_info(args) -> int:
     import mp1boot
-    trace = trace_printer(sys.stderr) if args.trace else None
+    trace = args.console.trace
     dev = mp1boot.connect(args.port)
     out = {"transport": dev.transport, "link": dev.link}
     if dev.link == "uart":
@@ -51,7 +49,7 @@ def cmd_info(args) -> int:
         print(f"serial:         {usb['serial']}")
         print(f"stage:          {usb['stage']}")
         if usb["speed"] == "full":
-            print("warning:        full speed only: check the cable, hub and port (high speed expected)")
+            args.console.warn("full speed only: check the cable, hub and port (high speed expected)")
     print(f"device id:      {out['device_id']} ({out['soc']})")
     print(f"phase:          {out['phase']} ({out['phase_name']}), address {out['address']}")
     if ph.message:
@@ -65,7 +63,8 @@ def cmd_boot(args) -> int:
     if args.file.lower().endswith(".tsv"):
         # A flash layout: load its "-" lines (TF-A, FIP) into RAM, program nothing.
         report = mp1boot.flash(args.file, port=args.port, defines=a.defines(args.define), boot_only=True,
-                               progress=None if (args.quiet or args.json) else TextBar())
+                               progress=TextBar() if args.console.progress_bars else None,
+                               trace=args.console.trace)
         served = [p for p in report["partitions"] if p["result"] == "ok"]
         if args.json:
             emit_json({"event": "done", "report": report})
@@ -73,14 +72,14 @@ def cmd_boot(args) -> int:
             print(f"booted {args.file} on {report['soc']}: " +
                   ", ".join(f"0x{p['phase']:02x} {p['name']}" for p in served) + " loaded; nothing programmed")
         return EXIT_OK
-    trace = trace_printer(sys.stderr) if args.trace else None
     dev = mp1boot.connect(args.port)
+    args.console.note(f"connected: {dev.transport}")
 
     def json_progress(p):
         emit_json(json_progress_event(p))
 
-    progress = json_progress if args.json else (None if args.quiet else TextBar())
-    r = dev.boot(args.file, progress=progress, trace=trace)
+    progress = json_progress if args.json else (TextBar() if args.console.progress_bars else None)
+    r = dev.boot(args.file, progress=progress, trace=args.console.trace)
     t = r.transfer
     summary = {"event": "done", "file": args.file, "soc": r.soc, "phase": r.phase, "bytes": t.bytes,
                "seconds": round(t.seconds, 4), "bytes_per_second": round(t.bytes_per_second, 1),
@@ -97,15 +96,18 @@ def cmd_boot(args) -> int:
 
 
 def register(sub) -> None:
-    sp = sub.add_parser("info", help="identify the device: commands, version, id, phase")
-    a.add_port(sp)
-    sp.add_argument("--json", action="store_true")
+    sp = a.subparser(sub, "info", help="identify the board: commands, version, device id, USB identity, phase",
+                     description="Identify the board: the ROM's commands and version (UART), the device id, "
+                                 "the USB identity (bus, port path, speed, serial) and the phase it asks for.")
+    a.add_board(sp)
+    a.add_json(sp)
     sp.set_defaults(func=cmd_info)
 
-    sp = sub.add_parser("boot", help="download an FSBL image and start it, or boot a layout's '-' lines")
+    sp = a.subparser(sub, "boot", help="download an FSBL image and start it, or boot a layout's '-' lines",
+                     description="Download an STM32 image (TF-A) into SYSRAM and start it; with a flash layout "
+                                 "(.tsv), load its '-' lines (TF-A, FIP) into RAM and program nothing.")
     sp.add_argument("file", help="STM32 image (tf-a.stm32), or FlashLayout.tsv (TF-A and FIP into RAM)")
-    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH", help="with a layout: %%NAME%% value")
-    a.add_port(sp)
-    sp.add_argument("--json", action="store_true", help="one JSON event per line")
-    sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    a.add_define(sp)
+    a.add_board(sp)
+    a.add_json(sp, "one JSON event per line (progress, done, error)")
     sp.set_defaults(func=cmd_boot)

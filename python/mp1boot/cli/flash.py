@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import errors
 from . import args as a
-from .output import emit_json, json_progress_event, print_partitions, write_report
+from .output import describe_event, emit_json, json_progress_event, print_partitions, write_report
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -40,7 +40,7 @@ def _flash_ports(args) -> list:
 def _flash_several(args, ports, defines) -> int:
     import mp1boot
     from ..progress import MultiBar
-    bar = None if (args.quiet or args.json) else MultiBar(ports)
+    bar = MultiBar(ports) if args.console.progress_bars else None
 
     def progress(port, p):
         if args.json:
@@ -51,6 +51,8 @@ def _flash_several(args, ports, defines) -> int:
     def events(port, e):
         if args.json:
             emit_json({"board": port, **e})
+        else:
+            args.console.note(f"{port}: {describe_event(e)}")
 
     result = None
     try:
@@ -90,11 +92,11 @@ def cmd_flash(args) -> int:
         def events(e):
             emit_json(e)
     else:
-        progress = None if args.quiet else TextBar()
-        events = None
+        progress = TextBar() if args.console.progress_bars else None
+        events = (lambda e: args.console.note(describe_event(e))) if args.console.verbosity >= 1 else None
     try:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
-                               resume=args.resume, events=events)
+                               resume=args.resume, events=events, trace=args.console.trace)
     except BaseException as exc:
         write_report(args.report, getattr(exc, "report", None))
         if args.report and getattr(exc, "report", None) is not None and not args.json:
@@ -111,22 +113,22 @@ def cmd_flash(args) -> int:
         print(f"flashed {args.layout} on {report['soc']} ({where}{extra}) in {report['seconds']:.2f} s: "
               f"{report['result']}")
         if report.get("speed") == "full":
-            print("mp1boot: warning: the board runs at USB full speed (12 Mbit/s): check the cable and hub",
-                  file=sys.stderr)
+            args.console.warn("the board runs at USB full speed (12 Mbit/s): check the cable and hub")
     return EXIT_OK
 
 
 def register(sub) -> None:
-    sp = sub.add_parser("flash", help="program a board from a flash layout, driven by Get Phase")
+    sp = a.subparser(sub, "flash", help="program a board from a flash layout, driven by Get Phase",
+                     description="Program one board, or several in parallel, from a flash layout: every phase "
+                                 "the board asks for (ROM, TF-A, U-Boot stm32prog) is served from the layout. "
+                                 "The layout and every binary are checked before the first byte goes out.")
     sp.add_argument("layout", help="FlashLayout.tsv")
-    sp.add_argument("--port", "-p", action="append",
-                    help="serial:PATH, sim:stm32mp157[?link=usb], usb[:SERIAL]; repeat it to flash boards in parallel")
+    a.add_board(sp, many=True)
     sp.add_argument("--all", action="store_true", help="every STM32MP board waiting in USB DFU mode, in parallel")
-    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH", help="value of a %%NAME%% placeholder")
+    a.add_define(sp)
     sp.add_argument("--verify", action="store_true", help="read every programmed partition back and compare SHA-256")
     sp.add_argument("--resume", metavar="REPORT", help="skip the partitions this earlier report lists as done")
     sp.add_argument("--storage", metavar="DIR", help="simulated boards: keep their storage images here")
     sp.add_argument("--report", metavar="FILE", help="write the JSON report here (also when the run fails)")
-    sp.add_argument("--json", action="store_true", help="one JSON event per line")
-    sp.add_argument("--quiet", "-q", action="store_true")
+    a.add_json(sp, "one JSON event per line (progress, stage, partition, verified, done, error)")
     sp.set_defaults(func=cmd_flash)

@@ -44,20 +44,31 @@ def cmd_image_wrap(args) -> int:
 
 
 def register(sub) -> None:
-    sp = sub.add_parser("image", help="STM32 image files")
-    isub = sp.add_subparsers(dest="image_verb", required=True)
-    ip = isub.add_parser("info", help="show every header field and check the checksum")
-    ip.add_argument("file")
-    ip.add_argument("--json", action="store_true")
+    sp = a.subparser(sub, "image", help="STM32 image files: show a header, wrap a binary")
+    isub = sp.add_subparsers(dest="image_verb", required=True, metavar="{info,wrap}")
+    ip = a.subparser(isub, "info", help="show every header field and check the checksum")
+    ip.add_argument("file", help="STM32 image (header v1 or v2)")
+    a.add_json(ip)
     ip.set_defaults(func=cmd_image_info)
-    wp = isub.add_parser("wrap", help="wrap a raw binary into an STM32 image")
-    wp.add_argument("--soc", required=True, help="stm32mp135, stm32mp157, ...")
-    wp.add_argument("--load", type=a.integer, required=True, help="load address")
-    wp.add_argument("--entry", type=a.integer, required=True, help="entry point")
-    wp.add_argument("--binary-type", type=a.integer, default=0x10, help="binary type (0x10 TF-A BL2, 0x00 U-Boot)")
-    wp.add_argument("--image-version", type=a.integer, default=0)
-    wp.add_argument("--header-version", type=int, choices=(1, 2), help="force header v1 or v2")
-    wp.add_argument("--json", action="store_true")
-    wp.add_argument("input")
-    wp.add_argument("output")
+    wp = a.subparser(isub, "wrap", help="wrap a raw binary into an STM32 image",
+                     description="Wrap a raw binary into an STM32 image with the header the SoC's ROM expects "
+                                 "(v1 on STM32MP15x, v2 on STM32MP13x/25x). Addresses are hex, 0x optional.")
+    wp.add_argument("--soc", required=True, choices=_soc_names(), help="the SoC the image is for")
+    wp.add_argument("--load", type=a.address, required=True, metavar="ADDR",
+                    help="load address, hex (0x optional), e.g. 2FFC2500")
+    wp.add_argument("--entry", type=a.address, required=True, metavar="ADDR",
+                    help="entry point, hex (0x optional)")
+    wp.add_argument("--binary-type", type=a.integer, default=0x10, metavar="N",
+                    help="binary type: 0x10 TF-A BL2, 0x00 U-Boot, ...")
+    wp.add_argument("--image-version", type=a.integer, default=0, metavar="N", help="image version field")
+    wp.add_argument("--header-version", type=int, choices=(1, 2),
+                    help="force header v1 or v2 (default: the SoC's own)")
+    a.add_json(wp)
+    wp.add_argument("input", help="the raw binary")
+    wp.add_argument("output", help="the STM32 image to write")
     wp.set_defaults(func=cmd_image_wrap)
+
+
+def _soc_names() -> list:
+    import mp1boot
+    return mp1boot.soc_names()

@@ -16,29 +16,34 @@ def _nvm_device(args):
     """Connect; with --layout, boot its '-' lines first so that U-Boot stm32prog answers."""
     import mp1boot
     dev = mp1boot.connect(args.port)
+    args.console.note(f"connected: {dev.transport}")
     if args.layout:
-        dev.flash(args.layout, defines=a.defines(args.define), boot_only=True)
+        args.console.note(f"booting the '-' lines of {args.layout} to reach U-Boot stm32prog")
+        dev.flash(args.layout, defines=a.defines(args.define), boot_only=True, trace=args.console.trace)
     return dev
 
 
 def cmd_otp(args) -> int:
     import mp1boot
     dev = _nvm_device(args)
-    image = dev.read_otp()
+    image = dev.read_otp(trace=args.console.trace)
     if args.action == "write":
         if not args.word:
             raise errors.UsageError("otp write needs --word N=VALUE (repeatable)", code="usage")
         values = {}
         for spec in args.word:
             n, _, v = spec.partition("=")
-            values[int(n, 0)] = int(v, 0)
+            try:
+                values[int(n, 0)] = int(v, 0)
+            except ValueError:
+                raise errors.UsageError(f"--word {spec}: expected N=VALUE, e.g. 60=0x1234", code="usage") from None
         request = mp1boot.otp_request(image, values, set(args.lock or []))  # checks the word numbers
         if not args.i_understand_this_is_permanent:
             print("mp1boot: OTP fuses cannot be cleared once blown. Words to program: " +
                   ", ".join(args.word) + ". Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
             return 2
-        dev.write_otp(request, i_understand_this_is_permanent=True)
-        image = dev.read_otp()
+        dev.write_otp(request, i_understand_this_is_permanent=True, trace=args.console.trace)
+        image = dev.read_otp(trace=args.console.trace)
     decoded = mp1boot.otp_decode(image)
     words = decoded["words"]
     if args.output:
@@ -63,8 +68,8 @@ def cmd_pmic(args) -> int:
             print(f"mp1boot: writing the PMIC NVM ({data.hex(' ')}) changes the board's power-up sequence for good. "
                   "Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
             return 2
-        dev.write_pmic(data, i_understand_this_is_permanent=True)
-    nvm = dev.read_pmic()
+        dev.write_pmic(data, i_understand_this_is_permanent=True, trace=args.console.trace)
+    nvm = dev.read_pmic(trace=args.console.trace)
     if args.json:
         emit_json({"pmic_nvm": nvm.hex()})
     else:
@@ -72,26 +77,37 @@ def cmd_pmic(args) -> int:
     return EXIT_OK
 
 
+def _board_and_boot(sp) -> None:
+    a.add_board(sp)
+    sp.add_argument("--layout", metavar="TSV",
+                    help="boot this layout's '-' lines (TF-A, FIP) first: needed when the board is still at "
+                         "the boot ROM, since only U-Boot stm32prog serves OTP and PMIC")
+    a.add_define(sp)
+
+
 def register(sub) -> None:
-    sp = sub.add_parser("otp", help="read (or, with explicit consent, program) OTP fuses through U-Boot stm32prog")
-    sp.add_argument("action", choices=["read", "write"])
-    sp.add_argument("--port", "-p", required=True)
-    sp.add_argument("--layout", metavar="TSV", help="boot this layout's '-' lines first (a board still at the ROM)")
-    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH")
-    sp.add_argument("--word", action="append", metavar="N=VALUE", help="write: program word N with VALUE")
-    sp.add_argument("--lock", action="append", type=int, metavar="N", help="write: also lock word N for good")
-    sp.add_argument("--i-understand-this-is-permanent", action="store_true", help="write: required; fuses cannot be undone")
+    sp = a.subparser(sub, "otp", help="read (or, with explicit consent, program) OTP fuses through U-Boot stm32prog",
+                     description="Read the OTP words through U-Boot stm32prog (phase 0xF2), or program some. "
+                                 "Fuses cannot be cleared: writing needs --i-understand-this-is-permanent.")
+    sp.add_argument("action", choices=["read", "write"], help="read the words, or program --word values")
+    _board_and_boot(sp)
+    sp.add_argument("--word", action="append", metavar="N=VALUE",
+                    help="write: program word N (decimal or 0x) with VALUE (0x for hex); repeatable")
+    sp.add_argument("--lock", action="append", type=a.integer, metavar="N", help="write: also lock word N for good")
+    sp.add_argument("--i-understand-this-is-permanent", action="store_true",
+                    help="write: required; fuses cannot be undone")
     sp.add_argument("--all-words", action="store_true", help="read: show zero words too")
     sp.add_argument("--output", "-o", metavar="FILE", help="save the raw OTP image (OP-TEE TA format)")
-    sp.add_argument("--json", action="store_true")
+    a.add_json(sp)
     sp.set_defaults(func=cmd_otp)
 
-    sp = sub.add_parser("pmic", help="read (or, with explicit consent, write) the STPMIC1 NVM through U-Boot stm32prog")
-    sp.add_argument("action", choices=["read", "write"])
-    sp.add_argument("file", nargs="?", help="write: the 8 NVM bytes")
-    sp.add_argument("--port", "-p", required=True)
-    sp.add_argument("--layout", metavar="TSV", help="boot this layout's '-' lines first (a board still at the ROM)")
-    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH")
-    sp.add_argument("--i-understand-this-is-permanent", action="store_true", help="write: required")
-    sp.add_argument("--json", action="store_true")
+    sp = a.subparser(sub, "pmic", help="read (or, with explicit consent, write) the STPMIC1 NVM through U-Boot stm32prog",
+                     description="Read the 8 bytes of the STPMIC1 NVM through U-Boot stm32prog (phase 0xF4), or "
+                                 "write them (needs --i-understand-this-is-permanent).")
+    sp.add_argument("action", choices=["read", "write"], help="read the NVM, or write FILE into it")
+    sp.add_argument("file", nargs="?", help="write: a file holding the 8 NVM bytes")
+    _board_and_boot(sp)
+    sp.add_argument("--i-understand-this-is-permanent", action="store_true",
+                    help="write: required; the board's power-up sequence changes for good")
+    a.add_json(sp)
     sp.set_defaults(func=cmd_pmic)

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from .. import errors
+from . import args as a
 from .output import emit_json
 
 EXIT_OK = 0
@@ -50,13 +51,13 @@ def cmd_udev(args) -> int:
 
 
 def register(sub) -> None:
-    sp = sub.add_parser("list", help="list STM32MP devices in USB DFU mode")
-    sp.add_argument("--json", action="store_true")
+    sp = a.subparser(sub, "list", help="list STM32MP devices in USB DFU mode (0483:df11)")
+    a.add_json(sp)
     sp.set_defaults(func=cmd_list)
 
-    sp = sub.add_parser("udev", help="the udev rule that gives users access to the boards")
+    sp = a.subparser(sub, "udev", help="the udev rule that gives users access to the boards")
     g = sp.add_mutually_exclusive_group()
-    g.add_argument("--print", action="store_true", default=True, help="print the rules file (default)")
+    g.add_argument("--print", action="store_true", help="print the rules file (what it does without options)")
     g.add_argument("--install", action="store_true", help="write it to --rules-dir (needs root)")
-    sp.add_argument("--rules-dir", default="/etc/udev/rules.d")
+    sp.add_argument("--rules-dir", default="/etc/udev/rules.d", metavar="DIR", help="where --install writes")
     sp.set_defaults(func=cmd_udev)
