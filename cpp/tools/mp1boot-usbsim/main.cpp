@@ -64,7 +64,12 @@ const char* usage_text =
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
     "                            testbed to other users, to test access errors)\n"
     "  -v, --verbose             log every control request to stderr\n"
-    "daemon stdin commands: status, power-cycle, unplug, records (one per line; every board)\n";
+    "daemon stdin commands (one per line; every board): help, status, power-cycle, unplug, records\n";
+
+const char* daemon_help_text =
+    "commands: help (this text), status (each board's stage and state), power-cycle (the boards restart\n"
+    "in the boot ROM), unplug (the boards leave the bus), records (write --record files now);\n"
+    "end of input (Ctrl-D), SIGTERM or SIGINT stops the server\n";
 
 struct Args {
   mp1boot::sim::UsbBoardOptions board;
@@ -229,12 +234,15 @@ gboolean quit_loop(gpointer p) {
 
 void run_command(RunState& st, const std::string& cmd) {
   if (cmd.empty()) return;
-  if (cmd == "status") std::printf("%s\n", st.bus->status().c_str());
+  bool known = true;
+  if (cmd == "help") std::fputs(daemon_help_text, stdout);
+  else if (cmd == "status") std::printf("%s\n", st.bus->status().c_str());
   else if (cmd == "power-cycle") st.bus->power_cycle();
   else if (cmd == "unplug") st.bus->unplug();
   else if (cmd == "records") st.bus->write_records();
-  else std::printf("error: unknown command \"%s\"\n", cmd.c_str());
-  if (cmd == "status" || cmd == "power-cycle" || cmd == "unplug" || cmd == "records") std::printf("OK\n");
+  else known = false;
+  if (known) std::printf("OK\n");
+  else std::printf("error: unknown command \"%s\" (try help)\n", cmd.c_str());
   std::fflush(stdout);
 }
 
