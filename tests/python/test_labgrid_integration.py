@@ -158,7 +158,7 @@ steps.subscribe(show)
 env = Environment(sys.argv[1])
 drv = env.get_target(sys.argv[4]).get_driver("MP1BootDriver")
 try:
-    result = {"report": drv.flash(sys.argv[2], defines={"FSBL": sys.argv[3]}, verify=True)}
+    result = {"report": drv.flash(sys.argv[2], defines={"FSBL": sys.argv[3]}, verify=True, bmap=True)}
 except Exception as e:
     result = {"error": f"{type(e).__name__}: {e}", "report": getattr(e, "report", None),
               "phase": getattr(e, "phase", None), "bytes_sent": getattr(e, "bytes_sent", None),
@@ -309,6 +309,7 @@ def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
     line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
     src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
     rootfs, _ = _folder(src, fsbl_mp15)
+    (src / "rootfs.ext4.bmap").write_text("<bmap version='2.0'/>\n")  # copied next to the image's copy
     results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
     flash_s = time.monotonic() - started
     for i, serial in enumerate(SERIALS, 1):
@@ -324,7 +325,10 @@ def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
             assert f.read(len(rootfs)) == rootfs
     assert any(p["result"] == "ok" for p in results["board-1"]["report"]["partitions"])
     # the files went through ssh (labgrid's cache on the exporter's host), not the local paths
-    assert all(str(src) not in p["file"] for p in results["board-1"]["report"]["partitions"] if p.get("file"))
+    files = [p["file"] for p in results["board-1"]["report"]["partitions"] if p.get("file")]
+    assert files and all(f.startswith("/var/cache/labgrid/") for f in files), files
+    copy = next(f for f in files if f.endswith("/rootfs.ext4"))
+    assert Path(copy + ".bmap").read_text() == (src / "rootfs.ext4.bmap").read_text()
     print(f"labgrid line: setup {line['setup_s']:.1f} s, parallel flash of 2 boards {flash_s:.1f} s")
 
 
