@@ -260,3 +260,25 @@ def test_strategy_unknown_state_breaks_it(monkeypatch):
         s.transition("off")
     assert log == []
 
+
+
+# ---- examples/labgrid ------------------------------------------------------------------------
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "labgrid"
+
+
+def test_example_exporter_yaml_is_what_the_exporter_reads():
+    from labgrid.remote.config import ResourceConfig
+    cfg = ResourceConfig(str(EXAMPLES / "exporter.yaml")).data
+    assert set(cfg) == {"board-1", "board-2"}
+    for group in cfg.values():
+        assert group["DFUDevice"]["match"]["ID_PATH"].startswith("pci-")
+
+
+def test_example_environment_loads_the_driver_and_tool():
+    from labgrid import Environment
+    env = Environment(str(EXAMPLES / "env.yaml"))
+    assert env.config.get_tool("mp1boot") == "/usr/local/bin/mp1boot"
+    assert env.config.get_image_path("layout").endswith("examples/labgrid/images/FlashLayout.tsv")
+    assert env.config.data["targets"]["main"]["drivers"]["MP1BootDriver"] == {"layout": "layout"}
+    assert env.config.get_imports() == ["mp1boot.labgrid"]
