@@ -162,6 +162,49 @@ def test_uart_flash_through_a_local_serial_resource_streams_steps(tmp_path, fsbl
         assert f.read(len(rootfs)) == rootfs
 
 
+def _uart_driver(tmp_path, sim):
+    t = Target("uart-board")
+    RawSerialPort(t, name=None, port=sim.path, speed=115200)
+    d = MP1BootDriver(t, name=None, timeout=120)
+    d.tool = _tool(tmp_path)
+    t.activate(d)
+    return d
+
+
+def test_load_boots_an_fsbl(tmp_path, fsbl_mp15):
+    (tmp_path / "tf-a.stm32").write_bytes(fsbl_mp15)
+    sim = mp1boot.UartSimServer("stm32mp157")
+    sim.start()
+    try:
+        _uart_driver(tmp_path, sim).load(str(tmp_path / "tf-a.stm32"))
+        assert sim.stage != "rom"
+        assert sim.received_images()[0x01] == fsbl_mp15
+    finally:
+        sim.stop()
+
+
+def test_load_of_a_layout_boots_its_dash_lines(tmp_path, fsbl_mp15):
+    from test_flash import LAYOUT
+    _folder(tmp_path, fsbl_mp15, layout=LAYOUT.replace("%FSBL%", "tf-a.stm32"))
+    sim = mp1boot.UartSimServer("stm32mp157")
+    sim.start()
+    try:
+        _uart_driver(tmp_path, sim).load(str(tmp_path / "flash.tsv"))
+        images = sim.received_images()
+        assert images[0x01] == fsbl_mp15 and images[0x03] == (tmp_path / "fip.bin").read_bytes()
+    finally:
+        sim.stop()
+
+
+def test_load_of_a_missing_file_runs_nothing(tmp_path, uart_sim):
+    sim = uart_sim("stm32mp157")
+    d = _uart_driver(tmp_path, sim)
+    with pytest.raises(mp1boot.LayoutError) as info:
+        d.load(str(tmp_path / "nope.stm32"))
+    assert info.value.code == "file_not_found" and "nothing was copied to localhost" in info.value.message
+    assert sim.bytes_received == 0
+
+
 def test_a_failed_flash_brings_the_report_back(tmp_path, fsbl_mp15):
     """The board answers no more mid-job (the simulated pty closes): FlashFailed with mp1boot's
     report of what was reached."""
