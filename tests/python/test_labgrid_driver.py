@@ -325,3 +325,42 @@ def test_example_environment_loads_the_driver_and_tool():
     assert env.config.get_image_path("layout").endswith("examples/labgrid/images/FlashLayout.tsv")
     assert env.config.data["targets"]["main"]["drivers"]["MP1BootDriver"] == {"layout": "layout"}
     assert env.config.get_imports() == ["mp1boot.labgrid"]
+
+
+LOCAL_USB = r"""
+import json, sys
+from labgrid import Target
+from labgrid.resource.udev import DFUDevice
+from mp1boot.labgrid import MP1BootDriver
+t = Target("local")
+res = DFUDevice(t, name=None, match={"ID_PATH": "platform-mp1boot-usbsim-usb-0:2"})
+d = MP1BootDriver(t, name=None, timeout=120)
+d.tool = sys.argv[1]
+t.activate(d)
+print(json.dumps({"port": d.port(), "ids": [res.vendor_id, res.model_id], "serial":
+                  res.device.properties.get("ID_SERIAL_SHORT")}), flush=True)
+report = d.flash(sys.argv[2], defines={"FSBL": sys.argv[3]}, verify=True)
+print(json.dumps(report), flush=True)
+"""
+
+
+def test_local_dfu_device_matched_by_id_path_on_the_simulated_bus(tmp_path, fsbl_mp15):
+    """labgrid's own DFUDevice (udev matching through pyudev) finds the simulated board on port
+    1-2 by ID_PATH and the driver flashes it locally, without an exporter."""
+    from test_usb_many_processes import UsbBus
+    rootfs, storage = _folder(tmp_path, fsbl_mp15)
+    serials = ["002800423232511538303651", "002800423232511538303652"]
+    bus = UsbBus("stm32mp157", serials, storage)
+    try:
+        r = subprocess.run([sys.executable, "-c", LOCAL_USB, _tool(tmp_path), str(tmp_path / "flash.tsv"),
+                            str(tmp_path / "tf-a.stm32")], env=bus.env, capture_output=True, text=True, timeout=180)
+    finally:
+        bus.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    first, report = (json.loads(x) for x in r.stdout.splitlines()[-2:])
+    assert first == {"port": "usb:1-2", "ids": [0x0483, 0xDF11], "serial": serials[1]}
+    assert report["result"] == "ok" and report["serial"] == serials[1] and report["port_path"] == "1-2"
+    with open(storage / serials[1] / "mmc0.img", "rb") as f:
+        f.seek(0x100000)
+        assert f.read(len(rootfs)) == rootfs
+    assert not (storage / serials[0] / "mmc0.img").exists()

@@ -359,6 +359,45 @@ def test_exporter_host_without_mp1boot(line, fsbl_mp15):
         assert f"mp1boot cannot run on {HOST}" in err and "pip install mp1boot" in err
 
 
+def test_the_example_station_under_labgrids_pytest_plugin(line, fsbl_mp15):
+    """examples/labgrid/test_flash_line.py, run by pytest with labgrid's plugin (--lg-env) against
+    this line: the place is flashed and mp1boot's events show in the pytest log as labgrid steps."""
+    line["bus"].command("power-cycle")
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
+    _folder(src, fsbl_mp15)
+    shutil.copy(src / "tf-a.stm32", src / "tf-a-stm32mp157c-dk2-usb.stm32")  # the example's FSBL name
+    env_yaml = src / "env.yaml"
+    env_yaml.write_text(textwrap.dedent(f"""\
+        targets:
+          main:
+            resources:
+              RemotePlace:
+                name: lg-board-2
+            drivers:
+              MP1BootDriver:
+                layout: layout
+                detect_nfs: false
+                timeout: 240
+        images:
+          layout: {src / 'flash.tsv'}
+        tools:
+          mp1boot: {line['tool']}
+        imports:
+          - mp1boot.labgrid
+        """))
+    example = Path(__file__).resolve().parents[2] / "examples" / "labgrid" / "test_flash_line.py"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(src),
+                        "--lg-env", str(env_yaml), "--log-cli-level=INFO", str(example)], cwd=src, env=line["env"],
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "MP1BootDriver.mp1boot(event='rootfs: " in r.stdout, r.stdout[-3000:]  # labgrid's StepLogger
+    assert "MP1BootDriver.mp1boot(event='done: ok')" in r.stdout, r.stdout[-3000:]
+    serial = SERIALS[1]
+    with open(line["storage"] / serial / "mmc0.img", "rb") as f:
+        f.seek(0x100000)
+        assert f.read(10000) == (src / "rootfs.ext4").read_bytes()
+
+
 def test_a_board_that_vanishes_mid_flash_brings_the_report_back(line, fsbl_mp15):
     """Last in this module (the boards stay unplugged). The cables are pulled while the rootfs
     is written (16 MiB, slow U-Boot writes): the report comes back with the phase and bytes
