@@ -97,9 +97,7 @@ std::string FlashReport::to_json() const {
   j += ", \"transport\": " + json_string(transport);
   j += ", \"layout\": " + json_string(layout);
   j += ", \"soc\": " + json_string(soc);
-  char id[8];
-  std::snprintf(id, sizeof id, "0x%04x", static_cast<unsigned>(device_id));
-  j += ", \"device_id\": " + json_string(device_id ? std::string(id) : std::string());
+  j += ", \"device_id\": " + std::to_string(device_id);  // JSON numbers (docs/JSON.md)
   j += ", \"link\": " + json_string(link);
   j += ", \"serial\": " + json_string(serial);
   j += ", \"port_path\": " + json_string(port_path);

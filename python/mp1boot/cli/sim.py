@@ -31,6 +31,25 @@ def _usbsim_tool() -> str:
     return found
 
 
+def _check_umockdev() -> None:
+    """mp1boot-usbsim runs on umockdev's libraries (the wheel does not carry them): say which package
+    gives them rather than let the loader fail."""
+    import ctypes
+    import ctypes.util
+    missing = ""
+    try:
+        ctypes.CDLL("libumockdev.so.0")
+    except OSError:
+        missing = "libumockdev.so.0"
+    if not missing and not ctypes.util.find_library("umockdev-preload"):
+        missing = "libumockdev-preload.so.0"
+    if missing:
+        raise errors.TransportError(
+            f"the USB simulator needs umockdev, and {missing} was not found: install it (Debian/Ubuntu: "
+            "sudo apt install libumockdev0 umockdev). The in-process simulated board needs nothing: "
+            "--port 'sim:stm32mp157?link=usb'", code="no_device")
+
+
 def _daemon(argv) -> int:
     """Runs the USB simulator as a server: its environment as `export` lines a shell can paste, how to
     stop it, then its answers to the commands typed on stdin (which it reads directly)."""
@@ -61,6 +80,7 @@ def cmd_sim(args) -> int:
     import mp1boot
     if args.usb:
         argv = [_usbsim_tool(), "--soc", args.soc]
+        _check_umockdev()
         if args.record:
             argv += ["--record", args.record]
         if args.storage:
