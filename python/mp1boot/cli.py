@@ -454,6 +454,11 @@ def cmd_udev(args) -> int:
     return EXIT_OK
 
 
+def _sim_keys_help() -> str:
+    import mp1boot
+    return mp1boot.sim_board_keys_help()
+
+
 def _usbsim_tool() -> str:
     here = Path(__file__).resolve().parent / "bin" / "mp1boot-usbsim"
     if here.is_file():
@@ -467,8 +472,13 @@ def _usbsim_tool() -> str:
 
 def cmd_sim(args) -> int:
     import mp1boot
+    options = list(args.set or [])
+    # Checked here, before any server starts: errors name the key and what it accepts.
+    mp1boot.sim_check_options(args.soc, (["link=usb"] if args.usb else []) + options)
     if args.usb:
         argv = [_usbsim_tool(), "--soc", args.soc]
+        for kv in options:
+            argv += ["--set", kv]
         if args.record:
             argv += ["--record", args.record]
         if args.storage:
@@ -489,7 +499,8 @@ def cmd_sim(args) -> int:
     if not args.uart:
         raise errors.UsageError("mp1boot sim: choose a link: --uart or --usb", code="usage")
     server = mp1boot.UartSimServer(args.soc, record_dir=args.record or "", line_timing=args.line_timing,
-                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "")
+                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "",
+                                   options=options)
     # First line of output: where to connect (scripts read it).
     print(f"uart: {server.path}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -608,7 +619,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--rules-dir", default="/etc/udev/rules.d")
     sp.set_defaults(func=cmd_udev)
 
-    sp = sub.add_parser("sim", help="serve a simulated board")
+    sp = sub.add_parser("sim", help="serve a simulated board", formatter_class=argparse.RawDescriptionHelpFormatter,
+                        epilog="board options (--set KEY=VALUE; the same keys as sim: URLs and mp1boot-usbsim):\n" +
+                        _sim_keys_help())
     sp.add_argument("--soc", default="stm32mp135")
     sp.add_argument("--uart", action="store_true", help="on a pseudo-terminal (prints 'uart: /dev/pts/N')")
     sp.add_argument("--record", metavar="DIR", help="write received images and an exchange log here")
@@ -621,6 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keep the board's storage images (mmc0.img, nor0.img, ...) here for inspection")
     sp.add_argument("--uboot-block-us", type=int, metavar="N",
                     help="with --usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
+    sp.add_argument("--set", "-o", action="append", metavar="KEY=VALUE",
+                    help="a board option (listed below); repeat it")
     sp.add_argument("command", nargs=argparse.REMAINDER, help="with --usb: -- COMMAND ARGS... to run with the board attached")
     sp.set_defaults(func=cmd_sim)
     return p
