@@ -101,6 +101,8 @@ struct UsbWaitOptions {
   /// Polling period when hot-plug is not available (or force_polling is set).
   std::chrono::milliseconds poll_interval{100};
   bool force_polling = false;
+  /// With hot-plug events too, the bus is rescanned this often: events get lost.
+  std::chrono::milliseconds rescan_interval{250};
   /// After a matching device appeared but could not be opened, keep retrying this long (udev
   /// may still be applying the rule) before reporting it.
   std::chrono::milliseconds access_grace{1500};
