@@ -87,16 +87,16 @@ void register_session(py::module_& m) {
       })
       .def("__repr__", [](const uart::VersionReply& r) { return "<VersionReply " + hex8(r.version) + ">"; });
 
-  py::class_<session::PhaseInfo>(m, "PhaseInfo", "What Get Phase reports.")
-      .def_readonly("phase", &session::PhaseInfo::phase)
-      .def_readonly("address", &session::PhaseInfo::address)
-      .def_readonly("offset", &session::PhaseInfo::offset)
-      .def_readonly("detach_requested", &session::PhaseInfo::detach_requested)
-      .def_readonly("message", &session::PhaseInfo::message)
-      .def_property_readonly("info", [](const session::PhaseInfo& p) { return to_py(p.info); })
-      .def_property_readonly("name", [](const session::PhaseInfo& p) { return std::string(uart::phase_name(p.phase)); })
-      .def("__repr__", [](const session::PhaseInfo& p) {
-        return "<PhaseInfo " + hex8(p.phase) + " (" + std::string(uart::phase_name(p.phase)) + ") address " +
+  py::class_<PhaseInfo>(m, "PhaseInfo", "What Get Phase reports.")
+      .def_readonly("phase", &PhaseInfo::phase)
+      .def_readonly("address", &PhaseInfo::address)
+      .def_readonly("offset", &PhaseInfo::offset)
+      .def_readonly("detach_requested", &PhaseInfo::detach_requested)
+      .def_readonly("message", &PhaseInfo::message)
+      .def_property_readonly("info", [](const PhaseInfo& p) { return to_py(p.info); })
+      .def_property_readonly("name", [](const PhaseInfo& p) { return std::string(phase_name(p.phase)); })
+      .def("__repr__", [](const PhaseInfo& p) {
+        return "<PhaseInfo " + hex8(p.phase) + " (" + std::string(phase_name(p.phase)) + ") address " +
                hex32(p.address) + (p.message.empty() ? "" : " \"" + p.message + "\"") + ">";
       });
 

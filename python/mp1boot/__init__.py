@@ -24,7 +24,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
 
 from . import errors, progress
 from ._core import (BootResult, Device, GetReply, PhaseInfo, Progress, TransferStats,
-                    UartSimServer, VersionReply, device_id_name)
+                    UartSimServer, VersionReply, device_id_name, sim_board_keys, sim_board_keys_help,
+                    sim_check_options)
 from .errors import (CancelledError, DeviceError, Error, LayoutError, NackError, ProtocolError,
                      TimeoutError, TransportError, UsageError)
 
@@ -33,6 +34,7 @@ __version__: str = _core.__version__
 __all__ = [
     "connect", "list_devices", "flash", "flash_many", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
+    "sim_board_keys", "sim_board_keys_help", "sim_check_options",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
     "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",

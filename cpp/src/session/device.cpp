@@ -36,15 +36,15 @@ BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn 
   image::check_for_rom(img, *soc, file);
 
   const PhaseInfo phase = get_phase();
-  if (phase.phase != uart::phase::fsbl) {
+  if (phase.phase != phase::fsbl) {
     ErrorContext c{.operation = "boot", .phase = phase.phase, .transport = describe()};
     std::string what = "device is not waiting for an FSBL: it asks for phase " + hex8(phase.phase) + " (" +
-                       std::string(uart::phase_name(phase.phase)) + ")";
+                       std::string(phase_name(phase.phase)) + ")";
     if (!phase.message.empty()) what += ": \"" + phase.message + "\"";
     throw DeviceError(errc::unsupported, what, c);
   }
   DownloadOptions opts;
-  opts.phase = uart::phase::fsbl;
+  opts.phase = phase::fsbl;
   opts.name = file;
   opts.progress = std::move(progress);
   const auto t0 = std::chrono::steady_clock::now();
@@ -54,7 +54,7 @@ BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn 
 
   BootResult r;
   r.soc = std::string(soc->family_name);
-  r.phase = uart::phase::fsbl;
+  r.phase = phase::fsbl;
   r.image = file;
   r.transfer.bytes = image_bytes.size();
   r.transfer.seconds = secs;

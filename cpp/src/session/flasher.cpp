@@ -19,8 +19,6 @@
 namespace mp1boot::session {
 namespace {
 
-constexpr std::uint8_t phase_done = 0xFE;
-constexpr std::uint8_t phase_error = 0xFF;
 
 std::string json_string(std::string_view s) {
   std::string r = "\"";
@@ -67,7 +65,7 @@ const image::LayoutEntry* device_line(const image::FlashLayout& layout, std::uin
 
 /// The line whose file the device gets for `phase`; nullptr for the layout itself (0x00).
 const image::LayoutEntry* line_for(const image::FlashLayout& layout, std::uint8_t phase) {
-  if (phase == uart::phase::flashlayout) return nullptr;
+  if (phase == phase::flash_layout) return nullptr;
   if (phase <= 0x03) return layout.find_none(phase);
   return device_line(layout, phase);
 }
@@ -225,12 +223,12 @@ void Flasher::prepare() {
                         ErrorContext{.operation = "flash", .phase = static_cast<std::uint8_t>(id), .partition = line->name,
                                      .layout_line = line->line, .file = line->binary_path.string()});
   }
-  if (const auto* fsbl = layout_.find_none(uart::phase::fsbl)) {
+  if (const auto* fsbl = layout_.find_none(phase::fsbl)) {
     try {
       const image::Stm32Image img = image::parse_image(file_of(*fsbl), fsbl->binary_path.string());
       image::check_for_rom(img, *soc, fsbl->binary_path.string());
     } catch (Error& e) {
-      e.add_context(ErrorContext{.operation = "flash", .phase = uart::phase::fsbl, .partition = fsbl->name,
+      e.add_context(ErrorContext{.operation = "flash", .phase = phase::fsbl, .partition = fsbl->name,
                                  .layout_line = fsbl->line});
       throw;
     }
@@ -240,9 +238,9 @@ void Flasher::prepare() {
 void Flasher::serve(const PhaseInfo& info) {
   const std::uint8_t phase = info.phase;
   const image::LayoutEntry* entry = line_for(layout_, phase);
-  if (phase != uart::phase::flashlayout && !entry)
+  if (phase != phase::flash_layout && !entry)
     throw LayoutError(errc::layout_rule,
-                      "the device asks for phase " + hex8(phase) + " (" + std::string(uart::phase_name(phase)) +
+                      "the device asks for phase " + hex8(phase) + " (" + std::string(phase_name(phase)) +
                           ") but " + layout_file_.string() + " has no " +
                           (phase <= 0x03 ? "IP none" : "device") + " line with that id",
                       ErrorContext{.operation = "flash", .phase = phase, .file = layout_file_.string()});
@@ -263,8 +261,8 @@ void Flasher::serve(const PhaseInfo& info) {
   report_.partitions.insert(report_.partitions.begin() + static_cast<std::ptrdiff_t>(served), part);
   PartitionReport& rec = report_.partitions[served];
 
-  stage(phase == uart::phase::flashlayout ? "layout"
-        : phase == uart::phase::fsbl      ? "fsbl"
+  stage(phase == phase::flash_layout ? "layout"
+        : phase == phase::fsbl      ? "fsbl"
         : phase <= 0x03                   ? "fip"
                                           : "partitions");
   const auto t0 = std::chrono::steady_clock::now();
@@ -286,7 +284,7 @@ void Flasher::note_link() {
 
 void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string& name) {
   try {
-    if (phase == uart::phase::fsbl) {
+    if (phase == phase::fsbl) {
       device_.boot(data, name, options_.progress);
     } else {
       DownloadOptions o;
@@ -294,7 +292,7 @@ void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string&
       o.name = name;
       o.progress = options_.progress;
       device_.download(data, o);
-      device_.start(0xFFFFFFFF);
+      device_.start(start_downloaded_image);
     }
   } catch (const Error& e) {
     // A link failure after the ROM stage: if the boot ROM answers now, the board reset (FIELD.md 10).
@@ -302,7 +300,7 @@ void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string&
                               e.code() == errc::stall || e.code() == errc::io || e.code() == errc::unexpected_byte;
     // A board that did not come back after a hand-over was already diagnosed (UsbDevice::reconnect).
     const bool reconnect = e.context().operation.rfind("reconnect", 0) == 0;
-    if (phase == uart::phase::fsbl || !link_failure || reconnect || !device_.reset_detected(options_.reset_probe))
+    if (phase == phase::fsbl || !link_failure || reconnect || !device_.reset_detected(options_.reset_probe))
       throw;
     std::string reached;
     if (e.context().bytes_sent)
@@ -389,12 +387,12 @@ FlashReport Flasher::run() {
     std::optional<std::uint8_t> last;
     for (std::size_t steps = 0;; ++steps) {
       const PhaseInfo info = device_.get_phase();
-      if (info.phase == phase_done) {
+      if (info.phase == phase::end) {
         if (options_.verify) verify();
         break;
       }
-      if (options_.boot_only && info.phase != phase_error && (info.phase == 0x00 || info.phase > 0x03)) break;
-      if (info.phase == phase_error) {
+      if (options_.boot_only && info.phase != phase::reset && (info.phase == 0x00 || info.phase > 0x03)) break;
+      if (info.phase == phase::reset) {
         std::string message = info.message;
         while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
         ErrorContext c{.operation = "flash", .transport = device_.describe()};

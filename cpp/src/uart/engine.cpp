@@ -235,9 +235,11 @@ void Engine::handle_reply_byte_group() {
         // N = 5 + X: phase, 4 address bytes, X, X info bytes.
         if (rx_.size() < 7 || std::size_t(rx_[6]) + 6 != rx_.size() - 1)
           return retry_or_fail(errc::unexpected_byte, "malformed Get Phase reply (" + to_hex(rx_) + ")");
+        phase_ = PhaseInfo{};
         phase_.phase = rx_[1];
         phase_.address = load_le32(&rx_[2]);
         phase_.info.assign(rx_.begin() + 7, rx_.end());
+        if (phase_.phase == phase::reset) phase_.message.assign(phase_.info.begin(), phase_.info.end());
       } else {
         get_.protocol_version = rx_[1];
         get_.commands.assign(rx_.begin() + 2, rx_.end());

@@ -78,9 +78,14 @@ def _daemon(argv) -> int:
 
 def cmd_sim(args) -> int:
     import mp1boot
+    options = list(args.set or [])
+    # Checked here, before any server starts: errors name the key and what it accepts.
+    mp1boot.sim_check_options(args.soc, (["link=usb"] if args.usb else []) + options)
     if args.usb:
         argv = [_usbsim_tool(), "--soc", args.soc]
         _check_umockdev()
+        for kv in options:
+            argv += ["--set", kv]
         if args.record:
             argv += ["--record", args.record]
         if args.storage:
@@ -100,7 +105,8 @@ def cmd_sim(args) -> int:
     if not args.uart:
         raise errors.UsageError("mp1boot sim: choose a link: --uart or --usb", code="usage")
     server = mp1boot.UartSimServer(args.soc, record_dir=args.record or "", line_timing=args.line_timing,
-                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "")
+                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "",
+                                   options=options)
     # First line of output: where to connect (scripts read it).
     print(f"uart: {server.path}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -123,7 +129,10 @@ def register(sub) -> None:
                             "  mp1boot sim --soc stm32mp157 --uart\n"
                             "  mp1boot sim --soc stm32mp157 --usb -- mp1boot info --port usb\n"
                             "  mp1boot sim --soc stm32mp157 --usb --daemon   # prints export lines; "
-                            "type 'help' on its stdin")
+                            "type 'help' on its stdin\n"
+                            "  mp1boot sim --soc stm32mp157 --usb --set uboot_block_us=2000 --set reset_phase=0x10 --daemon\n\n"
+                            "board options (--set KEY=VALUE; the same keys as sim: URLs and mp1boot-usbsim):\n" +
+                            mp1boot.sim_board_keys_help())
     sp.add_argument("--soc", default="stm32mp135", choices=mp1boot.soc_names(), help="the simulated SoC")
     sp.add_argument("--uart", action="store_true", help="on a pseudo-terminal (prints 'uart: /dev/pts/N')")
     sp.add_argument("--usb", action="store_true", help="as a USB device that libusb programs can open (umockdev)")
@@ -138,6 +147,8 @@ def register(sub) -> None:
                     help="--usb: serve for other processes; prints the `export` lines they need and how to stop")
     sp.add_argument("--uboot-block-us", type=int, metavar="N",
                     help="--usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
+    sp.add_argument("--set", "-o", action="append", metavar="KEY=VALUE",
+                    help="a board option (listed below); repeat it")
     sp.add_argument("command", nargs=argparse.REMAINDER,
                     help="--usb: -- COMMAND ARGS... to run with the board attached")
     sp.set_defaults(func=cmd_sim)

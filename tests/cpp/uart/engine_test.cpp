@@ -81,9 +81,9 @@ TEST(UartEngine, Mp13RomSessionFromTheSpec) {
   EXPECT_EQ(e.id(), 0x501);
   e.get_phase();
   play(e, Script{}.host("03 fc").dev("79 06 01 00 fe fd 2f 01 00 79"));
-  EXPECT_EQ(e.phase_reply().phase, 0x01);
-  EXPECT_EQ(e.phase_reply().address, 0x2FFDFE00u);
-  EXPECT_EQ(to_hex(e.phase_reply().info), "00");
+  EXPECT_EQ(e.phase_info().phase, 0x01);
+  EXPECT_EQ(e.phase_info().address, 0x2FFDFE00u);
+  EXPECT_EQ(to_hex(e.phase_info().info), "00");
 }
 
 TEST(UartEngine, SingleByteGetVersionOfTfaAndUboot) {
@@ -105,13 +105,13 @@ TEST(UartEngine, GetPhaseOfTfaUbootAndError) {
   Engine e;
   e.get_phase();
   play(e, Script{}.host("03 fc").dev("79 05 03 00 00 00 c7 00 79"));
-  EXPECT_EQ(e.phase_reply().phase, 0x03);
-  EXPECT_EQ(e.phase_reply().address, 0xC7000000u);
+  EXPECT_EQ(e.phase_info().phase, 0x03);
+  EXPECT_EQ(e.phase_info().address, 0xC7000000u);
   e.get_phase();
   // U-Boot error: (5+L) FF FFFFFFFF L message
   play(e, Script{}.host("03 fc").dev("79 0a ff ff ff ff ff 05 4f 6f 70 73 21 79"));
-  EXPECT_EQ(e.phase_reply().phase, 0xFF);
-  EXPECT_EQ(e.phase_reply().message(), "Oops!");
+  EXPECT_EQ(e.phase_info().phase, 0xFF);
+  EXPECT_EQ(e.phase_info().message, "Oops!");
 }
 
 TEST(UartEngine, DownloadSplitsInto256BytePacketsWith24BitNumbers) {
@@ -209,7 +209,7 @@ TEST(UartEngine, UnsolicitedNackAtStageChangeIsAbsorbed) {
   std::size_t retries = 0;
   play(e, Script{}.host("03 fc").dev("1f").host("03 fc").dev("79 05 03 00 00 00 c7 00 79"), &retries);
   EXPECT_EQ(retries, 1u);
-  EXPECT_EQ(e.phase_reply().phase, 0x03);
+  EXPECT_EQ(e.phase_info().phase, 0x03);
 }
 
 TEST(UartEngine, SilentDeviceTimesOutNamingTheCommand) {
@@ -322,5 +322,5 @@ TEST(UartEngine, SharedTranscriptRomMp13) {
     ++commands;
   }
   EXPECT_GE(commands, 5);
-  EXPECT_EQ(e.phase_reply().address, 0x2FFDFE00u);
+  EXPECT_EQ(e.phase_info().address, 0x2FFDFE00u);
 }

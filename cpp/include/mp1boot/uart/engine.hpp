@@ -48,13 +48,6 @@ struct VersionReply {
   std::uint8_t version = 0;
   std::optional<std::array<std::uint8_t, 2>> options;  ///< the ROM's two option bytes
 };
-struct PhaseReply {
-  std::uint8_t phase = 0;
-  std::uint32_t address = 0;  ///< little-endian on the wire; 0xFFFFFFFF = none / NVM
-  Bytes info;                 ///< reserved byte(s), or the error message for phase 0xFF
-  std::string message() const { return phase == phase::reset ? std::string(info.begin(), info.end()) : ""; }
-};
-
 struct Timeouts {
   ms reply{1000};        ///< each reply byte group of an ordinary command
   ms start{10000};       ///< the final reply to Start (U-Boot may flush flash first)
@@ -98,7 +91,8 @@ class Engine {
   const GetReply& get_reply() const { return get_; }
   const VersionReply& version_reply() const { return version_; }
   std::uint16_t id() const { return id_; }
-  const PhaseReply& phase_reply() const { return phase_; }
+  /// The last Get Phase reply (message filled for phase 0xFF).
+  const PhaseInfo& phase_info() const { return phase_; }
   const Bytes& data() const { return data_; }
 
   /// Context of the current operation for errors (operation, packet, bytes acknowledged).
@@ -153,7 +147,7 @@ class Engine {
   GetReply get_;
   VersionReply version_;
   std::uint16_t id_ = 0;
-  PhaseReply phase_;
+  PhaseInfo phase_;
   Bytes data_;
   std::deque<Event> events_;
 };
