@@ -12,6 +12,7 @@
 
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/error.hpp"
+#include "mp1boot/image/stm32_header.hpp"
 
 namespace mp1boot::image {
 
@@ -21,6 +22,10 @@ constexpr std::size_t max_layout_bytes = 256 * 1024;  // U-Boot's FlashLayout al
 constexpr std::uint32_t last_user_phase = 0xF0;
 constexpr std::size_t max_name_length = 16;
 constexpr std::size_t stm32_v1_header_size = 256;
+
+std::string too_large_message(std::uint64_t size) {
+  return std::to_string(size) + " bytes: U-Boot's flash-layout buffer holds at most 256 KiB (262144 bytes)";
+}
 
 std::string hex(std::uint64_t value) {
   std::ostringstream out;
@@ -72,6 +77,7 @@ struct RawLine {
   std::vector<std::string> fields;  // non-empty columns
   bool comment = false;
   bool trailing_tab = false;
+  bool one_tab_after_column = false;  // the line's last character is one TAB right after a column
   std::string dropped_by_cr;  // text U-Boot drops because a '\r' ends its column early
   bool has_content() const { return comment || !fields.empty(); }
 };
@@ -81,7 +87,7 @@ RawLine tokenize(std::string_view line, std::uint32_t number) {
   raw.number = number;
   bool first = true;
   std::size_t start = 0;
-  std::string_view last_segment;
+  std::string_view last_segment, previous_segment;
   bool saw_tab = false;
   while (true) {
     const std::size_t tab = line.find('\t', start);
@@ -106,12 +112,14 @@ RawLine tokenize(std::string_view line, std::uint32_t number) {
       first = false;
       raw.fields.emplace_back(segment);
     }
+    previous_segment = last_segment;
     last_segment = segment;
     if (tab == std::string_view::npos) break;
     saw_tab = true;
     start = tab + 1;
   }
   raw.trailing_tab = saw_tab && last_segment.empty() && !raw.fields.empty();
+  raw.one_tab_after_column = raw.trailing_tab && line.back() == '\t' && !previous_segment.empty();
   return raw;
 }
 
@@ -120,11 +128,13 @@ class Parser {
   Parser(FlashLayout& layout, const ParseOptions& options) : layout_(layout), options_(options) {}
 
   void parse(std::string_view text) {
-    if (text.size() > max_layout_bytes)
-      add(Severity::error, 0, "", std::to_string(text.size()) +
-          " bytes: U-Boot's flash-layout buffer holds at most 256 KiB (262144 bytes)", "layout-too-large");
+    if (text.size() > max_layout_bytes) {  // U-Boot refuses it whole: no line is read
+      add(Severity::error, 0, "", too_large_message(text.size()), "layout-too-large");
+      return;
+    }
     if (!strip_header(text)) return;
     const std::size_t nul = text.find('\0');
+    const bool whole_buffer = nul == std::string_view::npos;  // the text ends where U-Boot's buffer ends
     if (nul != std::string_view::npos) {
       const auto line = static_cast<std::uint32_t>(std::count(text.begin(), text.begin() +
                                                    static_cast<std::ptrdiff_t>(nul), '\n') + 1);
@@ -155,7 +165,15 @@ class Parser {
         add(Severity::warning, raw.number, "", "carriage return inside the line: U-Boot ends the column "
             "there and ignores '" + raw.dropped_by_cr + "'", "stray-cr");
       const LayoutEntry* entry = parse_line(raw);
-      if (raw.trailing_tab) last_dropped = trailing_tab(lines, i, entry) || last_dropped;
+      // U-Boot ends a line at the end of its buffer: when the very last byte is the TAB after a
+      // column (no newline, no NUL after it), that TAB completes the line.
+      const bool ends_buffer = i + 1 == lines.size() && whole_buffer && raw.one_tab_after_column;
+      if (ends_buffer)
+        add(Severity::warning, raw.number, "", "the last line ends with a TAB and the file with no newline: U-Boot "
+            "completes the line only because the TAB is the last byte (a final newline would make it drop the "
+            "line)", "trailing-tab-at-end");
+      else if (raw.trailing_tab)
+        last_dropped = trailing_tab(lines, i, entry) || last_dropped;
     }
     if (data_lines == 0 || (data_lines == 1 && last_dropped))
       add(Severity::error, 0, "", "no partition line: U-Boot refuses the layout (no partition found)",
@@ -482,16 +500,23 @@ FlashLayout parse_layout(std::string_view text, const std::filesystem::path& fil
 }
 
 FlashLayout load_layout(const std::filesystem::path& file, const ParseOptions& options) {
-  std::ifstream in(file, std::ios::binary);
-  std::error_code ec;
-  if (!in || std::filesystem::is_directory(file, ec)) {
-    ErrorContext context;
-    context.operation = "load_layout";
-    context.file = file.string();
-    throw LayoutError(errc::file_not_found, "cannot read flash layout " + file.string(), context);
+  ErrorContext context;
+  context.operation = "load_layout";
+  context.file = file.string();
+  std::uint64_t size = 0;
+  try {
+    size = check_input_file(file, UINT64_MAX);  // a FIFO, a device node, a directory: refused
+  } catch (const LayoutError& e) {
+    throw LayoutError(e.code(), "cannot read the flash layout: " + e.message(), context);
   }
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_layout(text, file, options);
+  if (size > max_layout_bytes) {  // refused before reading or parsing it
+    FlashLayout layout;
+    layout.file = file;
+    layout.diagnostics.push_back({Severity::error, 0, "", too_large_message(size), "layout-too-large"});
+    return layout;
+  }
+  const Bytes bytes = read_file(file, max_layout_bytes, "U-Boot's flash-layout buffer");
+  return parse_layout(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), file, options);
 }
 
 std::vector<ProgrammingStep> programming_order(const FlashLayout& layout) {
