@@ -35,6 +35,7 @@ __all__ = [
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
+    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request",
 ]
 
 
@@ -178,12 +179,44 @@ def flash_many(layout, *, ports: list, defines: dict | None = None, progress=Non
     return {"tool_version": __version__, "result": "ok" if ok else "failed", "boards": boards}
 
 
-def image_info(path) -> dict:
-    """Every header field of an STM32 image file, and whether its checksum holds."""
-    return _core.image_info(path)
+def image_info(image, *, name: str | None = None) -> dict:
+    """Every header field of an STM32 image, and whether its checksum holds.
+
+    ``image`` is a file path, or the image's bytes (``name`` then names it in errors)."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _core.image_info_bytes(image, name or "<bytes>")
+    return _core.image_info(image)
 
 
 def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: int = 0x10,
                image_version: int = 0, header_major: int = 0) -> bytes:
     """Wrap a raw binary into an STM32 image for ``soc`` (header v1 on STM32MP15x, v2 on MP13x)."""
     return _core.image_wrap(payload, soc, load, entry, binary_type, image_version, header_major)
+
+
+def layout_check(layout, defines: dict | None = None, *, check_binaries: bool = True) -> dict:
+    """Check a flash layout (.tsv) as U-Boot would: ``entries``, ``diagnostics`` (each with
+    ``severity``, line and ``text``), ``order`` (the phases the device will ask for) and ``service``."""
+    return _core.layout_check(str(layout), dict(defines or {}), check_binaries)
+
+
+def usb_identity(device: Device) -> dict | None:
+    """Bus, port path, address, speed, product, serial and stage of a USB device; None for UART."""
+    return _core.usb_identity(device)
+
+
+def udev_rules() -> str:
+    """The udev rules file that gives users access to STM32MP boards in DFU mode."""
+    return _core.udev_rules()
+
+
+def otp_decode(image) -> dict:
+    """Decode an OTP image read by :meth:`Device.read_otp`: ``bsec_state`` and ``words`` (each
+    ``word``, ``value``, ``locked``)."""
+    return _core.otp_decode(image)
+
+
+def otp_request(image, values: dict, lock=()) -> bytes:
+    """The OTP image to pass to :meth:`Device.write_otp` that programs ``values`` (word -> value)
+    and locks the words in ``lock``; checks the word numbers against the image read before."""
+    return _core.otp_request(image, values, set(lock))

@@ -21,7 +21,7 @@ int main() {
   uart.download(kept);                      // an lvalue: accepted
   uart.download(mp1boot::ByteView(fixed));  // a span: the caller vouches for its lifetime
   mp1boot::dfu::Engine dfu;
-  const std::array<mp1boot::transport::AltSetting, 0> alts{};
+  const std::array<mp1boot::usb::AltSetting, 0> alts{};
   try {
     dfu.download(0x01, alts, kept, 1024);
   } catch (...) {

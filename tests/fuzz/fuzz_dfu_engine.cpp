@@ -16,7 +16,7 @@ using namespace mp1boot::dfu;
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size < 1) return 0;
-  static const std::vector<transport::AltSetting> alts = {
+  static const std::vector<usb::AltSetting> alts = {
       {0, "@FSBL /0x01/1*1Me"}, {1, "@fip /0x03/1*16Me"}, {2, "@virtual /0xF1/1*512Be"}, {3, "@OTP /0xF2/1*544Be"}};
   const Bytes payload(3000, 0xA5);
   Options o;

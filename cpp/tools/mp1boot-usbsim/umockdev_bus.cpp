@@ -49,7 +49,7 @@ Bytes UmockdevBus::Impl::hub_descriptors() {
                   "09 02 19 00 01 01 00 e0 00 09 04 00 00 01 09 00 00 00 07 05 81 03 04 00 0c");
 }
 
-sim::UsbBoard::Reply UmockdevBus::Impl::hub_control(const transport::SetupPacket& s, std::uint16_t in_length) {
+sim::UsbBoard::Reply UmockdevBus::Impl::hub_control(const usb::SetupPacket& s, std::uint16_t in_length) {
   sim::UsbBoard::Reply r;
   Bytes d = hub_descriptors();
   if (s.request_type == 0x80 && s.request == 6 && (s.value >> 8) == 1) r.data.assign(d.begin(), d.begin() + 18);

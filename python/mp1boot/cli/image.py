@@ -1,0 +1,63 @@
+# SPDX-License-Identifier: MIT
+"""``mp1boot image``: STM32 image files (info, wrap)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from .. import errors
+from . import args as a
+from .output import emit_json
+
+EXIT_OK = 0
+
+
+def cmd_image_info(args) -> int:
+    import mp1boot
+    info = mp1boot.image_info(args.file)
+    if args.json:
+        info = {k: v for k, v in info.items() if k != "text"}
+        emit_json(info)
+    else:
+        print(f"file: {args.file}")
+        print(info["text"].rstrip("\n"))
+    return EXIT_OK if info["checksum_ok"] else 3
+
+
+def cmd_image_wrap(args) -> int:
+    import mp1boot
+    payload = Path(args.input).read_bytes() if os.path.exists(args.input) else None
+    if payload is None:
+        raise errors.LayoutError(f"{args.input}: no such file", code="file_not_found", file=args.input)
+    out = mp1boot.image_wrap(payload, soc=args.soc, load=args.load, entry=args.entry,
+                             binary_type=args.binary_type, image_version=args.image_version,
+                             header_major=args.header_version or 0)
+    Path(args.output).write_bytes(out)
+    info = mp1boot.image_info(out, name=args.output)
+    if args.json:
+        emit_json({"output": args.output, "bytes": len(out), "header_version": info["header_version"],
+                   "checksum": info["checksum"]})
+    else:
+        print(f"wrote {args.output}: {len(out)} bytes, header {info['header_version']}, "
+              f"checksum 0x{info['checksum']:08x}")
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    sp = sub.add_parser("image", help="STM32 image files")
+    isub = sp.add_subparsers(dest="image_verb", required=True)
+    ip = isub.add_parser("info", help="show every header field and check the checksum")
+    ip.add_argument("file")
+    ip.add_argument("--json", action="store_true")
+    ip.set_defaults(func=cmd_image_info)
+    wp = isub.add_parser("wrap", help="wrap a raw binary into an STM32 image")
+    wp.add_argument("--soc", required=True, help="stm32mp135, stm32mp157, ...")
+    wp.add_argument("--load", type=a.integer, required=True, help="load address")
+    wp.add_argument("--entry", type=a.integer, required=True, help="entry point")
+    wp.add_argument("--binary-type", type=a.integer, default=0x10, help="binary type (0x10 TF-A BL2, 0x00 U-Boot)")
+    wp.add_argument("--image-version", type=a.integer, default=0)
+    wp.add_argument("--header-version", type=int, choices=(1, 2), help="force header v1 or v2")
+    wp.add_argument("--json", action="store_true")
+    wp.add_argument("input")
+    wp.add_argument("output")
+    wp.set_defaults(func=cmd_image_wrap)

@@ -1,0 +1,97 @@
+# SPDX-License-Identifier: MIT
+"""``mp1boot otp`` and ``mp1boot pmic``: non-volatile memories through U-Boot stm32prog."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import errors
+from . import args as a
+from .output import emit_json
+
+EXIT_OK = 0
+
+
+def _nvm_device(args):
+    """Connect; with --layout, boot its '-' lines first so that U-Boot stm32prog answers."""
+    import mp1boot
+    dev = mp1boot.connect(args.port)
+    if args.layout:
+        dev.flash(args.layout, defines=a.defines(args.define), boot_only=True)
+    return dev
+
+
+def cmd_otp(args) -> int:
+    import mp1boot
+    dev = _nvm_device(args)
+    image = dev.read_otp()
+    if args.action == "write":
+        if not args.word:
+            raise errors.UsageError("otp write needs --word N=VALUE (repeatable)", code="usage")
+        values = {}
+        for spec in args.word:
+            n, _, v = spec.partition("=")
+            values[int(n, 0)] = int(v, 0)
+        request = mp1boot.otp_request(image, values, set(args.lock or []))  # checks the word numbers
+        if not args.i_understand_this_is_permanent:
+            print("mp1boot: OTP fuses cannot be cleared once blown. Words to program: " +
+                  ", ".join(args.word) + ". Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
+            return 2
+        dev.write_otp(request, i_understand_this_is_permanent=True)
+        image = dev.read_otp()
+    decoded = mp1boot.otp_decode(image)
+    words = decoded["words"]
+    if args.output:
+        Path(args.output).write_bytes(image)
+    if args.json:
+        emit_json({"bsec_state": decoded["bsec_state"], "words": words})
+    else:
+        shown = [w for w in words if w["value"] or w["locked"]] if not args.all_words else words
+        for w in shown:
+            print(f"  OTP {w['word']:3d}: 0x{w['value']:08x}" + ("  locked" if w["locked"] else ""))
+        print(f"{len(words)} OTP words, {len(shown)} shown" + ("" if args.all_words else " (non-zero or locked)"))
+    return EXIT_OK
+
+
+def cmd_pmic(args) -> int:
+    dev = _nvm_device(args)
+    if args.action == "write":
+        data = Path(args.file).read_bytes() if args.file else b""
+        if len(data) != 8:
+            raise errors.UsageError("pmic write needs FILE holding the 8 NVM bytes", code="usage")
+        if not args.i_understand_this_is_permanent:
+            print(f"mp1boot: writing the PMIC NVM ({data.hex(' ')}) changes the board's power-up sequence for good. "
+                  "Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
+            return 2
+        dev.write_pmic(data, i_understand_this_is_permanent=True)
+    nvm = dev.read_pmic()
+    if args.json:
+        emit_json({"pmic_nvm": nvm.hex()})
+    else:
+        print("PMIC NVM: " + nvm.hex(" "))
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    sp = sub.add_parser("otp", help="read (or, with explicit consent, program) OTP fuses through U-Boot stm32prog")
+    sp.add_argument("action", choices=["read", "write"])
+    sp.add_argument("--port", "-p", required=True)
+    sp.add_argument("--layout", metavar="TSV", help="boot this layout's '-' lines first (a board still at the ROM)")
+    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH")
+    sp.add_argument("--word", action="append", metavar="N=VALUE", help="write: program word N with VALUE")
+    sp.add_argument("--lock", action="append", type=int, metavar="N", help="write: also lock word N for good")
+    sp.add_argument("--i-understand-this-is-permanent", action="store_true", help="write: required; fuses cannot be undone")
+    sp.add_argument("--all-words", action="store_true", help="read: show zero words too")
+    sp.add_argument("--output", "-o", metavar="FILE", help="save the raw OTP image (OP-TEE TA format)")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_otp)
+
+    sp = sub.add_parser("pmic", help="read (or, with explicit consent, write) the STPMIC1 NVM through U-Boot stm32prog")
+    sp.add_argument("action", choices=["read", "write"])
+    sp.add_argument("file", nargs="?", help="write: the 8 NVM bytes")
+    sp.add_argument("--port", "-p", required=True)
+    sp.add_argument("--layout", metavar="TSV", help="boot this layout's '-' lines first (a board still at the ROM)")
+    sp.add_argument("--define", "-D", action="append", metavar="NAME=PATH")
+    sp.add_argument("--i-understand-this-is-permanent", action="store_true", help="write: required")
+    sp.add_argument("--json", action="store_true")
+    sp.set_defaults(func=cmd_pmic)
