@@ -35,7 +35,7 @@ __all__ = [
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
-    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request",
+    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "read_input_file",
 ]
 
 
@@ -91,7 +91,7 @@ def _read_report(path) -> dict:
     """An earlier JSON report, checked: a missing, unreadable or non-regular file and text that is
     not a JSON object are LayoutErrors naming the file (never a traceback)."""
     import json
-    text = _core.read_input_file(str(path), 64 << 20, "a report")
+    text = read_input_file(path, 64 << 20, "a report")
     try:
         report = json.loads(text)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -186,6 +186,13 @@ def image_info(image, *, name: str | None = None) -> dict:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _core.image_info_bytes(image, name or "<bytes>")
     return _core.image_info(image)
+
+
+def read_input_file(path, limit: int = 256 << 20, what: str = "") -> bytes:
+    """Read a whole input file after checking it: a regular file of at most ``limit`` bytes. A
+    missing file, a directory, a FIFO, a device node or a larger file is a LayoutError naming the
+    file (and ``what`` accepts the limit, e.g. "U-Boot's flash-layout buffer"); nothing blocks."""
+    return _core.read_input_file(str(path), limit, what)
 
 
 def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: int = 0x10,

@@ -23,7 +23,8 @@ LAYOUT = ("-\t0x01\tfsbl-boot\tBinary\tnone\t0x0\ttf-a.stm32\n"
 
 
 @pytest.fixture(scope="module")
-def files(tmp_path_factory, data_dir):
+def files(tmp_path_factory):
+    data_dir = Path(__file__).resolve().parents[1] / "data"
     d = tmp_path_factory.mktemp("hostile")
     f = {"dir": d / "a-directory", "fifo": d / "pipe", "empty": d / "empty.bin", "garbage": d / "garbage.bin",
          "huge": d / "huge.bin", "missing": d / "missing.bin", "nofolder": d / "no" / "such" / "out.stm32",
@@ -124,7 +125,7 @@ ROWS = [
     ("otp-word-value-not-a-number", ["otp", "write", *SIM, "--word", "60=zz"], 2, "--word 60=zz"),
     ("otp-word-number-not-a-number", ["otp", "write", *SIM, "--word", "x=1"], 2, "--word x=1"),
     ("otp-word-value-33-bits", ["otp", "write", *SIM, "--word", "60=0x100000000"], 2, "32 bits"),
-    ("otp-word-negative", ["otp", "write", *SIM, "--word", "-1=5"], 2, "--word -1=5"),
+    ("otp-word-negative", ["otp", "write", *SIM, "--word=-1=5"], 2, "cannot be negative"),
     ("otp-lock-not-a-number", ["otp", "write", *SIM, "--word", "60=1", "--lock", "zz"], 2, "--lock"),
     ("pmic-write-fifo", ["pmic", "write", "{fifo}", *SIM], 3, "FIFO"),
     ("pmic-write-directory", ["pmic", "write", "{dir}", *SIM], 3, "is a directory"),
@@ -137,6 +138,8 @@ ROWS = [
     ("info-unknown-soc", ["info", "--port", "sim:stm32mp999"], 2, "stm32mp999"),
     ("info-empty-port", ["info", "--port", ""], 2, "port"),
     ("sim-baud-zero", ["sim", "--uart", "--baud", "0"], 2, "--baud"),
+    ("sim-turnaround-negative", ["sim", "--uart", "--turnaround-ms", "-5"], 2, "--turnaround-ms"),
+    ("sim-block-time-not-a-number", ["sim", "--usb", "--uboot-block-us", "fast"], 2, "--uboot-block-us"),
     ("unknown-verb", ["frobnicate"], 2, "invalid choice"),
 ]
 

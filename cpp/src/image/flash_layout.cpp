@@ -78,6 +78,7 @@ struct RawLine {
   bool comment = false;
   bool trailing_tab = false;
   bool one_tab_after_column = false;  // the line's last character is one TAB right after a column
+  bool text_follows = false;          // more bytes after this line's newline
   std::string dropped_by_cr;  // text U-Boot drops because a '\r' ends its column early
   bool has_content() const { return comment || !fields.empty(); }
 };
@@ -141,7 +142,7 @@ class Parser {
       add(Severity::warning, line, "", "NUL byte: U-Boot stops reading the layout here", "nul-byte");
       text = text.substr(0, nul);
     }
-    count_lines(text);
+    const std::size_t line_count = count_lines(text);
 
     std::vector<RawLine> lines;
     std::size_t start = 0;
@@ -151,12 +152,13 @@ class Parser {
       const std::string_view line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos
                                                                                       : nl - start);
       lines.push_back(tokenize(line, number++));
+      lines.back().text_follows = nl != std::string_view::npos && nl + 1 < text.size();
       if (nl == std::string_view::npos) break;
       start = nl + 1;
     }
 
-    std::size_t data_lines = 0;
-    bool last_dropped = false;
+    std::size_t data_lines = 0, completed = 0;
+    bool last_dropped = false, misread = false;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const RawLine& raw = lines[i];
       if (raw.comment || raw.fields.empty()) continue;
@@ -172,8 +174,19 @@ class Parser {
         add(Severity::warning, raw.number, "", "the last line ends with a TAB and the file with no newline: U-Boot "
             "completes the line only because the TAB is the last byte (a final newline would make it drop the "
             "line)", "trailing-tab-at-end");
-      else if (raw.trailing_tab)
-        last_dropped = trailing_tab(lines, i, entry) || last_dropped;
+      bool dropped = false;
+      if (!ends_buffer && raw.trailing_tab) {
+        dropped = trailing_tab(lines, i, entry);
+        last_dropped = dropped || last_dropped;
+        misread = misread || !dropped;
+      }
+      // U-Boot sized its table from the line count; a completed line that fills it while text
+      // follows (comments after the last partition line, no final newline) is refused.
+      if (!dropped && ++completed >= line_count && raw.text_follows && !misread)
+        add(Severity::error, raw.number, "", "U-Boot counts " + std::to_string(line_count) + " possible partition "
+            "line(s) (lines not starting with '#', plus one after the final newline) and this line fills them while "
+            "more text follows: U-Boot refuses the layout ('no enought memory for " + std::to_string(completed) +
+            " part'); end the file with a newline", "no-memory");
     }
     if (data_lines == 0 || (data_lines == 1 && last_dropped))
       add(Severity::error, 0, "", "no partition line: U-Boot refuses the layout (no partition found)",
@@ -226,7 +239,7 @@ class Parser {
 
   // U-Boot sizes its partition table from the line count before parsing: one more than the
   // number of newlines, minus the lines after a newline that start with '#'.
-  void count_lines(std::string_view text) {
+  std::size_t count_lines(std::string_view text) {
     std::size_t count = 1;
     for (std::size_t i = 0; i < text.size(); ++i) {
       if (text[i] != '\n') continue;
@@ -237,6 +250,7 @@ class Parser {
       add(Severity::error, 0, "", "U-Boot counts " + std::to_string(count) + " possible partition lines "
           "(all lines but comments, plus one after the final newline); at most 240 (0xF0): too many partition",
           "too-many-lines");
+    return count;
   }
 
   // Reports a TAB before the end of a line. Returns true when U-Boot drops this (last) line.
@@ -258,19 +272,20 @@ class Parser {
   }
 
   const LayoutEntry* parse_line(const RawLine& raw) {
-    if (raw.fields.size() < 6) {
+    // U-Boot parses each column as soon as it ends: a short line still gets its column errors.
+    using ColumnParser = bool (Parser::*)(const std::string&, LayoutEntry&);
+    static constexpr ColumnParser columns[] = {&Parser::parse_option, &Parser::parse_id, &Parser::parse_name,
+                                               &Parser::parse_type, &Parser::parse_ip, &Parser::parse_offset};
+    LayoutEntry e;
+    e.line = raw.number;
+    bool ok = true;
+    for (std::size_t c = 0; c < std::size(columns) && c < raw.fields.size(); ++c)
+      ok = (this->*columns[c])(raw.fields[c], e) && ok;
+    if (raw.fields.size() < std::size(columns)) {
       add(Severity::error, raw.number, "", "only " + std::to_string(raw.fields.size()) +
           " column(s): a partition line needs at least 6 (Opt Id Name Type IP Offset)", "too-few-columns");
       return nullptr;
     }
-    LayoutEntry e;
-    e.line = raw.number;
-    bool ok = parse_option(raw.fields[0], e);
-    ok = parse_id(raw.fields[1], e) && ok;
-    ok = parse_name(raw.fields[2], e) && ok;
-    ok = parse_type(raw.fields[3], e) && ok;
-    ok = parse_ip(raw.fields[4], e) && ok;
-    ok = parse_offset(raw.fields[5], e) && ok;
     ok = parse_binary(raw.fields.size() > 6 ? raw.fields[6] : std::string(), e) && ok;
     if (!ok) return nullptr;
     layout_.entries.push_back(std::move(e));

@@ -359,6 +359,7 @@ ImageFile read_image_file(const std::filesystem::path& path) {
   const Stm32Header h = parse_header(f.data, path.string());
   const std::uint64_t wanted = std::min<std::uint64_t>(f.file_size, std::uint64_t(h.header_size) + h.image_length);
   if (wanted > f.data.size()) f.data = read_prefix(path, wanted, c);
+  else f.data.resize(static_cast<std::size_t>(wanted));
   return f;
 }
 

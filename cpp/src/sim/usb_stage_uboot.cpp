@@ -143,8 +143,10 @@ class UbootUsbStage final : public UsbStage {
 
   Reply download(std::uint16_t block, ByteView data, std::uint8_t alt) {
     const auto& fault = host_.options().reset_fault;
-    if (!data.empty() && fault && fault->phase == alt_phase(alt) && received_.size() >= fault->after_bytes &&
-        host_.fire_reset_fault()) {
+    // The block that holds byte `after_bytes` of the phase (as on UART: the reset comes after that
+    // many bytes, also inside a phase of a single block such as the flash layout).
+    if (!data.empty() && fault && fault->phase == alt_phase(alt) &&
+        received_.size() + data.size() > fault->after_bytes && host_.fire_reset_fault()) {
       transition_ = Transition::reset;  // the board dies with this block in flight
       return Reply{Reply::Kind::disconnected, {}, {}};
     }

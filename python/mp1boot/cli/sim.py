@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from .. import errors
+from . import args as a
 
 EXIT_OK = 0
 
@@ -68,13 +69,13 @@ def register(sub) -> None:
     sp.add_argument("--uart", action="store_true", help="on a pseudo-terminal (prints 'uart: /dev/pts/N')")
     sp.add_argument("--record", metavar="DIR", help="write received images and an exchange log here")
     sp.add_argument("--line-timing", action="store_true", help="pace bytes like a real UART line")
-    sp.add_argument("--baud", type=int, default=115200)
-    sp.add_argument("--turnaround-ms", type=float, default=0.0)
+    sp.add_argument("--baud", type=a.positive, default=115200)
+    sp.add_argument("--turnaround-ms", type=a.milliseconds, default=0.0)
     sp.add_argument("--usb", action="store_true", help="as a USB device that libusb programs can open (umockdev)")
     sp.add_argument("--daemon", action="store_true", help="with --usb: serve for other processes, print their environment")
     sp.add_argument("--storage", metavar="DIR",
                     help="keep the board's storage images (mmc0.img, nor0.img, ...) here for inspection")
-    sp.add_argument("--uboot-block-us", type=int, metavar="N",
+    sp.add_argument("--uboot-block-us", type=a.positive, metavar="N",
                     help="with --usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
     sp.add_argument("command", nargs=argparse.REMAINDER, help="with --usb: -- COMMAND ARGS... to run with the board attached")
     sp.set_defaults(func=cmd_sim)

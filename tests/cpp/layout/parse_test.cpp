@@ -40,7 +40,9 @@ TEST(LayoutSyntax, RunsOfTabsAreOneSeparator) {
 
 TEST(LayoutSyntax, SpacesAreData) {
   const auto l = parse("P 0x04\tfsbl1\tBinary\tmmc0\t0x4400\n");  // no TAB after P: 5 columns
-  EXPECT_EQ(errors(l), V({"too-few-columns@1"}));
+  // U-Boot parses each column as it ends: "P 0x04" is an invalid option (its first error), and
+  // every column after it is one to the left.
+  EXPECT_EQ(errors(l), V({"invalid-id@1", "invalid-ip@1", "invalid-option@1", "invalid-type@1", "too-few-columns@1"}));
 }
 
 TEST(LayoutSyntax, CrlfLineEndings) {
@@ -324,12 +326,23 @@ TEST(LayoutBinary, PathsResolveAgainstTheLayoutFolder) {
 
 // --- whole-file limits ------------------------------------------------------------------------
 
+// U-Boot sizes its partition table from the line count before parsing (lines after a newline that
+// start with '#' do not count): a comment after the last partition line without a final newline
+// leaves no room, and U-Boot refuses with "no enought memory for N part" (found by
+// layout_differential_test against the simulated U-Boot).
+TEST(LayoutFile, CommentAfterTheLastLineWithoutNewlineLeavesNoRoom) {
+  const std::string two = "P\t0x10\ta\tSystem\tmmc0\t0x4400\ta\nP\t0x11\tb\tSystem\tmmc0\t0x8800\tb\n";
+  EXPECT_EQ(errors(parse(two + "# end")), V({"no-memory@2"}));
+  EXPECT_TRUE(parse(two + "# end\n").ok());
+  EXPECT_TRUE(parse(two).ok());
+}
+
 TEST(LayoutFile, AtMost256KiB) {
   std::string text(boot_lines);
   text += std::string(256 * 1024, '#');  // one long comment
   const auto l = parse(text);
   EXPECT_EQ(errors(l), V({"layout-too-large@0"}));
-  EXPECT_TRUE(parse(text.substr(0, 256 * 1024)).ok());
+  EXPECT_TRUE(parse(text.substr(0, 256 * 1024 - 1) + "\n").ok());
 }
 
 std::string many_lines(int count, bool final_newline) {
