@@ -38,6 +38,7 @@ __all__ = [
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
     "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
+    "read_input_file",
 ]
 
 
@@ -90,11 +91,32 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     return report
 
 
+def _read_report(path) -> dict:
+    """An earlier JSON report, checked: a missing, unreadable or non-regular file and text that is
+    not a JSON object are LayoutErrors naming the file (never a traceback)."""
+    import json
+    text = read_input_file(path, 64 << 20, "a report")
+    try:
+        report = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: not a JSON report ({exc})", code="file_not_found", file=str(path)) from None
+    if not isinstance(report, dict):
+        raise LayoutError(f"{path}: not a JSON report (a JSON {type(report).__name__}, expected an object)",
+                          code="file_not_found", file=str(path))
+    return report
+
+
 def _completed(resume, port: str) -> dict:
     """Phase -> SHA-256 of the partitions an earlier report says were programmed."""
-    import json
-    from pathlib import Path
-    report = resume if isinstance(resume, dict) else json.loads(Path(resume).read_text())
+    report = resume if isinstance(resume, dict) else _read_report(resume)
+    try:
+        return _completed_in(report, port)
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise LayoutError(f"{resume if not isinstance(resume, dict) else 'resume'}: not a report of mp1boot flash "
+                          f"({type(exc).__name__}: {exc})", code="file_not_found") from None
+
+
+def _completed_in(report: dict, port: str) -> dict:
     if "boards" in report:  # a report of several boards: the entry of this port (or the only one)
         boards = report["boards"]
         entry = next((b for b in boards.values() if b.get("port") == port or b.get("serial") and
@@ -168,6 +190,13 @@ def image_info(image, *, name: str | None = None) -> dict:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _core.image_info_bytes(image, name or "<bytes>")
     return _core.image_info(image)
+
+
+def read_input_file(path, limit: int = 256 << 20, what: str = "") -> bytes:
+    """Read a whole input file after checking it: a regular file of at most ``limit`` bytes. A
+    missing file, a directory, a FIFO, a device node or a larger file is a LayoutError naming the
+    file (and ``what`` accepts the limit, e.g. "U-Boot's flash-layout buffer"); nothing blocks."""
+    return _core.read_input_file(str(path), limit, what)
 
 
 def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: int = 0x10,

@@ -58,7 +58,9 @@ if(SHARED)
 endif()
 
 # find_package(mp1boot) with the exported targets.
-run(${CMAKE_COMMAND} -S ${SRC}/examples/cpp -B ${STAGE}/build -G Ninja -DCMAKE_PREFIX_PATH=${STAGE}/prefix)
+# The consumer is built with the flags of the tree it links (sanitizer builds need them).
+run(${CMAKE_COMMAND} -S ${SRC}/examples/cpp -B ${STAGE}/build -G Ninja -DCMAKE_PREFIX_PATH=${STAGE}/prefix
+    "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINK_FLAGS}")
 run(${CMAKE_COMMAND} --build ${STAGE}/build)
 run(${STAGE}/build/mp1boot_example)
 

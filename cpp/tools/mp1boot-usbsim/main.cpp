@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -265,7 +266,9 @@ std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
 
 int serve(Args& args) {
   RunState st;
-  st.loop = g_main_loop_new(nullptr, FALSE);
+  // Owned here: every return (spawn failure, a throwing bus) releases it (LeakSanitizer checks).
+  std::unique_ptr<GMainLoop, decltype(&g_main_loop_unref)> loop(g_main_loop_new(nullptr, FALSE), &g_main_loop_unref);
+  st.loop = loop.get();
   mp1boot::usbsim::UmockdevBus bus(boards(args), args.bus);
   st.bus = &bus;
   if (args.daemon) {
@@ -275,7 +278,6 @@ int serve(Args& args) {
     g_unix_signal_add(SIGTERM, &quit_loop, &st);
     g_unix_signal_add(SIGINT, &quit_loop, &st);
     g_main_loop_run(st.loop);
-    g_main_loop_unref(st.loop);
     return 0;
   }
   std::vector<char*> argv;
@@ -293,7 +295,6 @@ int serve(Args& args) {
   g_unix_signal_add(SIGINT, &forward_signal, &st);
   g_unix_signal_add(SIGHUP, &forward_signal, &st);
   g_main_loop_run(st.loop);
-  g_main_loop_unref(st.loop);
   if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
   if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
   return 1;

@@ -140,12 +140,12 @@ def register(sub) -> None:
     sp.add_argument("--storage", metavar="DIR",
                     help="keep the board's storage images (mmc0.img, nor0.img, ...) here for inspection")
     sp.add_argument("--line-timing", action="store_true", help="--uart: pace bytes like a real UART line at --baud")
-    sp.add_argument("--baud", type=int, default=115200, metavar="N", help="--uart: line rate for --line-timing")
-    sp.add_argument("--turnaround-ms", type=float, default=0.0, metavar="MS",
+    sp.add_argument("--baud", type=a.positive, default=115200, metavar="N", help="--uart: line rate for --line-timing")
+    sp.add_argument("--turnaround-ms", type=a.milliseconds, default=0.0, metavar="MS",
                     help="--uart: the board's reply delay after each command")
     sp.add_argument("--daemon", action="store_true",
                     help="--usb: serve for other processes; prints the `export` lines they need and how to stop")
-    sp.add_argument("--uboot-block-us", type=int, metavar="N",
+    sp.add_argument("--uboot-block-us", type=a.positive, metavar="N",
                     help="--usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
     sp.add_argument("--set", "-o", action="append", metavar="KEY=VALUE",
                     help="a board option (listed below); repeat it")
