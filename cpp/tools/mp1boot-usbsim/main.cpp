@@ -44,9 +44,10 @@ const char* usage_text =
     "options:\n"
     "  --soc SOC                 stm32mp135, stm32mp157 or stm32mp257 (required)\n"
     "  --serial S                iSerialNumber (default 002800423232511538303631); repeat it to\n"
-    "                            serve several boards, the Nth on port 1-N (same options)\n"
+    "                            serve several boards, the Nth on port 1-N (same options; the\n"
+    "                            same serial may repeat: boards are told apart by port)\n"
     "  --record DIR              write DIR/phase-0xNN.bin and DIR/usb-exchange.json (several\n"
-    "                            boards: DIR/SERIAL/...)\n"
+    "                            boards: DIR/1-N/...)\n"
     "  --block-time-us N         device time per DNLOAD block (default 0)\n"
     "  --reenumerate-ms N        delay between DETACH and the next enumeration (default 10)\n"
     "  --rom-poll-ms N           ROM bwPollTimeout (default 1)\n"
@@ -55,7 +56,7 @@ const char* usage_text =
     "  --no-tfa                  the FSBL never answers on USB\n"
     "  --no-uboot                stay detached after TF-A instead of running U-Boot stm32prog\n"
     "  --storage DIR             U-Boot's storage images (DIR/mmc0.img, ...; several boards:\n"
-    "                            DIR/SERIAL/...); default: a temporary folder per board\n"
+    "                            DIR/1-N/...); default: a temporary folder per board\n"
     "  --uboot-block-us N        U-Boot device time per DNLOAD block (default 0; 2000 ~ 2 MB/s)\n"
     "  --uboot-version YYYY.MM   U-Boot release whose flash-layout rules apply (default: current)\n"
     "  --full-speed              ROM says \"DFU in FS Mode\", speed full\n"
@@ -71,7 +72,7 @@ struct Args {
   mp1boot::usbsim::BusOptions bus;
   bool daemon = false;
   bool keep_timerslack = false;
-  std::string storage;        // U-Boot storage folder (per board: storage/SERIAL when several)
+  std::string storage;        // U-Boot storage folder (per board: storage/1-N when several)
   std::string uboot_version;
   std::vector<std::string> command;
 };
@@ -110,10 +111,7 @@ Args parse(int argc, char** argv) {
         usage_error(e.what());
       }
     } else if (opt == "--serial") {
-      std::string serial = value(opt);
-      for (const auto& s : a.serials)
-        if (s == serial) usage_error("--serial " + serial + " given twice");
-      a.serials.push_back(serial);
+      a.serials.push_back(value(opt));
     } else if (opt == "--record") {
       a.board.record_dir = value(opt);
     } else if (opt == "--block-time-us") {
@@ -255,12 +253,14 @@ std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
   };
   if (args.serials.empty()) return {with_uboot(args.board, args.storage)};
   std::vector<mp1boot::sim::UsbBoardOptions> out;
-  for (const auto& serial : args.serials) {
+  // Several boards: their folders are named by USB port (1-N), their identity; serials may repeat.
+  for (std::size_t i = 0; i < args.serials.size(); ++i) {
     auto b = args.board;
-    b.serial = serial;
-    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + serial;
+    b.serial = args.serials[i];
+    const std::string port = "1-" + std::to_string(i + 1);
+    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + port;
     const bool several = args.serials.size() > 1 && !args.storage.empty();
-    out.push_back(with_uboot(std::move(b), several ? args.storage + "/" + serial : args.storage));
+    out.push_back(with_uboot(std::move(b), several ? args.storage + "/" + port : args.storage));
   }
   return out;
 }
