@@ -115,7 +115,7 @@ void register_image(py::module_& m) {
     }
     return out;
   });
-  m.def("device_id_name", &device_id_name);
+  m.def("device_id_name", &device_id_name, py::arg("device_id"), "The SoC family of a device id (0x500 -> \"STM32MP15x\").");
 }
 
 }  // namespace mp1boot::py_bindings

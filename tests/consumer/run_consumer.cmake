@@ -63,6 +63,7 @@ run(${CMAKE_COMMAND} -S ${SRC}/examples/cpp -B ${STAGE}/build -G Ninja -DCMAKE_P
     "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINK_FLAGS}")
 run(${CMAKE_COMMAND} --build ${STAGE}/build)
 run(${STAGE}/build/mp1boot_example)
+run(${STAGE}/build/mp1boot_flash_parallel)
 
 # pkg-config, the way a Makefile would use it.
 execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pc_dir} pkg-config --cflags --libs mp1boot

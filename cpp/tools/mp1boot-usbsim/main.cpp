@@ -46,7 +46,8 @@ const char* usage_head =
     "options:\n"
     "  --soc SOC                 stm32mp135, stm32mp157 or stm32mp257 (required)\n"
     "  --serial S                iSerialNumber; repeat it to serve several boards, the Nth on port\n"
-    "                            1-N (same options; record and storage folders get a SERIAL/ level)\n"
+    "                            1-N (same options; the same serial may repeat: boards are told\n"
+    "                            apart by port; record and storage folders get a 1-N/ level)\n"
     "  --set KEY=VALUE, -o       a board option, as in sim: URLs and `mp1boot sim` (link=usb here)\n"
     "  --keep-timerslack         do not set 1 ns timer slack\n"
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
@@ -118,10 +119,7 @@ Args parse(int argc, char** argv) {
     } else if (legacy_flag != legacy_flags.end()) {
       add(legacy_flag->second);
     } else if (opt == "--serial") {
-      std::string serial = value(opt);
-      for (const auto& s : a.serials)
-        if (s == serial) usage_error("--serial " + serial + " given twice");
-      a.serials.push_back(serial);
+      a.serials.push_back(value(opt));
     } else if (opt == "--node-mode") {
       a.bus.node_mode = static_cast<unsigned>(std::strtoul(value(opt), nullptr, 8));
     } else if (opt == "--keep-timerslack") {
@@ -254,11 +252,13 @@ std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
   const mp1boot::sim::UsbBoardOptions base = args.config.usb_options();
   if (args.serials.empty()) return {base};
   std::vector<mp1boot::sim::UsbBoardOptions> out;
-  for (const auto& serial : args.serials) {
+  // Several boards: their folders are named by USB port (1-N), their identity; serials may repeat.
+  for (std::size_t i = 0; i < args.serials.size(); ++i) {
     auto b = base;
-    b.serial = serial;
-    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + serial;
-    if (args.serials.size() > 1 && b.uboot && !b.uboot->storage.dir.empty()) b.uboot->storage.dir += "/" + serial;
+    b.serial = args.serials[i];
+    const std::string port = "1-" + std::to_string(i + 1);
+    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + port;
+    if (args.serials.size() > 1 && b.uboot && !b.uboot->storage.dir.empty()) b.uboot->storage.dir += "/" + port;
     out.push_back(std::move(b));
   }
   return out;
