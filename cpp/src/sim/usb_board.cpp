@@ -138,7 +138,10 @@ std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteV
   const std::uint8_t phase = usb_detail::alt_phase(stage_->description(), alt_);
   std::uint64_t& bytes = fault_bytes_[phase];
   std::uint64_t& blocks = fault_blocks_[phase];
-  if (f.reset_during && f.reset_during->phase == phase && bytes >= f.reset_during->after_bytes && !reset_fired_) {
+  // The block that holds byte `after_bytes` of the phase (as on UART), also inside a phase of a
+  // single block such as the flash layout.
+  if (f.reset_during && f.reset_during->phase == phase && bytes + out.size() > f.reset_during->after_bytes &&
+      !reset_fired_) {
     reset_fired_ = true;  // the board dies with this block in flight; the ROM comes back
     attached_ = false;
     pending_ = usb_detail::make_rom_stage(*host_);
