@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -172,6 +173,19 @@ bool preloaded() {
   return false;
 }
 
+// libmp1boot-uevent-fanout.so (uevent_fanout.cpp: every udev monitor on the bus gets every
+// uevent) next to this executable, else where it is installed; "" when neither exists.
+std::string uevent_fanout_lib() {
+  const char* name = "libmp1boot-uevent-fanout.so";
+  std::error_code ec;
+  auto here = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / name;
+  if (!ec && std::filesystem::exists(here, ec)) return here.string();
+#ifdef MP1BOOT_UEVENT_FANOUT_INSTALLED
+  if (std::filesystem::exists(MP1BOOT_UEVENT_FANOUT_INSTALLED, ec)) return MP1BOOT_UEVENT_FANOUT_INSTALLED;
+#endif
+  return {};
+}
+
 // The server itself must run under the preload: umockdev's uevent sender resolves the testbed's
 // sysfs paths through it (USB-EMULATION.md).
 int reexec_under_preload(char** argv) {
@@ -180,8 +194,11 @@ int reexec_under_preload(char** argv) {
     return 1;
   }
   const char* old = std::getenv("LD_PRELOAD");
-  // Appended, so that a sanitizer runtime already in LD_PRELOAD stays first.
-  std::string value = old && *old ? std::string(old) + ":" + preload_lib : std::string(preload_lib);
+  // Appended, so that a sanitizer runtime already in LD_PRELOAD stays first; the fan-out library
+  // must come before libumockdev-preload.
+  std::string libs = preload_lib;
+  if (auto fanout = uevent_fanout_lib(); !fanout.empty()) libs = fanout + ":" + libs;
+  std::string value = old && *old ? std::string(old) + ":" + libs : libs;
   setenv("LD_PRELOAD", value.c_str(), 1);
   setenv(reexec_guard, "1", 1);
   if (!std::getenv("ASAN_OPTIONS")) setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
