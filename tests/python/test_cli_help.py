@@ -158,3 +158,15 @@ def test_sim_usb_daemon_prints_export_lines_and_answers_help(tmp_path):
 def test_sim_usb_needs_daemon_or_a_command(capsys):
     assert main(["sim", "--usb", "--daemon", "--", "true"]) == 2
     assert "either --daemon or -- COMMAND" in capsys.readouterr().err
+
+
+def test_sim_usb_serves_several_boards_with_serial_repeated():
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "mp1boot", "sim", "--soc", "stm32mp157", "--usb",
+                        "--serial", "0028004232325115383036A1", "--serial", "0028004232325115383036A2", "--",
+                        sys.executable, "-m", "mp1boot", "list", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    serials = sorted(d["serial"] for d in json.loads(r.stdout)["devices"])
+    assert serials == ["0028004232325115383036A1", "0028004232325115383036A2"]

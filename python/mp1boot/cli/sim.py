@@ -109,6 +109,8 @@ def cmd_sim(args) -> int:
             argv += ["--storage", args.storage]
         if args.uboot_block_us:
             argv += ["--uboot-block-us", str(args.uboot_block_us)]
+        for serial in args.serial or []:
+            argv += ["--serial", serial]
         command = list(args.command or [])
         if command and command[0] == "--":
             command = command[1:]
@@ -166,6 +168,9 @@ def register(sub) -> None:
                     help="--uart: the board's reply delay after each command")
     sp.add_argument("--daemon", action="store_true",
                     help="--usb: serve for other processes; prints the `export` lines they need and how to stop")
+    sp.add_argument("--serial", action="append", metavar="SERIAL",
+                    help="--usb: the board's USB serial number; repeat it for several boards on one bus "
+                         "(ports 1-1, 1-2, ...), e.g. to try `mp1boot flash --all`")
     sp.add_argument("--uboot-block-us", type=int, metavar="N",
                     help="--usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
     sp.add_argument("command", nargs=argparse.REMAINDER,
