@@ -7,7 +7,7 @@ JOBS ?= 2
 export PYTHONPATH := $(CURDIR)/$(BUILD)/python
 export PATH := $(CURDIR)/$(BUILD)/cpp:$(PATH)
 
-.PHONY: all bootstrap build demo test test-packaging test-wheel test-cpp test-python bench pip-check wheel clean
+.PHONY: all bootstrap build demo test test-packaging test-wheel test-cpp test-python bench pip-check wheel clean asan fuzz soak
 
 all: build
 
@@ -40,6 +40,26 @@ test: build
 # (installed, used through find_package and pkg-config). Compiles the library once more.
 test-packaging: build test-wheel
 	cd $(BUILD) && ctest --output-on-failure -L packaging --timeout 1200
+
+# make asan: the C++ library, tools and every C++ test (GoogleTest, compile and consumer tests)
+# under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (CMake preset asan, in
+# build-asan/, no Python module); any finding fails its test (-fno-sanitize-recover).
+asan: bootstrap
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+# make fuzz: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (clang, build-fuzz/).
+FUZZ_SECONDS ?= 300
+fuzz: bootstrap
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# make soak: a long seeded fault campaign (random seed, printed; replay one run with
+# MP1BOOT_CAMPAIGN_SEED=N MP1BOOT_CAMPAIGN_RUNS=1).
+SOAK_RUNS ?= 2000
+soak: build
+	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$${MP1BOOT_CAMPAIGN_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	  ./tests/mp1boot_flasher_tests --gtest_filter='FaultCampaign.*'
 
 bench: build
 	$(PY) bench/uart_throughput.py

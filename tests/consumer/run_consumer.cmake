@@ -58,9 +58,12 @@ if(SHARED)
 endif()
 
 # find_package(mp1boot) with the exported targets.
-run(${CMAKE_COMMAND} -S ${SRC}/examples/cpp -B ${STAGE}/build -G Ninja -DCMAKE_PREFIX_PATH=${STAGE}/prefix)
+# The consumer is built with the flags of the tree it links (sanitizer builds need them).
+run(${CMAKE_COMMAND} -S ${SRC}/examples/cpp -B ${STAGE}/build -G Ninja -DCMAKE_PREFIX_PATH=${STAGE}/prefix
+    "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINK_FLAGS}")
 run(${CMAKE_COMMAND} --build ${STAGE}/build)
 run(${STAGE}/build/mp1boot_example)
+run(${STAGE}/build/mp1boot_flash_parallel)
 
 # pkg-config, the way a Makefile would use it.
 execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pc_dir} pkg-config --cflags --libs mp1boot

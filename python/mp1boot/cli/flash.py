@@ -29,10 +29,16 @@ def _flash_ports(args) -> list:
     if args.storage:
         if any(not p.startswith("sim:") for p in ports):
             raise errors.UsageError("--storage applies to simulated boards (sim:SOC ports) only", code="usage")
+        if Path(args.storage).exists() and not Path(args.storage).is_dir():
+            raise errors.UsageError(f"--storage {args.storage}: not a folder", code="usage")
         out = []
         for i, p in enumerate(ports):
             folder = Path(args.storage) if len(ports) == 1 else Path(args.storage) / f"board{i}"
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise errors.UsageError(f"--storage {args.storage}: cannot create {folder}: {exc.strerror}",
+                                        code="usage") from None
             out.append(p + ("&" if "?" in p else "?") + f"storage={folder}")
         ports = out
     return ports
