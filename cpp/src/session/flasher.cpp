@@ -100,7 +100,7 @@ void to_json(nlohmann::json& j, const FlashReport& r) {
                      {"transport", r.transport},
                      {"layout", r.layout},
                      {"soc", r.soc},
-                     {"device_id", r.device_id},  // JSON numbers for ids (docs/JSON.md)
+                     {"device_id", r.device_id},  // ids are JSON numbers (README: JSON output)
                      {"link", r.link},
                      {"serial", r.serial},
                      {"port_path", r.port_path},
