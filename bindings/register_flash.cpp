@@ -62,14 +62,14 @@ void register_flash(py::module_& m) {
   auto run_flash = [](session::Device& device, const std::filesystem::path& layout,
                       const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                       bool verify, const std::string& resume, bool resume_any_board, py::object on_event,
-                      py::object report_sink, const CancelToken* cancel, const std::string& port) {
+                      py::object report_sink, const CancelToken* cancel, const std::string& port, py::object trace) {
     session::FlashOptions o;
     o.parse.defines = defines;
     o.boot_only = boot_only;
     o.verify = verify;
     o.resume = parse_resume(resume);
     o.resume_any_board = resume_any_board;
-    CallScope s(&device, progress);
+    CallScope s(&device, progress, trace);
     s.watch(cancel);
     o.progress = s.progress_fn();
     if (!on_event.is_none())
@@ -98,19 +98,19 @@ void register_flash(py::module_& m) {
       [run_flash](const std::filesystem::path& layout, const std::string& port_url,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
                   const std::string& resume, bool resume_any_board, py::object on_event, py::object report_sink,
-                  const CancelToken* cancel) {
+                  const CancelToken* cancel, py::object trace) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
         return run_flash(*device, layout, defines, progress, boot_only, verify, resume, resume_any_board, on_event,
-                         report_sink, cancel, port_url);
+                         report_sink, cancel, port_url, trace);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("resume") = std::string(), py::arg("resume_any_board") = false, py::arg("on_event") = py::none(),
-      py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr,
+      py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
 
   m.def(
@@ -176,12 +176,13 @@ void register_flash(py::module_& m) {
       "flash",
       [run_flash](session::Device& d, const std::filesystem::path& layout,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
-                  bool verify, py::object on_event) {
-        return run_flash(d, layout, defines, progress, boot_only, verify, {}, false, on_event, py::none(), nullptr, {});
+                  bool verify, py::object on_event, py::object trace) {
+        return run_flash(d, layout, defines, progress, boot_only, verify, {}, false, on_event, py::none(), nullptr, {},
+                         trace);
       },
       py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
-      py::arg("events") = py::none(),
+      py::arg("events") = py::none(), py::arg("trace") = py::none(),
       "Runs a flash layout on this board (boot_only: only the '-' lines, to reach U-Boot); returns the report.");
 }
 

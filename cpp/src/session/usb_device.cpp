@@ -181,7 +181,7 @@ void UsbDevice::adopt(std::unique_ptr<transport::UsbControlPort> next) {
 }
 
 void UsbDevice::reconnect() {
-  const transport::UsbIdentity previous = port_->identity();
+  const usb::Identity previous = port_->identity();
   // The stage that left, from the last phase downloaded (the MP15 TF-A keeps the ROM's strings).
   const std::string stage_left = downloaded_phase_ == 0x01                            ? "rom"
                                  : downloaded_phase_ == 0x02 || downloaded_phase_ == 0x03 ? "tf-a"
@@ -230,7 +230,7 @@ Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const Progr
   if (left_) reconnect();
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   const auto alts = port_->alt_settings();
-  const transport::AltSetting* alt = dfu::find_alt(alts, phase);
+  const usb::AltSetting* alt = dfu::find_alt(alts, phase);
   if (!alt)
     throw UsageError(errc::unsupported,
                      "no alternate setting carries phase " + hex8(phase) + " to read back (alts: " + dfu::list_alts(alts) + ")",
@@ -268,19 +268,19 @@ namespace {
 /// What a closed UsbDevice talks to: every transfer is a UsageError; the identity stays known.
 class ClosedUsbPort final : public transport::UsbControlPort {
  public:
-  ClosedUsbPort(transport::UsbIdentity id, std::string describe) : id_(std::move(id)), describe_(std::move(describe)) {}
-  std::size_t control_in(const transport::SetupPacket&, std::span<std::uint8_t>, ms) override {
+  ClosedUsbPort(usb::Identity id, std::string describe) : id_(std::move(id)), describe_(std::move(describe)) {}
+  std::size_t control_in(const usb::SetupPacket&, std::span<std::uint8_t>, ms) override {
     throw_closed(describe_, "control_in");
   }
-  void control_out(const transport::SetupPacket&, ByteView, ms) override { throw_closed(describe_, "control_out"); }
-  std::vector<transport::AltSetting> alt_settings() override { throw_closed(describe_, "alt_settings"); }
+  void control_out(const usb::SetupPacket&, ByteView, ms) override { throw_closed(describe_, "control_out"); }
+  std::vector<usb::AltSetting> alt_settings() override { throw_closed(describe_, "alt_settings"); }
   void set_alt_setting(std::uint8_t) override { throw_closed(describe_, "set_alt_setting"); }
-  transport::UsbIdentity identity() const override { return id_; }
+  usb::Identity identity() const override { return id_; }
   void reset() override { throw_closed(describe_, "reset"); }
   std::string describe() const override { return describe_; }
 
  private:
-  transport::UsbIdentity id_;
+  usb::Identity id_;
   std::string describe_;
 };
 }  // namespace
@@ -289,7 +289,7 @@ void UsbDevice::close() {
   if (closed_) return;
   const std::string d = port_->describe();
   port_ = std::make_unique<ClosedUsbPort>(port_->identity(), d);  // the handle is released here
-  reopen_ = [d](const transport::UsbIdentity&, std::chrono::milliseconds,
+  reopen_ = [d](const usb::Identity&, std::chrono::milliseconds,
                 const CancelToken*) -> std::unique_ptr<transport::UsbControlPort> { throw_closed(d, "reconnect"); };
   left_ = false;
   closed_ = true;

@@ -26,24 +26,6 @@ constexpr std::uint8_t dt_device = 1, dt_config = 2, dt_string = 3, dt_interface
 Reply ok(Bytes data = {}) { return Reply{Reply::Kind::ok, std::move(data), {}}; }
 Reply stall() { return Reply{Reply::Kind::stall, {}, {}}; }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 Bytes string_descriptor(std::string_view text) {
   Bytes b{0, dt_string};
   for (char c : text) {
@@ -80,7 +62,7 @@ UsbBoard::~UsbBoard() {
   }
 }
 
-Reply UsbBoard::control(const transport::SetupPacket& setup, ByteView out_data, std::uint16_t in_length) {
+Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::uint16_t in_length) {
   ++transfers_;
   std::string stage_name = stage_->description().name;
   bool in = (setup.request_type & 0x80) != 0;
@@ -102,15 +84,16 @@ Reply UsbBoard::control(const transport::SetupPacket& setup, ByteView out_data, 
   char head[64];
   std::snprintf(head, sizeof head, "%02x %02x %04x %04x %04x", setup.request_type, setup.request, setup.value,
                 setup.index, in ? in_length : static_cast<unsigned>(out_data.size()));
-  e.text = "{\"n\": " + std::to_string(e.n) + ", \"stage\": " + json_string(stage_name) + ", \"setup\": \"" + head +
-           "\", \"out\": " + std::to_string(in ? 0 : out_data.size()) + ", \"reply\": \"" + kind_name(r.kind) + "\"" +
-           (in && r.kind == Reply::Kind::ok ? ", \"in\": \"" + to_hex(r.data) + "\"" : std::string()) + "}";
+  nlohmann::ordered_json j{{"n", e.n}, {"stage", stage_name}, {"setup", head},
+                            {"out", in ? 0 : out_data.size()}, {"reply", kind_name(r.kind)}};
+  if (in && r.kind == Reply::Kind::ok) j["in"] = to_hex(r.data);
+  e.text = j.dump();
   log_.push_back(std::move(e));
   if (attached_) apply_transition();
   return r;
 }
 
-Reply UsbBoard::standard_request(const transport::SetupPacket& s, std::uint16_t in_length) {
+Reply UsbBoard::standard_request(const usb::SetupPacket& s, std::uint16_t in_length) {
   const bool in = (s.request_type & 0x80) != 0;
   const auto& d = stage_->description();
   switch (s.request) {
@@ -138,7 +121,7 @@ Reply UsbBoard::standard_request(const transport::SetupPacket& s, std::uint16_t 
   return stall();
 }
 
-Reply UsbBoard::get_descriptor(const transport::SetupPacket& s) {
+Reply UsbBoard::get_descriptor(const usb::SetupPacket& s) {
   const auto type = static_cast<std::uint8_t>(s.value >> 8);
   const auto index = static_cast<std::uint8_t>(s.value & 0xFF);
   switch (type) {
@@ -160,7 +143,7 @@ Reply UsbBoard::port_reset() {
   if (!attached_) return Reply{Reply::Kind::disconnected, {}, {}};
   stage_->port_reset();
   alt_ = 0;
-  log_event("\"event\": \"port_reset\"");
+  log_event({{"event", "port_reset"}});
   return ok();
 }
 
@@ -178,17 +161,17 @@ void UsbBoard::apply_transition() {
     case Transition::vanish:
       attached_ = false;
       pending_.reset();
-      log_event("\"event\": \"detach\", \"returns\": false");
+      log_event({{"event", "detach"}, {"returns", false}});
       break;
     case Transition::detach:
       attached_ = false;
       pending_ = stage_->next_stage(*host_);
-      log_event(std::string("\"event\": \"detach\", \"returns\": ") + (pending_ ? "true" : "false"));
+      log_event({{"event", "detach"}, {"returns", pending_ != nullptr}});
       break;
     case Transition::reset:
       attached_ = false;
       pending_ = usb_detail::make_rom_stage(*host_);
-      log_event("\"event\": \"reset\", \"returns\": true");
+      log_event({{"event", "reset"}, {"returns", true}});
       break;
   }
   try {
@@ -205,8 +188,7 @@ void UsbBoard::enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enume
     alt_ = 0;
     configuration_ = 1;
   }
-  log_event("\"event\": \"stage\", \"stage\": " + json_string(stage_->description().name) +
-            ", \"generation\": " + std::to_string(generation_));
+  log_event({{"event", "stage"}, {"stage", stage_->description().name}, {"generation", generation_}});
   try {
     write_records();
   } catch (...) {
@@ -228,13 +210,13 @@ bool UsbBoard::reattach() {
 void UsbBoard::unplug() {
   attached_ = false;
   pending_.reset();
-  log_event("\"event\": \"unplug\"");
+  log_event({{"event", "unplug"}});
 }
 
 void UsbBoard::power_cycle() {
   pending_.reset();
   attached_ = true;
-  log_event("\"event\": \"power_cycle\"");
+  log_event({{"event", "power_cycle"}});
   enter(usb_detail::make_rom_stage(*host_), true);
 }
 
@@ -271,8 +253,8 @@ std::vector<std::string> UsbBoard::strings() const {
   return s;
 }
 
-std::vector<transport::AltSetting> UsbBoard::alt_settings() const {
-  std::vector<transport::AltSetting> out;
+std::vector<usb::AltSetting> UsbBoard::alt_settings() const {
+  std::vector<usb::AltSetting> out;
   const auto& d = stage_->description();
   for (std::size_t i = 0; i < d.alts.size(); ++i) out.push_back({static_cast<std::uint8_t>(i), d.alts[i]});
   return out;
@@ -280,8 +262,10 @@ std::vector<transport::AltSetting> UsbBoard::alt_settings() const {
 
 dfu::FunctionalDescriptor UsbBoard::functional_descriptor() const { return stage_->description().functional; }
 
-transport::UsbIdentity UsbBoard::identity() const {
-  transport::UsbIdentity id;
+std::string UsbBoard::name() const { return "sim:" + std::string(options_.soc->name); }
+
+usb::Identity UsbBoard::identity() const {
+  usb::Identity id;
   id.vendor_id = dfu::st_vendor_id;
   id.product_id = dfu::st_dfu_product_id;
   id.bus = 1;
@@ -300,18 +284,19 @@ std::string UsbBoard::stage() const { return stage_->description().name; }
 dfu::State UsbBoard::dfu_state() const { return stage_->state(); }
 std::uint8_t UsbBoard::phase() const { return stage_->phase(); }
 
-void UsbBoard::log_event(std::string fields) {
+void UsbBoard::log_event(const nlohmann::ordered_json& fields) {
   LogEntry e;
   e.n = transfers_;
   e.stage = stage_ ? stage_->description().name : std::string();
-  e.text = "{\"n\": " + std::to_string(e.n) + ", " + fields + "}";
+  nlohmann::ordered_json j{{"n", e.n}};
+  j.update(fields);
+  e.text = j.dump();
   log_.push_back(std::move(e));
 }
 
 void UsbBoard::complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note) {
   images_[phase] = Bytes(image.begin(), image.end());
-  log_event("\"event\": \"image\", \"phase\": \"" + hex8(phase) + "\", \"size\": " + std::to_string(image.size()) +
-            ", \"accepted\": " + (accepted ? "true" : "false") + ", \"note\": " + json_string(note));
+  log_event({{"event", "image"}, {"phase", hex8(phase)}, {"size", image.size()}, {"accepted", accepted}, {"note", note}});
 }
 
 std::string UsbBoard::exchange_json() const {
