@@ -35,7 +35,7 @@ __all__ = [
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
-    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
+    "layout_check", "plan", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
 ]
 
 
@@ -129,6 +129,17 @@ def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: 
                image_version: int = 0, header_major: int = 0) -> bytes:
     """Wrap a raw binary into an STM32 image for ``soc`` (header v1 on STM32MP15x, v2 on MP13x)."""
     return _core.image_wrap(payload, soc, load, entry, binary_type, image_version, header_major)
+
+
+def plan(layout, *, port, defines: dict | None = None) -> dict:
+    """What flashing ``layout`` onto the board at ``port`` (a URL or a connected Device) would send,
+    in the order the device will ask for it: ``steps`` (phase, name, device, file, bytes,
+    eta_seconds) and the total ``eta_seconds`` (transfer time at the link's rate; no flash erase
+    time). The layout and its files are checked first (LayoutError); only Get ID goes to the board."""
+    if isinstance(port, Device):
+        return _core.plan_flash(port, str(layout), dict(defines or {}))
+    with connect(port) as dev:
+        return _core.plan_flash(dev, str(layout), dict(defines or {}))
 
 
 def layout_check(layout, defines: dict | None = None, *, check_binaries: bool = True) -> dict:

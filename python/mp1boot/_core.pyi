@@ -131,6 +131,7 @@ class CancelToken:
     @property
     def cancelled(self) -> bool: ...
 
+def plan_flash(device: Device, layout_path: Union[str, PathLike], defines: Dict[str, str] = ...) -> Dict[str, Any]: ...
 def flash_many(layout_path: str, ports: List[str], defines: Dict[str, str] = ...,
                progress: Optional[Callable[[str, Progress], None]] = None, verify: bool = False, resume: str = "",
                resume_any_board: bool = False, on_event: Optional[Callable[[str, Dict[str, Any]], None]] = None,
