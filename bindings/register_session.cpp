@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "callbacks.hpp"
@@ -37,6 +38,19 @@ std::pair<Bytes, std::string> image_arg(const py::object& obj) {
   }
   auto path = obj.cast<std::filesystem::path>();
   return {image::read_file(path), path.string()};
+}
+
+// "16640 bytes in 1.62 s, 10.3 kB/s[, 0.981 of the line rate]"
+std::string describe_transfer(const session::TransferStats& t) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%llu bytes in %.2f s, %.1f kB/s", static_cast<unsigned long long>(t.bytes),
+                t.seconds, t.bytes_per_second / 1000.0);
+  std::string out = buf;
+  if (t.line_fraction > 0 && t.line_fraction <= 1.0) {
+    std::snprintf(buf, sizeof buf, ", %.3f of the line rate", t.line_fraction);
+    out += buf;
+  }
+  return out;
 }
 
 }  // namespace
@@ -73,16 +87,16 @@ void register_session(py::module_& m) {
       })
       .def("__repr__", [](const uart::VersionReply& r) { return "<VersionReply " + hex8(r.version) + ">"; });
 
-  py::class_<session::PhaseInfo>(m, "PhaseInfo", "What Get Phase reports.")
-      .def_readonly("phase", &session::PhaseInfo::phase)
-      .def_readonly("address", &session::PhaseInfo::address)
-      .def_readonly("offset", &session::PhaseInfo::offset)
-      .def_readonly("detach_requested", &session::PhaseInfo::detach_requested)
-      .def_readonly("message", &session::PhaseInfo::message)
-      .def_property_readonly("info", [](const session::PhaseInfo& p) { return to_py(p.info); })
-      .def_property_readonly("name", [](const session::PhaseInfo& p) { return std::string(uart::phase_name(p.phase)); })
-      .def("__repr__", [](const session::PhaseInfo& p) {
-        return "<PhaseInfo " + hex8(p.phase) + " (" + std::string(uart::phase_name(p.phase)) + ") address " +
+  py::class_<PhaseInfo>(m, "PhaseInfo", "What Get Phase reports.")
+      .def_readonly("phase", &PhaseInfo::phase)
+      .def_readonly("address", &PhaseInfo::address)
+      .def_readonly("offset", &PhaseInfo::offset)
+      .def_readonly("detach_requested", &PhaseInfo::detach_requested)
+      .def_readonly("message", &PhaseInfo::message)
+      .def_property_readonly("info", [](const PhaseInfo& p) { return to_py(p.info); })
+      .def_property_readonly("name", [](const PhaseInfo& p) { return std::string(phase_name(p.phase)); })
+      .def("__repr__", [](const PhaseInfo& p) {
+        return "<PhaseInfo " + hex8(p.phase) + " (" + std::string(phase_name(p.phase)) + ") address " +
                hex32(p.address) + (p.message.empty() ? "" : " \"" + p.message + "\"") + ">";
       });
 
@@ -90,13 +104,18 @@ void register_session(py::module_& m) {
       .def_readonly("bytes", &session::TransferStats::bytes)
       .def_readonly("seconds", &session::TransferStats::seconds)
       .def_readonly("bytes_per_second", &session::TransferStats::bytes_per_second)
-      .def_readonly("line_fraction", &session::TransferStats::line_fraction);
+      .def_readonly("line_fraction", &session::TransferStats::line_fraction)
+      .def("__repr__", [](const session::TransferStats& t) { return "<TransferStats " + describe_transfer(t) + ">"; });
 
   py::class_<session::BootResult>(m, "BootResult", "What Device.boot() did: SoC, phase, transfer, image name.")
       .def_readonly("soc", &session::BootResult::soc)
       .def_readonly("phase", &session::BootResult::phase)
       .def_readonly("transfer", &session::BootResult::transfer)
-      .def_readonly("image", &session::BootResult::image);
+      .def_readonly("image", &session::BootResult::image)
+      .def("__repr__", [](const session::BootResult& r) {
+        return "<BootResult " + r.image + " phase " + hex8(r.phase) + " on " + r.soc + ": " +
+               describe_transfer(r.transfer) + ">";
+      });
 
   py::class_<Device>(m, "Device", "A connected board. Use mp1boot.connect() to get one.")
       .def_property_readonly("transport", &Device::describe, "The port, as text (\"serial:/dev/ttyUSB0@115200 ...\").")

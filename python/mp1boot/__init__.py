@@ -24,7 +24,8 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
 
 from . import errors, progress
 from ._core import (BootResult, Device, GetReply, PhaseInfo, Progress, TransferStats,
-                    UartSimServer, VersionReply, device_id_name)
+                    UartSimServer, VersionReply, device_id_name, sim_board_keys, sim_board_keys_help,
+                    sim_check_options)
 from .errors import (CancelledError, DeviceError, Error, LayoutError, NackError, ProtocolError,
                      TimeoutError, TransportError, UsageError)
 
@@ -33,9 +34,11 @@ __version__: str = _core.__version__
 __all__ = [
     "connect", "list_devices", "flash", "flash_many", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
+    "sim_board_keys", "sim_board_keys_help", "sim_check_options",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
     "layout_check", "plan", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
+    "read_input_file",
 ]
 
 
@@ -92,13 +95,27 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     return report
 
 
-def _resume_text(resume) -> str:
-    """The earlier report as JSON text for the core ("" for none)."""
+def _read_report(path) -> dict:
+    """An earlier JSON report, checked: a missing, unreadable or non-regular file and text that is
+    not a JSON object are LayoutErrors naming the file (never a traceback)."""
     import json
-    from pathlib import Path
+    text = read_input_file(path, 64 << 20, "a report")
+    try:
+        report = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: not a JSON report ({exc})", code="file_not_found", file=str(path)) from None
+    if not isinstance(report, dict):
+        raise LayoutError(f"{path}: not a JSON report (a JSON {type(report).__name__}, expected an object)",
+                          code="file_not_found", file=str(path))
+    return report
+
+
+def _resume_text(resume) -> str:
+    """The earlier report as JSON text for the core ("" for none); a file is checked first."""
+    import json
     if resume is None:
         return ""
-    return json.dumps(resume) if isinstance(resume, dict) else Path(resume).read_text()
+    return json.dumps(resume if isinstance(resume, dict) else _read_report(resume))
 
 
 def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
@@ -123,6 +140,13 @@ def image_info(image, *, name: str | None = None) -> dict:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _core.image_info_bytes(image, name or "<bytes>")
     return _core.image_info(image)
+
+
+def read_input_file(path, limit: int = 256 << 20, what: str = "") -> bytes:
+    """Read a whole input file after checking it: a regular file of at most ``limit`` bytes. A
+    missing file, a directory, a FIFO, a device node or a larger file is a LayoutError naming the
+    file (and ``what`` accepts the limit, e.g. "U-Boot's flash-layout buffer"); nothing blocks."""
+    return _core.read_input_file(str(path), limit, what)
 
 
 def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: int = 0x10,

@@ -19,8 +19,6 @@
 namespace mp1boot::session {
 namespace {
 
-constexpr std::uint8_t phase_done = 0xFE;
-constexpr std::uint8_t phase_error = 0xFF;
 
 std::optional<Bytes> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -39,7 +37,7 @@ const image::LayoutEntry* device_line(const image::FlashLayout& layout, std::uin
 
 /// The line whose file the device gets for `phase`; nullptr for the layout itself (0x00).
 const image::LayoutEntry* line_for(const image::FlashLayout& layout, std::uint8_t phase) {
-  if (phase == uart::phase::flashlayout) return nullptr;
+  if (phase == phase::flash_layout) return nullptr;
   if (phase <= 0x03) return layout.find_none(phase);
   return device_line(layout, phase);
 }
@@ -98,13 +96,11 @@ void from_json(const nlohmann::json& j, PartitionReport& p) {
 }
 
 void to_json(nlohmann::json& j, const FlashReport& r) {
-  char id[8];
-  std::snprintf(id, sizeof id, "0x%04x", static_cast<unsigned>(r.device_id));
   j = nlohmann::json{{"tool_version", r.tool_version},
                      {"transport", r.transport},
                      {"layout", r.layout},
                      {"soc", r.soc},
-                     {"device_id", r.device_id ? std::string(id) : std::string()},
+                     {"device_id", r.device_id},  // JSON numbers for ids (docs/JSON.md)
                      {"link", r.link},
                      {"serial", r.serial},
                      {"port_path", r.port_path},
@@ -130,9 +126,12 @@ void from_json(const nlohmann::json& j, FlashReport& r) {
   field(j, "transport", r.transport, w);
   field(j, "layout", r.layout, w);
   field(j, "soc", r.soc, w);
-  std::string id;
-  field(j, "device_id", id, w);
-  r.device_id = id.empty() ? 0 : static_cast<std::uint16_t>(std::strtoul(id.c_str(), nullptr, 0));
+  if (auto it = j.find("device_id"); it != j.end() && it->is_string()) {  // reports before 0.2: "0x0500"
+    const std::string id = it->get<std::string>();
+    r.device_id = id.empty() ? 0 : static_cast<std::uint16_t>(std::strtoul(id.c_str(), nullptr, 0));
+  } else {
+    field(j, "device_id", r.device_id, w);
+  }
   field(j, "link", r.link, w);
   field(j, "serial", r.serial, w);
   field(j, "port_path", r.port_path, w);
@@ -276,12 +275,12 @@ void Flasher::prepare() {
                         ErrorContext{.operation = "flash", .phase = static_cast<std::uint8_t>(id), .partition = line->name,
                                      .layout_line = line->line, .file = line->binary_path.string()});
   }
-  if (const auto* fsbl = layout_.find_none(uart::phase::fsbl)) {
+  if (const auto* fsbl = layout_.find_none(phase::fsbl)) {
     try {
       const image::Stm32Image img = image::parse_image(file_of(*fsbl), fsbl->binary_path.string());
       image::check_for_rom(img, *soc, fsbl->binary_path.string());
     } catch (Error& e) {
-      e.add_context(ErrorContext{.operation = "flash", .phase = uart::phase::fsbl, .partition = fsbl->name,
+      e.add_context(ErrorContext{.operation = "flash", .phase = phase::fsbl, .partition = fsbl->name,
                                  .layout_line = fsbl->line});
       throw;
     }
@@ -320,9 +319,9 @@ std::map<std::uint8_t, std::string> Flasher::resume_plan() {
 void Flasher::check_board_state(const PhaseInfo& first) {
   // The stages that program a layout: the ROM (FSBL), TF-A (FIP) and U-Boot asking for the layout.
   const std::uint8_t phase = first.phase;
-  if (phase <= 0x03 || phase == phase_error) return;
+  if (phase <= mp1boot::phase::ssbl || phase == mp1boot::phase::reset) return;
   const std::string where = " (" + device_.describe() + ")";
-  if (phase == phase_done)
+  if (phase == mp1boot::phase::end)
     throw DeviceError(errc::board_state,
                       "the board is not waiting for a layout" + where +
                           ": U-Boot stm32prog reports phase 0xFE (done), an earlier session already ended and "
@@ -331,7 +330,7 @@ void Flasher::check_board_state(const PhaseInfo& first) {
                       ErrorContext{.operation = "flash", .phase = phase, .transport = device_.describe()});
   throw DeviceError(errc::board_state,
                     "the board is not waiting for a layout" + where + ": it asks for phase " + hex8(phase) + " (" +
-                        std::string(uart::phase_name(phase)) +
+                        std::string(mp1boot::phase_name(phase)) +
                         ") first, so it is inside an earlier programming session with a layout this run did not "
                         "send. Reset the board in serial boot mode and flash again (--resume REPORT skips what the "
                         "earlier run programmed)",
@@ -341,9 +340,9 @@ void Flasher::check_board_state(const PhaseInfo& first) {
 void Flasher::serve(const PhaseInfo& info) {
   const std::uint8_t phase = info.phase;
   const image::LayoutEntry* entry = line_for(layout_, phase);
-  if (phase != uart::phase::flashlayout && !entry)
+  if (phase != phase::flash_layout && !entry)
     throw LayoutError(errc::layout_rule,
-                      "the device asks for phase " + hex8(phase) + " (" + std::string(uart::phase_name(phase)) +
+                      "the device asks for phase " + hex8(phase) + " (" + std::string(phase_name(phase)) +
                           ") but " + layout_file_.string() + " has no " +
                           (phase <= 0x03 ? "IP none" : "device") + " line with that id",
                       ErrorContext{.operation = "flash", .phase = phase, .file = layout_file_.string()});
@@ -364,8 +363,8 @@ void Flasher::serve(const PhaseInfo& info) {
   report_.partitions.insert(report_.partitions.begin() + static_cast<std::ptrdiff_t>(served), part);
   PartitionReport& rec = report_.partitions[served];
 
-  stage(phase == uart::phase::flashlayout ? "layout"
-        : phase == uart::phase::fsbl      ? "fsbl"
+  stage(phase == phase::flash_layout ? "layout"
+        : phase == phase::fsbl      ? "fsbl"
         : phase <= 0x03                   ? "fip"
                                           : "partitions");
   const auto t0 = std::chrono::steady_clock::now();
@@ -387,7 +386,7 @@ void Flasher::note_link() {
 
 void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string& name) {
   try {
-    if (phase == uart::phase::fsbl) {
+    if (phase == phase::fsbl) {
       device_.boot(data, name, options_.progress);
     } else {
       DownloadOptions o;
@@ -395,7 +394,7 @@ void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string&
       o.name = name;
       o.progress = options_.progress;
       device_.download(data, o);
-      device_.start(0xFFFFFFFF);
+      device_.start(start_downloaded_image);
     }
   } catch (const Error& e) {
     // A link failure after the ROM stage: if the boot ROM answers now, the board reset (FIELD.md 10).
@@ -403,7 +402,7 @@ void Flasher::transfer(std::uint8_t phase, const Bytes& data, const std::string&
                               e.code() == errc::stall || e.code() == errc::io || e.code() == errc::unexpected_byte;
     // A board that did not come back after a hand-over was already diagnosed (UsbDevice::reconnect).
     const bool reconnect = e.context().operation.rfind("reconnect", 0) == 0;
-    if (phase == uart::phase::fsbl || !link_failure || reconnect || !device_.reset_detected(options_.reset_probe))
+    if (phase == phase::fsbl || !link_failure || reconnect || !device_.reset_detected(options_.reset_probe))
       throw;
     std::string reached;
     if (e.context().bytes_sent)
@@ -491,12 +490,12 @@ FlashReport Flasher::run() {
     for (std::size_t steps = 0;; ++steps) {
       const PhaseInfo info = device_.get_phase();
       if (steps == 0 && !options_.boot_only) check_board_state(info);
-      if (info.phase == phase_done) {
+      if (info.phase == phase::end) {
         if (options_.verify) verify();
         break;
       }
-      if (options_.boot_only && info.phase != phase_error && (info.phase == 0x00 || info.phase > 0x03)) break;
-      if (info.phase == phase_error) {
+      if (options_.boot_only && info.phase != phase::reset && (info.phase == 0x00 || info.phase > 0x03)) break;
+      if (info.phase == phase::reset) {
         std::string message = info.message;
         while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) message.pop_back();
         ErrorContext c{.operation = "flash", .transport = device_.describe()};

@@ -47,19 +47,9 @@ std::uint16_t UartDevice::get_id() {
   return engine_.id();
 }
 
-uart::PhaseReply UartDevice::get_phase_raw() {
-  run([](uart::Engine& e) { e.get_phase(); });
-  return engine_.phase_reply();
-}
-
 PhaseInfo UartDevice::get_phase() {
-  uart::PhaseReply r = get_phase_raw();
-  PhaseInfo p;
-  p.phase = r.phase;
-  p.address = r.address;
-  p.message = r.message();
-  p.info = r.info;
-  return p;
+  run([](uart::Engine& e) { e.get_phase(); });
+  return engine_.phase_info();
 }
 
 Bytes UartDevice::read_memory(std::uint32_t address, std::size_t length) {
@@ -105,7 +95,7 @@ bool UartDevice::reset_detected(std::chrono::milliseconds wait) {
   do {
     try {
       sync();
-      return get_phase().phase == uart::phase::fsbl;
+      return get_phase().phase == phase::fsbl;
     } catch (const CancelledError&) {
       throw;
     } catch (const Error&) {

@@ -103,15 +103,9 @@ PhaseInfo UsbDevice::get_phase() {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
-  const dfu::PhaseInfo& p = *engine_.phase_info();
+  const PhaseInfo& p = *engine_.phase_info();
   last_phase_ = p.phase;
-  PhaseInfo out;
-  out.phase = p.phase;
-  out.address = p.address;
-  out.offset = p.offset;
-  out.detach_requested = p.detach_requested;
-  out.message = p.message;
-  return out;
+  return p;
 }
 
 void UsbDevice::do_download(ByteView data, const DownloadOptions& options) {
@@ -214,7 +208,7 @@ void UsbDevice::reconnect() {
 }
 
 void UsbDevice::start(std::uint32_t address) {
-  if (address != 0xFFFFFFFF)
+  if (address != start_downloaded_image)
     throw UsageError(errc::unsupported, "start at " + hex32(address) + " is not available over USB DFU here",
                      ErrorContext{.operation = "start", .transport = describe()});
   if (left_) {

@@ -2,12 +2,24 @@
 """``mp1boot layout``: flash layouts (check, plan)."""
 from __future__ import annotations
 
+import os
 import sys
 
 from . import args as a
 from .output import emit_json
 
 EXIT_OK = 0
+
+def steps(res) -> list:
+    """(step, file size, layout entry or None) for each phase of a checked layout, in the device's order."""
+    entries = {e["line"]: e for e in res["entries"]}
+    out = []
+    for step in res["order"]:
+        path = step["binary_path"]
+        size = os.path.getsize(path) if path and os.path.exists(path) else 0
+        out.append((step, size, entries.get(step["line"])))
+    return out
+
 
 def cmd_layout_check(args) -> int:
     import mp1boot

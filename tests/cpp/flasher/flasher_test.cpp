@@ -63,7 +63,7 @@ TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
 
   const auto json = nlohmann::json::parse(r.to_json());
   EXPECT_EQ(json["result"], "ok") << json;
-  EXPECT_EQ(json["device_id"], "0x0500") << json;
+  EXPECT_EQ(json["device_id"], 0x500) << json;
   EXPECT_EQ(json["partitions"].back()["sha256"], session::sha256_hex(rfs)) << json;
 }
 

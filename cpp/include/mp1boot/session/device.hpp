@@ -10,22 +10,13 @@
 #include <string>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/phase.hpp"
 #include "mp1boot/progress.hpp"
 #include "mp1boot/session/drive.hpp"
 #include "mp1boot/soc.hpp"
 #include "mp1boot/uart/wire.hpp"
 
 namespace mp1boot::session {
-
-/// What Get Phase reports, on either link.
-struct PhaseInfo {
-  std::uint8_t phase = 0;
-  std::uint32_t address = 0;          ///< 0xFFFFFFFF: none / written to NVM
-  std::uint32_t offset = 0;           ///< USB only (resume offset)
-  bool detach_requested = false;      ///< USB: the device asks the host to DFU_DETACH
-  std::string message;                ///< phase 0xFF: why the device will reset
-  Bytes info;                         ///< UART: the info bytes as received
-};
 
 /// The explicit consent irreversible writes need (OTP fuses only go from 0 to 1; the PMIC NVM
 /// changes the board's power-up sequence). Device::download refuses OTP/PMIC data without it.
@@ -34,7 +25,7 @@ struct PermanentWrite {
 };
 
 struct DownloadOptions {
-  std::uint8_t phase = uart::phase::fsbl;  ///< phase the data belongs to (context; USB alt choice)
+  std::uint8_t phase = phase::fsbl;  ///< phase the data belongs to (context; USB alt choice)
   std::string name;                        ///< file or partition name, for messages and progress
   uart::DownloadOp op = uart::DownloadOp::normal;
   ProgressFn progress;

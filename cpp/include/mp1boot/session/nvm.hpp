@@ -14,8 +14,6 @@
 
 namespace mp1boot::session {
 
-inline constexpr std::uint8_t phase_otp = 0xF2;
-inline constexpr std::uint8_t phase_pmic = 0xF4;
 /// OP-TEE NVMEM TA image of STM32MP13x/15x: (96 words * 2 + 2) * 4 bytes.
 inline constexpr std::size_t otp_image_size_mp1 = 776;
 inline constexpr std::size_t pmic_nvm_size = 8;
