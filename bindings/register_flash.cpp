@@ -19,6 +19,7 @@
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flash_many.hpp"
 #include "mp1boot/session/flasher.hpp"
+#include "mp1boot/session/plan.hpp"
 
 namespace py = pybind11;
 
@@ -170,6 +171,18 @@ void register_flash(py::module_& m) {
       py::arg("resume_any_board") = false, py::arg("on_event") = py::none(), py::arg("cancel") = nullptr,
       "Flashes a layout onto every port in parallel (session::flash_many); returns {tool_version, result, "
       "boards: {board key: report}}.");
+
+  m.def(
+      "plan_flash",
+      [](session::Device& device, const std::filesystem::path& layout, const std::map<std::string, std::string>& defines) {
+        image::ParseOptions parse;
+        parse.defines = defines;
+        CallScope s(&device);
+        return json_loads(s.run([&] { return session::plan_flash(device, layout, parse); }).json().dump());
+      },
+      py::arg("device"), py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
+      "The plan of flashing a layout onto this board (session::plan_flash): steps in the device's order with "
+      "sizes and ETAs.");
 
   auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
   device.def(

@@ -37,7 +37,7 @@ __all__ = [
     "sim_board_keys", "sim_board_keys_help", "sim_check_options",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
-    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
+    "layout_check", "plan", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
     "read_input_file",
 ]
 
@@ -77,9 +77,9 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     unchanged are not sent again and are reported as ``"skipped-done-earlier"`` (read back too with
     ``verify``). A report of another board raises UsageError with code ``other_board`` unless
     ``resume_any_board``. ``events`` is called with one dict per stage change (``{"event": "stage",
-    ...}``), finished partition (``"partition"``) and verified partition (``"verified"``). With
-    ``trace(direction, data, note)`` sees the wire exchange, as in
-    :meth:`Device.boot`. With ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
+    ...}``), finished partition (``"partition"``) and verified partition (``"verified"``).
+    ``trace(direction, data, note)`` sees the wire exchange, as in :meth:`Device.boot`. With
+    ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
 
     When the run fails (or is interrupted), the exception carries the report so far as
     ``exc.report``: write it out and pass it as ``resume`` next time.
@@ -153,6 +153,17 @@ def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: 
                image_version: int = 0, header_major: int = 0) -> bytes:
     """Wrap a raw binary into an STM32 image for ``soc`` (header v1 on STM32MP15x, v2 on MP13x)."""
     return _core.image_wrap(payload, soc, load, entry, binary_type, image_version, header_major)
+
+
+def plan(layout, *, port, defines: dict | None = None) -> dict:
+    """What flashing ``layout`` onto the board at ``port`` (a URL or a connected Device) would send,
+    in the order the device will ask for it: ``steps`` (phase, name, device, file, bytes,
+    eta_seconds) and the total ``eta_seconds`` (transfer time at the link's rate; no flash erase
+    time). The layout and its files are checked first (LayoutError); only Get ID goes to the board."""
+    if isinstance(port, Device):
+        return _core.plan_flash(port, str(layout), dict(defines or {}))
+    with connect(port) as dev:
+        return _core.plan_flash(dev, str(layout), dict(defines or {}))
 
 
 def layout_check(layout, defines: dict | None = None, *, check_binaries: bool = True) -> dict:

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/sim/uboot_uart_service.hpp"
@@ -130,7 +132,7 @@ class UsbBoard final : public transport::UsbPeer {
   struct LogEntry {
     std::uint64_t n = 0;         ///< transfer counter (events share the counter of their transfer)
     std::string stage;           ///< stage that handled it
-    std::string text;            ///< JSON object text, see exchange_json()
+    std::string text;            ///< JSON object text (nlohmann::ordered_json), see exchange_json()
   };
 
   /// @throws UsageError when options.soc is null.
@@ -220,7 +222,7 @@ class UsbBoard final : public transport::UsbPeer {
   void apply_transition();
   void enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enumeration);
   void log_transfer(const usb::SetupPacket& setup, ByteView out, const Reply& reply);
-  void log_event(std::string json_fields);
+  void log_event(const nlohmann::ordered_json& fields);
   void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note);
 
   UsbBoardOptions options_;
