@@ -156,8 +156,12 @@ const BinaryFile& Flasher::file_of(const image::LayoutEntry& entry) {
 
 const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
   auto it = shas_.find(entry.binary_path);
-  if (it == shas_.end()) it = shas_.emplace(entry.binary_path, file_of(entry).sha256_hex()).first;
-  return it->second;
+  if (it != shas_.end()) return it->second;
+  if (auto plan = plans_.find(static_cast<std::uint8_t>(entry.id)); plan != plans_.end()) {
+    check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256
+    return shas_.at(entry.binary_path);
+  }
+  return shas_.emplace(entry.binary_path, file_of(entry).sha256_hex()).first->second;
 }
 
 void Flasher::plan_partition(const image::LayoutEntry& entry) {
@@ -220,18 +224,19 @@ void Flasher::plan_partition(const image::LayoutEntry& entry) {
 }
 
 void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& plan) {
-  // The map's checksums, over the mapped bytes only, before the first of them goes out.
-  if (plan.checksum_type == image::BmapChecksum::none) return;
+  // One pass over the mapped bytes: the map's checksums (before any of them goes out) and the
+  // SHA-256 the report gives for a partition sent in part (of its mapped ranges, in order).
   const BinaryFile& file = file_of(entry);
   Bytes buf(1u << 20);
+  Sha256 all;
   for (std::size_t i = 0; i < plan.ranges.size(); ++i) {
-    if (plan.checksums[i].empty()) continue;
-    Digest d(plan.checksum_type);
+    Digest d(plan.checksums[i].empty() ? image::BmapChecksum::none : plan.checksum_type);
     const auto& r = plan.ranges[i];
     for (std::uint64_t at = 0; at < r.length;) {
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.length - at));
       file.read(r.offset + at, std::span(buf.data(), n));
       d.update(ByteView(buf.data(), n));
+      all.update(ByteView(buf.data(), n));
       at += n;
     }
     const std::string got = d.hex();
@@ -246,6 +251,8 @@ void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& pla
                                      .partition = entry.name, .layout_line = plan.lines[i],
                                      .file = plan.bmap_file.string()});
   }
+  const auto d = all.finish();
+  shas_[entry.binary_path] = hex_string(ByteView(d.data(), d.size()));
 }
 
 PartitionReport Flasher::record_for(std::uint8_t phase, const image::LayoutEntry* entry) {
@@ -276,6 +283,15 @@ void Flasher::prepare() {
                       ErrorContext{.operation = "flash", .file = layout_file_.string()});
   layout_bytes_ = std::move(*bytes);
 
+  // Every file the run will need, opened and stat'ed now so nothing is missing half way; block
+  // maps read and checked (USB only: over UART everything is sent).
+  plans_.clear();
+  for (const auto& step : image::programming_order(layout_)) {
+    if (!step.entry) continue;
+    file_of(*step.entry);
+    if (device_.link() == "usb") plan_partition(*step.entry);
+  }
+
   // Resume: partitions a previous run completed, with unchanged files, become 'E' lines.
   resumed_.clear();
   if (!options_.completed.empty()) {
@@ -298,14 +314,6 @@ void Flasher::prepare() {
     }
   }
 
-  // Every file the run will need, opened and stat'ed now so nothing is missing half way; block
-  // maps read and checked (USB only: over UART everything is sent).
-  plans_.clear();
-  for (const auto& step : image::programming_order(layout_)) {
-    if (!step.entry) continue;
-    file_of(*step.entry);
-    if (device_.link() == "usb") plan_partition(*step.entry);
-  }
 
   const std::uint16_t id = device_.get_id();
   report_.device_id = id;
@@ -414,6 +422,8 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
           rec.bytes_sent = size;
           rec.bytes_skipped = 0;
           rec.bmap.clear();
+          plans_.erase(plan);
+          shas_.erase(entry->binary_path);
         }
         const BinaryFile& file = file_of(*entry);
         // SHA-256 on the way: the streamed reads are sequential.

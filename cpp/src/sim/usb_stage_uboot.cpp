@@ -87,6 +87,7 @@ class UbootUsbStage final : public UsbStage {
           case Request::dnload:
             if (out.empty()) return error_stall();
             received_.clear();
+            received_size_ = 0;
             return download(s.value, out, alt);
           case Request::upload: return upload(0, in_length, alt);
           case Request::abort: return ok();
@@ -153,7 +154,9 @@ class UbootUsbStage final : public UsbStage {
       state_ = State::error;
       status_ = Status::err_unknown;
     } else {
-      received_.insert(received_.end(), data.begin(), data.end());
+      received_size_ += data.size();
+      if (received_size_ <= host_.options().record_limit) received_.insert(received_.end(), data.begin(), data.end());
+      else received_.clear();
       manifest_alt_ = alt;
     }
     return ok({}, data.empty() ? std::chrono::microseconds{0} : host_.options().uboot_block_time);
@@ -164,8 +167,12 @@ class UbootUsbStage final : public UsbStage {
     const std::uint8_t phase = alt_phase(manifest_alt_);
     const int ret = programmer_->dfu_manifest(manifest_alt_);
     const bool failed = ret != 0 || (programmer_->phase() & 0xFF) == 0xFF;
-    host_.complete_image(phase, received_, !failed, failed ? programmer_->error() : std::string());
+    std::string note = failed ? programmer_->error() : std::string();
+    if (received_size_ > host_.options().record_limit)
+      note += (note.empty() ? "" : "; ") + std::to_string(received_size_) + " bytes written to storage, not kept";
+    host_.complete_image(phase, received_, !failed, note);
     received_.clear();
+    received_size_ = 0;
     if (ret != 0) transition_ = Transition::reset;  // "Deferred dfu_flush() failed!": gadget exit, reset
   }
 
@@ -199,6 +206,7 @@ class UbootUsbStage final : public UsbStage {
   State state_ = State::dfu_idle;
   Status status_ = Status::ok;
   Bytes received_;               ///< data of the download in progress (for the board's records)
+  std::uint64_t received_size_ = 0;
   std::uint8_t manifest_alt_ = 0;
   bool reenumerate_ = false;
 };

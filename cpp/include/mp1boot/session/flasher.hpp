@@ -55,7 +55,8 @@ struct PartitionReport {
   std::uint64_t bytes_sent = 0;  ///< bytes that went (or go, in the plan) over the link
   std::uint64_t bytes_skipped = 0;  ///< size - bytes sent by design (unmapped ranges, holes)
   std::string bmap;              ///< the block map used ("" when none; "holes" for --skip-holes)
-  std::string sha256;            ///< of the bytes sent
+  std::string sha256;            ///< of the file; for a partition sent in part (bmap, holes): of
+                                 ///< its mapped ranges in order (what the device must hold)
   double seconds = 0;
   double bytes_per_second = 0;
   /// "ok", "failed", "skipped" (not reached), or "resumed" (a previous run programmed it with
