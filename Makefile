@@ -19,10 +19,17 @@ $(BUILD)/build.ninja: | bootstrap
 	  -DPython_EXECUTABLE=$(CURDIR)/$(PY) \
 	  -Dpybind11_DIR=$$($(PY) -m pybind11 --cmakedir)
 
+# The .venv uses the build tree (scripts/dev_install.py): .venv/bin/mp1boot, python -m mp1boot, the
+# Jupyter kernel and the pytest plugin; `. .venv/bin/activate` puts mp1boot on PATH.
 build: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
+	$(PY) scripts/dev_install.py $(BUILD)
 
-demo: build
+# What the demo runs: the Python module and the USB simulator (no test executables).
+DEMO_TARGETS := _core mp1boot_python_files mp1boot_python_tools
+demo: bootstrap $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
+	$(PY) scripts/dev_install.py $(BUILD)
 	$(PY) examples/python/demo.py
 
 test: build

@@ -47,13 +47,13 @@ void register_flash(py::module_& m) {
   auto run_flash = [](session::Device& device, const std::filesystem::path& layout,
                       const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                       bool verify, const std::map<int, std::string>& completed, py::object on_event,
-                      py::object report_sink, const CancelToken* cancel) {
+                      py::object report_sink, const CancelToken* cancel, py::object trace) {
     session::FlashOptions o;
     o.parse.defines = defines;
     o.boot_only = boot_only;
     o.verify = verify;
     for (const auto& [phase, sha] : completed) o.completed[static_cast<std::uint8_t>(phase)] = sha;
-    CallScope s(&device, progress);
+    CallScope s(&device, progress, trace);
     s.watch(cancel);
     o.progress = s.progress_fn();
     if (!on_event.is_none())
@@ -77,19 +77,19 @@ void register_flash(py::module_& m) {
       [run_flash](const std::filesystem::path& layout, const std::string& port_url,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
                   const std::map<int, std::string>& completed, py::object on_event, py::object report_sink,
-                  const CancelToken* cancel) {
+                  const CancelToken* cancel, py::object trace) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
         return run_flash(*device, layout, defines, progress, boot_only, verify, completed, on_event, report_sink,
-                         cancel);
+                         cancel, trace);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("completed") = std::map<int, std::string>{}, py::arg("on_event") = py::none(),
-      py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr,
+      py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
 
   auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
@@ -97,12 +97,12 @@ void register_flash(py::module_& m) {
       "flash",
       [run_flash](session::Device& d, const std::filesystem::path& layout,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
-                  bool verify, py::object on_event) {
-        return run_flash(d, layout, defines, progress, boot_only, verify, {}, on_event, py::none(), nullptr);
+                  bool verify, py::object on_event, py::object trace) {
+        return run_flash(d, layout, defines, progress, boot_only, verify, {}, on_event, py::none(), nullptr, trace);
       },
       py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
-      py::arg("events") = py::none(),
+      py::arg("events") = py::none(), py::arg("trace") = py::none(),
       "Runs a flash layout on this board (boot_only: only the '-' lines, to reach U-Boot); returns the report.");
 }
 

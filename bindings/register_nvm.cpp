@@ -20,38 +20,41 @@ void register_nvm(py::module_& m) {
   auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
   device.def(
       "read_otp",
-      [](session::Device& d, std::size_t size, py::object progress) {
-        CallScope s(&d, progress);
+      [](session::Device& d, std::size_t size, py::object progress, py::object trace) {
+        CallScope s(&d, progress, trace);
         auto fn = s.progress_fn();
         return to_py(s.run([&] { return session::read_otp(d, size, fn); }));
       },
-      py::arg("size") = 0, py::arg("progress") = py::none(),
+      py::arg("size") = 0, py::arg("progress") = py::none(), py::arg("trace") = py::none(),
       "The OTP image of U-Boot stm32prog (OP-TEE TA format; decode it with otp_decode()).");
   device.def(
       "read_pmic",
-      [](session::Device& d) {
-        CallScope s(&d);
+      [](session::Device& d, py::object trace) {
+        CallScope s(&d, py::none(), trace);
         return to_py(s.run([&] { return session::read_pmic(d); }));
       },
+      py::arg("trace") = py::none(),
       "The 8 bytes of the STPMIC1 NVM shadow, through U-Boot stm32prog.");
   device.def(
       "write_otp",
-      [](session::Device& d, const py::object& image, bool permanent) {
+      [](session::Device& d, const py::object& image, bool permanent, py::object trace) {
         const Bytes data = bytes_arg(image);
-        CallScope s(&d);
+        CallScope s(&d, py::none(), trace);
         s.run([&] { session::write_otp(d, data, session::PermanentWrite{permanent}); });
       },
       py::arg("image"), py::kw_only(), py::arg("i_understand_this_is_permanent") = false,
+      py::arg("trace") = py::none(),
       "Fuses the OTP words whose update bit is set in `image` (see otp_request()). Irreversible: refused "
       "without the opt-in.");
   device.def(
       "write_pmic",
-      [](session::Device& d, const py::object& nvm, bool permanent) {
+      [](session::Device& d, const py::object& nvm, bool permanent, py::object trace) {
         const Bytes data = bytes_arg(nvm);
-        CallScope s(&d);
+        CallScope s(&d, py::none(), trace);
         s.run([&] { session::write_pmic(d, data, session::PermanentWrite{permanent}); });
       },
       py::arg("nvm"), py::kw_only(), py::arg("i_understand_this_is_permanent") = false,
+      py::arg("trace") = py::none(),
       "Writes the 8-byte PMIC NVM. Irreversible: refused without the opt-in.");
 
   m.def(

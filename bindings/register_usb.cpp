@@ -15,7 +15,7 @@ namespace py = pybind11;
 namespace mp1boot::py_bindings {
 
 namespace {
-py::dict identity_dict(const transport::UsbIdentity& id) {
+py::dict identity_dict(const usb::Identity& id) {
   py::dict d;
   d["bus"] = id.bus;
   d["address"] = id.address;

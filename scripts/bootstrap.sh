@@ -7,9 +7,10 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake ninja-build pkg-config make
   libusb-1.0-0-dev libboost-dev nlohmann-json3-dev libgtest-dev
-  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat bmap-tools e2fsprogs)
-PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial)
-PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial"
+  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat bmap-tools e2fsprogs
+  openssh-server openssh-client rsync)
+PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial "labgrid>=26,<27")
+PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, labgrid"
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

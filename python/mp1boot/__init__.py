@@ -35,6 +35,7 @@ __all__ = [
     "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
+    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
 ]
 
 
@@ -56,7 +57,7 @@ def list_devices() -> list:
 
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
-          verify: bool = False, resume=None, events=None, cancel=None) -> dict:
+          verify: bool = False, resume=None, events=None, cancel=None, trace=None) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -67,7 +68,8 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     raises DeviceError with code ``verify_mismatch``). ``resume`` is an earlier report (dict or
     JSON file): partitions it lists as done, whose files are unchanged, are not sent again.
     ``events`` is called with one dict per stage change (``{"event": "stage", ...}``), finished
-    partition (``"partition"``) and verified partition (``"verified"``). With ``boot_only`` only
+    partition (``"partition"``) and verified partition (``"verified"``). ``trace(direction, data,
+    note)`` sees the wire exchange, as in :meth:`Device.boot`. With ``boot_only`` only
     the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
 
     When the run fails (or is interrupted), the exception carries the report so far as
@@ -77,7 +79,7 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     sink: list = []
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify, completed,
-                             events, sink, cancel)
+                             events, sink, cancel, trace)
     except BaseException as exc:
         if sink:
             exc.report = dict(sink[-1], port=port)
@@ -157,12 +159,54 @@ def flash_many(layout, *, ports: list, defines: dict | None = None, progress=Non
     return {"tool_version": __version__, "result": "ok" if ok else "failed", "boards": boards}
 
 
-def image_info(path) -> dict:
-    """Every header field of an STM32 image file, and whether its checksum holds."""
-    return _core.image_info(path)
+def image_info(image, *, name: str | None = None) -> dict:
+    """Every header field of an STM32 image, and whether its checksum holds.
+
+    ``image`` is a file path, or the image's bytes (``name`` then names it in errors)."""
+    if isinstance(image, (bytes, bytearray, memoryview)):
+        return _core.image_info_bytes(image, name or "<bytes>")
+    return _core.image_info(image)
 
 
 def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: int = 0x10,
                image_version: int = 0, header_major: int = 0) -> bytes:
     """Wrap a raw binary into an STM32 image for ``soc`` (header v1 on STM32MP15x, v2 on MP13x)."""
     return _core.image_wrap(payload, soc, load, entry, binary_type, image_version, header_major)
+
+
+def layout_check(layout, defines: dict | None = None, *, check_binaries: bool = True) -> dict:
+    """Check a flash layout (.tsv) as U-Boot would: ``entries``, ``diagnostics`` (each with
+    ``severity``, line and ``text``), ``order`` (the phases the device will ask for) and ``service``."""
+    return _core.layout_check(str(layout), dict(defines or {}), check_binaries)
+
+
+def usb_identity(device: Device) -> dict | None:
+    """Bus, port path, address, speed, product, serial and stage of a USB device; None for UART."""
+    return _core.usb_identity(device)
+
+
+def udev_rules() -> str:
+    """The udev rules file that gives users access to STM32MP boards in DFU mode."""
+    return _core.udev_rules()
+
+
+def otp_decode(image) -> dict:
+    """Decode an OTP image read by :meth:`Device.read_otp`: ``bsec_state`` and ``words`` (each
+    ``word``, ``value``, ``locked``)."""
+    return _core.otp_decode(image)
+
+
+def otp_request(image, values: dict, lock=()) -> bytes:
+    """The OTP image to pass to :meth:`Device.write_otp` that programs ``values`` (word -> value)
+    and locks the words in ``lock``; checks the word numbers against the image read before."""
+    return _core.otp_request(image, values, set(lock))
+
+
+def soc_names() -> list:
+    """The SoCs mp1boot knows (image headers, simulated boards): stm32mp135, stm32mp157, ..."""
+    return [s["name"] for s in _core.socs()]
+
+
+def port_help() -> str:
+    """The grammar of the ports :func:`connect` accepts, as the library parses them."""
+    return _core.connect_url_help()

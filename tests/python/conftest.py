@@ -19,7 +19,16 @@ BUILD_TOOLS = ROOT / "build" / "cpp"
 if (BUILD_TOOLS / "mp1boot-usbsim").is_file() and str(BUILD_TOOLS) not in os.environ.get("PATH", ""):
     os.environ["PATH"] = str(BUILD_TOOLS) + os.pathsep + os.environ.get("PATH", "")
 
-pytest_plugins = ["mp1boot.pytest_plugin"]
+def _plugin_has_entry_point() -> bool:
+    """True when an installed mp1boot (the .venv's editable install, a wheel) registers the plugin."""
+    from importlib.metadata import entry_points
+    eps = entry_points()
+    group = eps.select(group="pytest11") if hasattr(eps, "select") else eps.get("pytest11", [])
+    return any(ep.value == "mp1boot.pytest_plugin" for ep in group)
+
+
+if not _plugin_has_entry_point():
+    pytest_plugins = ["mp1boot.pytest_plugin"]
 
 DATA = ROOT / "tests" / "data"
 

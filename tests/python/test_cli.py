@@ -129,3 +129,13 @@ def test_python_dash_m_help():
     assert r.returncode == 0
     for verb in ("info", "boot", "image", "sim"):
         assert verb in r.stdout
+
+
+def test_cli_package_uses_only_the_public_api():
+    """The CLI translates and never reaches into the extension: no module of mp1boot.cli names _core."""
+    import mp1boot.cli
+    folder = Path(mp1boot.cli.__file__).parent
+    modules = sorted(folder.glob("*.py"))
+    assert len(modules) > 5
+    offenders = [m.name for m in modules if "_core" in m.read_text()]
+    assert offenders == []

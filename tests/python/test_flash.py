@@ -120,7 +120,7 @@ def test_pytest_plugin_flashes_once_per_session(tmp_path, fsbl_mp15):
     test = tmp_path / "test_inner.py"
     test.write_text("def test_a(mp1_flashed):\n    assert mp1_flashed['result'] == 'ok'\n"
                     "def test_b(mp1_flashed):\n    assert mp1_flashed['partitions'][-1]['name'] == 'rootfs'\n")
-    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "mp1boot.pytest_plugin", str(test),
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", str(test),  # plugin: the pytest11 entry point
                         "--mp1-sim", "sim:stm32mp157", "--mp1-layout", str(tmp_path / "flash.tsv"),
                         "--mp1-define", "FSBL=tf-a.stm32", "-p", "no:cacheprovider"],
                        capture_output=True, text=True, timeout=120, cwd=tmp_path)

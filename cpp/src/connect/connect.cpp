@@ -10,7 +10,7 @@
 #include "mp1boot/sim/uboot_uart.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
-#include "mp1boot/transport/sim_usb_port.hpp"
+#include "mp1boot/transport/peer_usb_port.hpp"
 #ifdef MP1BOOT_HAS_SERIAL
 #include "mp1boot/transport/serial.hpp"
 #endif
@@ -92,7 +92,7 @@ UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std:
 std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, const SocInfo& soc) {
   sim::UsbBoardOptions b;
   b.soc = &soc;
-  transport::SimUsbOptions so;
+  transport::PeerUsbOptions so;
   sim::UbootOptions uboot;
   bool with_uboot = true;
   UsbDevice::Options uo;
@@ -123,10 +123,10 @@ std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, cons
   b.uboot.reset();
   if (with_uboot) b.uboot = uboot;
   auto board = std::make_shared<sim::UsbBoard>(b);
-  auto port = std::make_unique<transport::SimUsbPort>(board, so);
-  UsbDevice::Reopen reopen = [board, so](const transport::UsbIdentity&, std::chrono::milliseconds timeout,
+  auto port = std::make_unique<transport::PeerUsbPort>(board, so);
+  UsbDevice::Reopen reopen = [board, so](const usb::Identity&, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
-    return transport::wait_for_sim_device(board, timeout, cancel, so);
+    return transport::wait_for_peer_device(board, timeout, cancel, so);
   };
   return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }
@@ -174,7 +174,7 @@ std::unique_ptr<Device> connect_usb(const Url& u, std::string_view url) {
     else bad_url(url, "unknown USB option '" + k + "' (reconnect_ms=N or ROM,TFA,UBOOT)");
   }
   auto port = transport::open_usb(selector);
-  UsbDevice::Reopen reopen = [](const transport::UsbIdentity& prev, std::chrono::milliseconds timeout,
+  UsbDevice::Reopen reopen = [](const usb::Identity& prev, std::chrono::milliseconds timeout,
                                 const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
     transport::UsbWaitOptions w;
     w.serial = prev.serial;

@@ -81,7 +81,7 @@ void Engine::select_alt(std::uint8_t alt) {
   step_ = Step::set_alt;
 }
 
-void Engine::get_phase(std::span<const transport::AltSetting> alts) {
+void Engine::get_phase(std::span<const usb::AltSetting> alts) {
   guarded([&] {
     require_ready();
     const auto* alt = find_alt(alts, virtual_phase);
@@ -94,7 +94,7 @@ void Engine::get_phase(std::span<const transport::AltSetting> alts) {
   });
 }
 
-void Engine::download(std::uint8_t phase, std::span<const transport::AltSetting> alts, ByteView data,
+void Engine::download(std::uint8_t phase, std::span<const usb::AltSetting> alts, ByteView data,
                       std::uint32_t transfer_size, DownloadOptions options) {
   guarded([&] {
     begin_download(phase, alts, data.size(), transfer_size, options);

@@ -165,13 +165,13 @@ const StartRules& start_rules(SocFamily family) {
 
 bool needs_detach_after_fsbl(SocFamily family) { return start_rules(family).fsbl_needs_detach; }
 
-std::string list_alts(std::span<const transport::AltSetting> alts) {
+std::string list_alts(std::span<const usb::AltSetting> alts) {
   std::string out;
   for (const auto& a : alts) out += (out.empty() ? "" : ", ") + std::to_string(a.number) + " \"" + a.name + "\"";
   return out.empty() ? "none" : out;
 }
 
-const transport::AltSetting* find_alt(std::span<const transport::AltSetting> alts, std::uint8_t phase) {
+const usb::AltSetting* find_alt(std::span<const usb::AltSetting> alts, std::uint8_t phase) {
   for (const auto& a : alts)
     if (auto n = parse_alt_name(a.name); n && n->phase == phase) return &a;
   return nullptr;

@@ -270,7 +270,7 @@ void UsbDevice::adopt(std::unique_ptr<transport::UsbControlPort> next) {
 }
 
 void UsbDevice::reconnect() {
-  const transport::UsbIdentity previous = port_->identity();
+  const usb::Identity previous = port_->identity();
   // The stage that left, from the last phase downloaded (the MP15 TF-A keeps the ROM's strings).
   const std::string stage_left = downloaded_phase_ == 0x01                            ? "rom"
                                  : downloaded_phase_ == 0x02 || downloaded_phase_ == 0x03 ? "tf-a"
@@ -319,7 +319,7 @@ Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const Progr
   if (left_) reconnect();
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   const auto alts = port_->alt_settings();
-  const transport::AltSetting* alt = dfu::find_alt(alts, phase);
+  const usb::AltSetting* alt = dfu::find_alt(alts, phase);
   if (!alt)
     throw UsageError(errc::unsupported,
                      "no alternate setting carries phase " + hex8(phase) + " to read back (alts: " + dfu::list_alts(alts) + ")",

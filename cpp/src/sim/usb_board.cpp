@@ -80,7 +80,7 @@ UsbBoard::~UsbBoard() {
   }
 }
 
-Reply UsbBoard::control(const transport::SetupPacket& setup, ByteView out_data, std::uint16_t in_length) {
+Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::uint16_t in_length) {
   ++transfers_;
   std::string stage_name = stage_->description().name;
   bool in = (setup.request_type & 0x80) != 0;
@@ -117,7 +117,7 @@ Reply UsbBoard::control(const transport::SetupPacket& setup, ByteView out_data, 
   return r;
 }
 
-Reply UsbBoard::standard_request(const transport::SetupPacket& s, std::uint16_t in_length) {
+Reply UsbBoard::standard_request(const usb::SetupPacket& s, std::uint16_t in_length) {
   const bool in = (s.request_type & 0x80) != 0;
   const auto& d = stage_->description();
   switch (s.request) {
@@ -145,7 +145,7 @@ Reply UsbBoard::standard_request(const transport::SetupPacket& s, std::uint16_t 
   return stall();
 }
 
-Reply UsbBoard::get_descriptor(const transport::SetupPacket& s) {
+Reply UsbBoard::get_descriptor(const usb::SetupPacket& s) {
   const auto type = static_cast<std::uint8_t>(s.value >> 8);
   const auto index = static_cast<std::uint8_t>(s.value & 0xFF);
   switch (type) {
@@ -278,8 +278,8 @@ std::vector<std::string> UsbBoard::strings() const {
   return s;
 }
 
-std::vector<transport::AltSetting> UsbBoard::alt_settings() const {
-  std::vector<transport::AltSetting> out;
+std::vector<usb::AltSetting> UsbBoard::alt_settings() const {
+  std::vector<usb::AltSetting> out;
   const auto& d = stage_->description();
   for (std::size_t i = 0; i < d.alts.size(); ++i) out.push_back({static_cast<std::uint8_t>(i), d.alts[i]});
   return out;
@@ -287,8 +287,10 @@ std::vector<transport::AltSetting> UsbBoard::alt_settings() const {
 
 dfu::FunctionalDescriptor UsbBoard::functional_descriptor() const { return stage_->description().functional; }
 
-transport::UsbIdentity UsbBoard::identity() const {
-  transport::UsbIdentity id;
+std::string UsbBoard::name() const { return "sim:" + std::string(options_.soc->name); }
+
+usb::Identity UsbBoard::identity() const {
+  usb::Identity id;
   id.vendor_id = dfu::st_vendor_id;
   id.product_id = dfu::st_dfu_product_id;
   id.bus = 1;

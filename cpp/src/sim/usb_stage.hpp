@@ -62,7 +62,7 @@ class UsbStage {
   virtual ~UsbStage() = default;
   virtual const StageDescription& description() const = 0;
   /// A DFU class request (bRequest = DFU request code) on the current alternate setting.
-  virtual UsbBoard::Reply dfu_request(const transport::SetupPacket& setup, ByteView out,
+  virtual UsbBoard::Reply dfu_request(const usb::SetupPacket& setup, ByteView out,
                                       std::uint16_t in_length, std::uint8_t alt) = 0;
   /// SET_INTERFACE to `alt` (already checked against the alternate settings).
   virtual void set_interface(std::uint8_t alt) { (void)alt; }

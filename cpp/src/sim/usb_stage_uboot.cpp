@@ -76,7 +76,7 @@ class UbootUsbStage final : public UsbStage {
     return std::make_unique<UbootUsbStage>(host, programmer_);
   }
 
-  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
+  Reply dfu_request(const usb::SetupPacket& s, ByteView out, std::uint16_t in_length,
                     std::uint8_t alt) override {
     const auto request = static_cast<Request>(s.request);
     if (request == Request::getstatus) return getstatus();

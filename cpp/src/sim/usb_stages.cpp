@@ -110,7 +110,7 @@ class HaltedStage final : public UsbStage {
  public:
   explicit HaltedStage(StageDescription d) : desc_(std::move(d)) { desc_.name = "halted"; }
   const StageDescription& description() const override { return desc_; }
-  Reply dfu_request(const transport::SetupPacket&, ByteView, std::uint16_t, std::uint8_t) override { return stall(); }
+  Reply dfu_request(const usb::SetupPacket&, ByteView, std::uint16_t, std::uint8_t) override { return stall(); }
   void port_reset() override {}
   State state() const override { return State::error; }
   std::uint8_t phase() const override { return dfu::reset_phase; }
@@ -144,7 +144,7 @@ class TfaStage final : public UsbStage {
     return make_uboot_stage(host);
   }
 
-  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
+  Reply dfu_request(const usb::SetupPacket& s, ByteView out, std::uint16_t in_length,
                     std::uint8_t alt) override {
     switch (static_cast<Request>(s.request)) {
       case Request::dnload: return out.empty() ? end_download(alt) : download(out, alt);
@@ -293,7 +293,7 @@ class RomStage final : public UsbStage {
                                       host.options().tfa_buffer_size);
   }
 
-  Reply dfu_request(const transport::SetupPacket& s, ByteView out, std::uint16_t in_length,
+  Reply dfu_request(const usb::SetupPacket& s, ByteView out, std::uint16_t in_length,
                     std::uint8_t alt) override {
     const std::uint32_t poll = host_.options().rom_poll_timeout_ms;
     switch (static_cast<Request>(s.request)) {

@@ -81,7 +81,7 @@ std::string read_string_desc(libusb_device_handle* h, std::uint8_t index, std::c
 }
 
 // Finds the 9-byte DFU functional descriptor (type 0x21) in a block of extra descriptor bytes.
-bool scan_functional(const unsigned char* p, int len, UsbIdentity& id) {
+bool scan_functional(const unsigned char* p, int len, usb::Identity& id) {
   for (int i = 0; i + 1 < len && p[i] >= 2; i += p[i]) {
     if (p[i + 1] == 0x21 && p[i] >= 9 && i + 9 <= len) {
       id.dfu_attributes = p[i + 2];
@@ -92,7 +92,7 @@ bool scan_functional(const unsigned char* p, int len, UsbIdentity& id) {
   return false;
 }
 
-std::string describe_identity(const UsbIdentity& id) {
+std::string describe_identity(const usb::Identity& id) {
   std::string s = "usb:" + id.port_path + " (" + hex4(id.vendor_id) + ":" + hex4(id.product_id);
   if (!id.serial.empty()) s += " " + id.serial;
   return s + ")";
@@ -168,7 +168,7 @@ std::vector<Candidate> enumerate(const UsbContextPtr& ctx, const DeviceList& dev
     if (read_strings) {
       try {
         auto impl = usb_detail::open_device(ctx, dev, false);
-        static_cast<UsbIdentity&>(c.info) = impl->id;
+        static_cast<usb::Identity&>(c.info) = impl->id;
       } catch (const TransportError& e) {
         c.info.accessible = false;
         c.info.problem = e.code() == errc::permission_denied ? "permission denied" : e.message();
@@ -301,7 +301,7 @@ std::unique_ptr<UsbPort::Impl> open_device(const UsbContextPtr& ctx, libusb_devi
       for (int a = 0; a < itf.num_altsetting; ++a) {
         const libusb_interface_descriptor& d = itf.altsetting[a];
         if (d.bInterfaceNumber != 0) continue;
-        AltSetting alt{d.bAlternateSetting, {}};
+        usb::AltSetting alt{d.bAlternateSetting, {}};
         try {
           alt.name = read_string_desc(impl->handle, d.iInterface, t, where);
         } catch (...) {
@@ -401,7 +401,7 @@ UsbPort::UsbPort(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 UsbPort::~UsbPort() = default;
 
 namespace {
-[[noreturn]] void throw_transfer(int rc, const char* op, const SetupPacket& s, std::size_t len,
+[[noreturn]] void throw_transfer(int rc, const char* op, const usb::SetupPacket& s, std::size_t len,
                                  const std::string& where) {
   char buf[96];
   std::snprintf(buf, sizeof buf, "control transfer bmRequestType 0x%02x bRequest 0x%02x wValue %u wLength %zu",
@@ -411,7 +411,7 @@ namespace {
 }
 }  // namespace
 
-std::size_t UsbPort::control_in(const SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) {
+std::size_t UsbPort::control_in(const usb::SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) {
   auto len = static_cast<std::uint16_t>(std::min<std::size_t>(data.size(), 0xFFFF));
   int rc = libusb_control_transfer(impl_->handle, static_cast<std::uint8_t>(setup.request_type | LIBUSB_ENDPOINT_IN),
                                    setup.request, setup.value, setup.index, data.data(), len, timeout_ms(timeout));
@@ -419,7 +419,7 @@ std::size_t UsbPort::control_in(const SetupPacket& setup, std::span<std::uint8_t
   return static_cast<std::size_t>(rc);
 }
 
-void UsbPort::control_out(const SetupPacket& setup, ByteView data, ms timeout) {
+void UsbPort::control_out(const usb::SetupPacket& setup, ByteView data, ms timeout) {
   if (data.size() > 0xFFFF) throw UsageError(errc::usage, "control transfer data longer than 65535 bytes");
   auto len = static_cast<std::uint16_t>(data.size());
   // libusb does not write to OUT buffers; its API takes a non-const pointer.
@@ -434,7 +434,7 @@ void UsbPort::control_out(const SetupPacket& setup, ByteView data, ms timeout) {
                          usb_detail::where("control_out", describe()));
 }
 
-std::vector<AltSetting> UsbPort::alt_settings() { return impl_->alts; }
+std::vector<usb::AltSetting> UsbPort::alt_settings() { return impl_->alts; }
 
 void UsbPort::set_alt_setting(std::uint8_t alt) {
   int rc = libusb_set_interface_alt_setting(impl_->handle, 0, alt);
@@ -445,7 +445,7 @@ void UsbPort::set_alt_setting(std::uint8_t alt) {
                          usb_detail::where("set_alt_setting", describe()));
 }
 
-UsbIdentity UsbPort::identity() const { return impl_->id; }
+usb::Identity UsbPort::identity() const { return impl_->id; }
 
 void UsbPort::reset() {
   int rc = libusb_reset_device(impl_->handle);

@@ -19,8 +19,8 @@ using UsbContextPtr = std::shared_ptr<libusb_context>;
 struct UsbPort::Impl {
   UsbContextPtr ctx;
   libusb_device_handle* handle = nullptr;
-  UsbIdentity id;
-  std::vector<AltSetting> alts;
+  usb::Identity id;
+  std::vector<usb::AltSetting> alts;
   bool claimed = false;
   ~Impl();
 };

@@ -3,6 +3,11 @@
 // again after a stage hand-over. libusb hot-plug events where available, polling otherwise. It
 // keeps apart "nothing appeared" (TimeoutError) from "a matching device appeared but could not
 // be opened" (TransportError with the cause and the fix), FIELD.md failure mode 1.
+//
+// Hot-plug events alone are not enough: hosts lose them (containers without udev, some VMs, a
+// udev monitor whose socket another process took over), and libusb's device list only changes on
+// those events. So the wait also rescans the bus in a fresh libusb context (which enumerates
+// sysfs anew) every rescan_interval.
 #include <algorithm>
 #include <chrono>
 #include <optional>
@@ -59,6 +64,7 @@ class Waiter {
     } dereg{ctx_.get(), cb_handle, hotplug};
 
     auto next_poll = start;
+    auto next_rescan = start + o_.rescan_interval;
     for (;;) {
       if (o_.cancel && o_.cancel->cancelled())
         throw CancelledError(errc::cancelled, "cancelled while waiting for the device with serial " + o_.serial,
@@ -68,7 +74,7 @@ class Waiter {
         while (!arrived_.empty()) {
           DeviceRef d = std::move(arrived_.back());
           arrived_.pop_back();
-          if (auto port = consider(d.dev)) return port;
+          if (auto port = consider(d.dev, ctx_)) return port;
         }
       }
       if (now >= next_poll) {
@@ -80,10 +86,15 @@ class Waiter {
         }
         next_poll = now + o_.poll_interval;
       }
+      if (hotplug && now >= next_rescan) {
+        if (auto port = scan()) return port;
+        next_rescan = Clock::now() + o_.rescan_interval;
+      }
       now = Clock::now();
       if (problem_ && now >= std::min(deadline, first_problem_ + o_.access_grace)) throw_problem();
       if (now >= deadline) throw_timeout();
       auto slice = std::min<Clock::duration>({deadline - now, next_poll - now, milliseconds(50)});
+      if (hotplug) slice = std::min<Clock::duration>(slice, next_rescan - now);
       if (slice < Clock::duration::zero()) slice = Clock::duration::zero();
       if (hotplug) {
         auto us = std::chrono::duration_cast<std::chrono::microseconds>(slice).count();
@@ -106,9 +117,17 @@ class Waiter {
     return o_.skip_address && info.address == *o_.skip_address && (!o_.skip_bus || info.bus == *o_.skip_bus);
   }
 
+  // Enumerates the bus from sysfs in a fresh context: libusb's list in ctx_ only follows hot-plug
+  // events, which may have been lost.
   std::unique_ptr<UsbPort> scan() {
+    UsbContextPtr fresh;
+    try {
+      fresh = usb_detail::make_context();
+    } catch (const TransportError&) {
+      return nullptr;
+    }
     libusb_device** list = nullptr;
-    ssize_t n = libusb_get_device_list(ctx_.get(), &list);
+    ssize_t n = libusb_get_device_list(fresh.get(), &list);
     if (n < 0) return nullptr;
     std::unique_ptr<UsbPort> found;
     for (ssize_t i = 0; i < n && !found; ++i) {
@@ -116,22 +135,22 @@ class Waiter {
       if (libusb_get_device_descriptor(list[i], &dd) != 0 || dd.idVendor != o_.vendor_id ||
           dd.idProduct != o_.product_id)
         continue;
-      found = consider(list[i]);
+      found = consider(list[i], fresh);
     }
     libusb_free_device_list(list, 1);
     return found;
   }
 
   std::unique_ptr<UsbPort> retry_blocked() {
-    std::vector<DeviceRef> again = std::move(blocked_);
+    std::vector<Blocked> again = std::move(blocked_);
     blocked_.clear();
     for (auto& d : again)
-      if (auto port = consider(d.dev)) return port;
+      if (auto port = consider(d.ref.dev, d.ctx)) return port;
     return nullptr;
   }
 
-  // Opens `dev` if it may be the board; returns the port when it is.
-  std::unique_ptr<UsbPort> consider(libusb_device* dev) {
+  // Opens `dev` (of context `ctx`) if it may be the board; returns the port when it is.
+  std::unique_ptr<UsbPort> consider(libusb_device* dev, const UsbContextPtr& ctx) {
     UsbDeviceInfo info = usb_detail::describe_unopened(dev);
     auto key = std::make_pair(info.bus, info.address);
     if (rejected_.count(key) || skipped(info)) return nullptr;
@@ -141,14 +160,14 @@ class Waiter {
     }
     std::unique_ptr<UsbPort::Impl> impl;
     try {
-      impl = usb_detail::open_device(ctx_, dev, false);
+      impl = usb_detail::open_device(ctx, dev, false);
     } catch (const TransportError& e) {
       if (e.code() == errc::disconnected) return nullptr;  // gone again (the old enumeration)
       // It may be our board; we cannot tell without opening it. Keep trying until the grace ends.
       if (!problem_) first_problem_ = Clock::now();
       problem_ = e;
       problem_where_ = info.port_path;
-      blocked_.emplace_back(dev);
+      blocked_.emplace_back(dev, ctx);
       return nullptr;
     }
     if (impl->id.serial != o_.serial) {
@@ -157,13 +176,13 @@ class Waiter {
     }
     impl.reset();  // reopen with the interface claimed (claim errors are "could not be opened" too)
     try {
-      return std::make_unique<UsbPort>(usb_detail::open_device(ctx_, dev, true));
+      return std::make_unique<UsbPort>(usb_detail::open_device(ctx, dev, true));
     } catch (const TransportError& e) {
       if (e.code() == errc::disconnected) return nullptr;
       if (!problem_) first_problem_ = Clock::now();
       problem_ = e;
       problem_where_ = info.port_path;
-      blocked_.emplace_back(dev);
+      blocked_.emplace_back(dev, ctx);
       return nullptr;
     }
   }
@@ -194,8 +213,13 @@ class Waiter {
 
   const UsbWaitOptions& o_;
   UsbContextPtr ctx_;
+  struct Blocked {
+    Blocked(libusb_device* d, UsbContextPtr c) : ctx(std::move(c)), ref(d) {}
+    UsbContextPtr ctx;  // the device's context, released after the device (declared first)
+    DeviceRef ref;
+  };
   std::vector<DeviceRef> arrived_;
-  std::vector<DeviceRef> blocked_;
+  std::vector<Blocked> blocked_;
   std::set<std::pair<std::uint8_t, std::uint8_t>> rejected_;
   std::optional<TransportError> problem_;
   std::string problem_where_;

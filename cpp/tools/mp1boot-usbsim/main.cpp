@@ -20,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -63,7 +64,12 @@ const char* usage_text =
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
     "                            testbed to other users, to test access errors)\n"
     "  -v, --verbose             log every control request to stderr\n"
-    "daemon stdin commands: status, power-cycle, unplug, records (one per line; every board)\n";
+    "daemon stdin commands (one per line; every board): help, status, power-cycle, unplug, records\n";
+
+const char* daemon_help_text =
+    "commands: help (this text), status (each board's stage and state), power-cycle (the boards restart\n"
+    "in the boot ROM), unplug (the boards leave the bus), records (write --record files now);\n"
+    "end of input (Ctrl-D), SIGTERM or SIGINT stops the server\n";
 
 struct Args {
   mp1boot::sim::UsbBoardOptions board;
@@ -167,6 +173,19 @@ bool preloaded() {
   return false;
 }
 
+// libmp1boot-uevent-fanout.so (uevent_fanout.cpp: every udev monitor on the bus gets every
+// uevent) next to this executable, else where it is installed; "" when neither exists.
+std::string uevent_fanout_lib() {
+  const char* name = "libmp1boot-uevent-fanout.so";
+  std::error_code ec;
+  auto here = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / name;
+  if (!ec && std::filesystem::exists(here, ec)) return here.string();
+#ifdef MP1BOOT_UEVENT_FANOUT_INSTALLED
+  if (std::filesystem::exists(MP1BOOT_UEVENT_FANOUT_INSTALLED, ec)) return MP1BOOT_UEVENT_FANOUT_INSTALLED;
+#endif
+  return {};
+}
+
 // The server itself must run under the preload: umockdev's uevent sender resolves the testbed's
 // sysfs paths through it (USB-EMULATION.md).
 int reexec_under_preload(char** argv) {
@@ -175,8 +194,11 @@ int reexec_under_preload(char** argv) {
     return 1;
   }
   const char* old = std::getenv("LD_PRELOAD");
-  // Appended, so that a sanitizer runtime already in LD_PRELOAD stays first.
-  std::string value = old && *old ? std::string(old) + ":" + preload_lib : std::string(preload_lib);
+  // Appended, so that a sanitizer runtime already in LD_PRELOAD stays first; the fan-out library
+  // must come before libumockdev-preload.
+  std::string libs = preload_lib;
+  if (auto fanout = uevent_fanout_lib(); !fanout.empty()) libs = fanout + ":" + libs;
+  std::string value = old && *old ? std::string(old) + ":" + libs : libs;
   setenv("LD_PRELOAD", value.c_str(), 1);
   setenv(reexec_guard, "1", 1);
   if (!std::getenv("ASAN_OPTIONS")) setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1);
@@ -212,12 +234,15 @@ gboolean quit_loop(gpointer p) {
 
 void run_command(RunState& st, const std::string& cmd) {
   if (cmd.empty()) return;
-  if (cmd == "status") std::printf("%s\n", st.bus->status().c_str());
+  bool known = true;
+  if (cmd == "help") std::fputs(daemon_help_text, stdout);
+  else if (cmd == "status") std::printf("%s\n", st.bus->status().c_str());
   else if (cmd == "power-cycle") st.bus->power_cycle();
   else if (cmd == "unplug") st.bus->unplug();
   else if (cmd == "records") st.bus->write_records();
-  else std::printf("error: unknown command \"%s\"\n", cmd.c_str());
-  if (cmd == "status" || cmd == "power-cycle" || cmd == "unplug" || cmd == "records") std::printf("OK\n");
+  else known = false;
+  if (known) std::printf("OK\n");
+  else std::printf("error: unknown command \"%s\" (try help)\n", cmd.c_str());
   std::fflush(stdout);
 }
 

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
@@ -42,6 +43,34 @@ std::string escape_attr(const std::string& v) {
   return out + "\\n";  // sysfs text attributes end with a newline
 }
 
+// udev's encoding of strings in ID_VENDOR/ID_MODEL/ID_SERIAL: blanks become '_', and so does
+// every character outside its safe set.
+std::string udev_safe(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    bool keep = c && (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("#+-.:=@_", c));
+    out += keep ? c : '_';
+  }
+  return out;
+}
+
+// The properties udev's rules (usb_id, path_id) give a USB device and its interface on a real
+// host; under umockdev no rules run, so the bus writes them itself. labgrid's exporter matches on
+// them (DFUDevice: ":fe0102:" in ID_USB_INTERFACES; ID_PATH follows the port across stages).
+std::string udev_properties(const transport::UsbIdentity& id, const std::string& vid, const std::string& pid,
+                            unsigned port, bool interface) {
+  std::string path = "platform-mp1boot-usbsim-usb-0:" + std::to_string(port) + (interface ? ":1.0" : "");
+  std::string tag;
+  for (char c : path) tag += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '_';
+  std::string vendor = udev_safe(id.manufacturer), model = udev_safe(id.product), serial = udev_safe(id.serial);
+  std::string s = "E: ID_BUS=usb\nE: ID_VENDOR_ID=" + vid + "\nE: ID_MODEL_ID=" + pid + "\nE: ID_REVISION=0200\n" +
+                  "E: ID_VENDOR=" + vendor + "\nE: ID_MODEL=" + model + "\nE: ID_SERIAL_SHORT=" + serial +
+                  "\nE: ID_SERIAL=" + vendor + "_" + model + "_" + serial + "\nE: ID_USB_INTERFACES=:fe0102:\n" +
+                  "E: ID_PATH=" + path + "\nE: ID_PATH_TAG=" + tag + "\n";
+  if (interface) s += "E: ID_USB_INTERFACE_NUM=00\nE: ID_USB_DRIVER=usbfs\n";
+  return s;
+}
+
 }  // namespace
 
 Bytes UmockdevBus::Impl::hub_descriptors() {
@@ -49,7 +78,7 @@ Bytes UmockdevBus::Impl::hub_descriptors() {
                   "09 02 19 00 01 01 00 e0 00 09 04 00 00 01 09 00 00 00 07 05 81 03 04 00 0c");
 }
 
-sim::UsbBoard::Reply UmockdevBus::Impl::hub_control(const transport::SetupPacket& s, std::uint16_t in_length) {
+sim::UsbBoard::Reply UmockdevBus::Impl::hub_control(const usb::SetupPacket& s, std::uint16_t in_length) {
   sim::UsbBoard::Reply r;
   Bytes d = hub_descriptors();
   if (s.request_type == 0x80 && s.request == 6 && (s.value >> 8) == 1) r.data.assign(d.begin(), d.begin() + 18);
@@ -150,7 +179,7 @@ void UmockdevBus::Impl::add_device(Slot& slot) {
   std::string pid = ids;
   std::string s = "P: " + device_syspath(slot.port, false) + "\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n" +
                   "E: DEVNAME=" + devnode + "\nE: BUSNUM=" + busnum + "\nE: DEVNUM=" + devnum +
-                  "\nE: PRODUCT=" + product_env + "\nE: TYPE=0/0/0\n" +
+                  "\nE: PRODUCT=" + product_env + "\nE: TYPE=0/0/0\n" + udev_properties(id, vid, pid, slot.port, false) +
                   "A: idVendor=" + escape_attr(vid) + "\nA: idProduct=" + escape_attr(pid) +
                   "\nA: bcdDevice=0200\\n\nA: busnum=" + std::to_string(id.bus) + "\\n\nA: devnum=" +
                   std::to_string(id.address) + "\\n\nA: speed=" + (id.speed == "full" ? "12" : "480") +
@@ -159,7 +188,8 @@ void UmockdevBus::Impl::add_device(Slot& slot) {
                   "A: manufacturer=" + escape_attr(id.manufacturer) + "\nA: product=" + escape_attr(id.product) +
                   "\nA: serial=" + escape_attr(id.serial) + "\nH: descriptors=" + hex_upper(descriptors) +
                   "\n\nP: " + interface_syspath(slot.port, false) + "\nE: SUBSYSTEM=usb\nE: DEVTYPE=usb_interface\n"
-                  "E: INTERFACE=254/1/2\nE: PRODUCT=" + product_env + "\nE: TYPE=0/0/0\n"
+                  "E: INTERFACE=254/1/2\nE: PRODUCT=" + product_env + "\nE: TYPE=0/0/0\n" +
+                  udev_properties(id, vid, pid, slot.port, true) +
                   "A: bInterfaceClass=fe\\n\nA: bInterfaceSubClass=01\\n\nA: bInterfaceProtocol=02\\n\n"
                   "A: bInterfaceNumber=00\\n\nA: bAlternateSetting= 0\\n\nA: bNumEndpoints=00\\n\n"
                   "A: interface=" + escape_attr(alts.empty() ? std::string() : alts[0].name) + "\n";

@@ -92,7 +92,7 @@ struct UmockdevBus::Impl {
   // (libusb 1.0.26 crashes in libusb_exit after an open that failed with ENOENT) that answers
   // GET_DESCRIPTOR for its device and configuration descriptors and stalls everything else.
   static Bytes hub_descriptors();
-  static sim::UsbBoard::Reply hub_control(const transport::SetupPacket& s, std::uint16_t in_length);
+  static sim::UsbBoard::Reply hub_control(const usb::SetupPacket& s, std::uint16_t in_length);
 
   void add_hub();
   void add_from_string(const std::string& s);
@@ -135,7 +135,7 @@ struct UmockdevBus::Impl {
 
   bool present(const std::string& devnode);
 
-  sim::UsbBoard::Reply control(const std::string& devnode, const transport::SetupPacket& s, ByteView out,
+  sim::UsbBoard::Reply control(const std::string& devnode, const usb::SetupPacket& s, ByteView out,
                                std::uint16_t in_length);
 
   static int errno_of(sim::UsbBoard::Reply::Kind k);
@@ -153,7 +153,7 @@ struct UmockdevBus::Impl {
   void sync_control(UMockdevIoctlClient* client, Client* c, UMockdevIoctlData* arg);
 
   // Runs a standard OUT request through the board; 0 or -1 with `stall_errno` / ENODEV.
-  void std_out(UMockdevIoctlClient* client, Client* c, transport::SetupPacket s, int stall_errno);
+  void std_out(UMockdevIoctlClient* client, Client* c, usb::SetupPacket s, int stall_errno);
 
   unsigned read_uint(UMockdevIoctlData* arg, bool& ok);
 

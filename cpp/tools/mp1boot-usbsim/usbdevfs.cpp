@@ -105,7 +105,7 @@ bool UmockdevBus::Impl::present(const std::string& devnode) {
   return slot && devnode == slot->current && slot->board.attached();
 }
 
-sim::UsbBoard::Reply UmockdevBus::Impl::control(const std::string& devnode, const transport::SetupPacket& s, ByteView out,
+sim::UsbBoard::Reply UmockdevBus::Impl::control(const std::string& devnode, const usb::SetupPacket& s, ByteView out,
                              std::uint16_t in_length) {
   if (devnode == hub_devnode) return hub_control(s, in_length);
   sim::UsbBoard::Reply r;
@@ -160,7 +160,7 @@ void UmockdevBus::Impl::submit_urb(UMockdevIoctlClient* client, Client* c, UMock
     return complete(client, -1, EFAULT);
   }
   std::uint8_t* buf = buf_d->data;
-  transport::SetupPacket s{buf[0], buf[1], load_le16(buf + 2), load_le16(buf + 4)};
+  usb::SetupPacket s{buf[0], buf[1], load_le16(buf + 2), load_le16(buf + 4)};
   std::uint16_t wlength = load_le16(buf + 6);
   if (8 + wlength > urb->buffer_length) {
     g_object_unref(buf_d);
@@ -232,7 +232,7 @@ void UmockdevBus::Impl::sync_control(UMockdevIoctlClient* client, Client* c, UMo
   if (!ct_d) return complete(client, -1, EFAULT);
   auto* ct = reinterpret_cast<usbdevfs_ctrltransfer*>(ct_d->data);
   UMockdevIoctlData* data_d = ct->wLength ? resolve(ct_d, offsetof(usbdevfs_ctrltransfer, data), ct->wLength) : nullptr;
-  transport::SetupPacket s{ct->bRequestType, ct->bRequest, ct->wValue, ct->wIndex};
+  usb::SetupPacket s{ct->bRequestType, ct->bRequest, ct->wValue, ct->wIndex};
   bool in = (s.request_type & 0x80) != 0;
   ByteView out = (!in && data_d) ? ByteView(data_d->data, ct->wLength) : ByteView{};
   auto r = control(c->devnode, s, out, in ? ct->wLength : 0);
@@ -249,7 +249,7 @@ void UmockdevBus::Impl::sync_control(UMockdevIoctlClient* client, Client* c, UMo
   complete(client, result, err);
 }
 
-void UmockdevBus::Impl::std_out(UMockdevIoctlClient* client, Client* c, transport::SetupPacket s, int stall_errno) {
+void UmockdevBus::Impl::std_out(UMockdevIoctlClient* client, Client* c, usb::SetupPacket s, int stall_errno) {
   auto r = control(c->devnode, s, {}, 0);
   if (r.kind == sim::UsbBoard::Reply::Kind::ok) return complete(client, 0, 0);
   complete(client, -1, r.kind == sim::UsbBoard::Reply::Kind::stall ? stall_errno : ENODEV);
@@ -315,14 +315,14 @@ void UmockdevBus::Impl::handle_ioctl(UMockdevIoctlClient* client) {
       auto si = *reinterpret_cast<usbdevfs_setinterface*>(d->data);
       g_object_unref(d);
       return std_out(client, c,
-                     transport::SetupPacket{0x01, 11, static_cast<std::uint16_t>(si.altsetting),
+                     usb::SetupPacket{0x01, 11, static_cast<std::uint16_t>(si.altsetting),
                                             static_cast<std::uint16_t>(si.interface)},
                      EINVAL);
     }
     case USBDEVFS_SETCONFIGURATION: {
       unsigned cfg = read_uint(arg, ok);
       if (!ok) return complete(client, -1, EFAULT);
-      return std_out(client, c, transport::SetupPacket{0x00, 9, static_cast<std::uint16_t>(cfg), 0}, EINVAL);
+      return std_out(client, c, usb::SetupPacket{0x00, 9, static_cast<std::uint16_t>(cfg), 0}, EINVAL);
     }
     case USBDEVFS_CONNECTINFO: {
       auto* d = resolve(arg, 0, sizeof(usbdevfs_connectinfo));

@@ -31,7 +31,7 @@ Answer disconnect() { return {Answer::disconnect, {}}; }
 Answer timeout() { return {Answer::timeout, {}}; }
 
 std::string show(const Action& a) {
-  auto setup = [](const transport::SetupPacket& s) {
+  auto setup = [](const usb::SetupPacket& s) {
     char buf[48];
     std::snprintf(buf, sizeof buf, "%02x %02x v=%u i=%u", s.request_type, s.request, s.value, s.index);
     return std::string(buf);
@@ -105,12 +105,12 @@ Bytes pattern(std::size_t n) {
   return b;
 }
 
-const std::vector<transport::AltSetting> rom15_alts{
+const std::vector<usb::AltSetting> rom15_alts{
     {0, "@Partition0 /0x00/1*256Ke"}, {1, "@FSBL /0x01/1*1Me"},     {2, "@Partition2 /0x02/1*1Me"},
     {3, "@Partition3 /0x03/1*16Me"},  {4, "@Partition4 /0x04/1*16Me"}, {5, "@virtual /0xF1/1*512Ba"}};
-const std::vector<transport::AltSetting> rom13_alts{{0, "@FSBL /0x01/1*128Ke"}, {1, "@virtual /0xF1/1*512Ba"}};
-const std::vector<transport::AltSetting> tfa13_alts{{0, "@SSBL /0x03/1*16Me"}, {1, "@virtual /0xF1/1*512Ba"}};
-const std::vector<transport::AltSetting> uboot_alts{{0, "@fsbl1/0x01/1*256Ke"}, {1, "@fip/0x04/1*4Me"},
+const std::vector<usb::AltSetting> rom13_alts{{0, "@FSBL /0x01/1*128Ke"}, {1, "@virtual /0xF1/1*512Ba"}};
+const std::vector<usb::AltSetting> tfa13_alts{{0, "@SSBL /0x03/1*16Me"}, {1, "@virtual /0xF1/1*512Ba"}};
+const std::vector<usb::AltSetting> uboot_alts{{0, "@fsbl1/0x01/1*256Ke"}, {1, "@fip/0x04/1*4Me"},
                                                     {2, "@rootfs/0x21/1*3Ga"},  {3, "@virtual/0xf1/1*512Be"},
                                                     {4, "@OTP/0xf2/1*776Be"}};
 
@@ -648,7 +648,7 @@ TEST(DfuEngineUsage, MissingAltListsTheAlts) {
 
 TEST(DfuEngineUsage, MissingVirtualAlt) {
   Engine e;
-  const std::vector<transport::AltSetting> alts{{0, "@FSBL /0x01/1*1Me"}};
+  const std::vector<usb::AltSetting> alts{{0, "@FSBL /0x01/1*1Me"}};
   try {
     e.get_phase(alts);
     FAIL() << "expected UsageError";

@@ -126,7 +126,7 @@ TEST(DfuStartRules, PerSocFamily) {
 }
 
 TEST(DfuStartRules, FindAltByPhase) {
-  const std::vector<transport::AltSetting> alts{{0, "@Partition0 /0x00/1*256Ke"}, {1, "@FSBL /0x01/1*1Me"},
+  const std::vector<usb::AltSetting> alts{{0, "@Partition0 /0x00/1*256Ke"}, {1, "@FSBL /0x01/1*1Me"},
                                                 {2, "not an ST name"},             {5, "@virtual /0xF1/1*512Ba"}};
   ASSERT_NE(find_alt(alts, 0x01), nullptr);
   EXPECT_EQ(find_alt(alts, 0x01)->number, 1);

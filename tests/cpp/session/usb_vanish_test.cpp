@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The board vanishes in the middle of a USB DFU download (cable pulled): session::UsbDevice over
-// the in-process simulated board (sim::UsbBoard + transport::SimUsbPort) must fail with
+// the in-process simulated board (sim::UsbBoard + transport::PeerUsbPort) must fail with
 // errc::disconnected, and the error must name the DFU block that failed and the bytes the
 // device had acknowledged, so the user knows how far the download got.
 #include <gtest/gtest.h>
@@ -14,7 +14,7 @@
 #include "mp1boot/session/usb_device.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "mp1boot/soc.hpp"
-#include "mp1boot/transport/sim_usb_port.hpp"
+#include "mp1boot/transport/peer_usb_port.hpp"
 
 namespace mp1boot::session {
 namespace {
@@ -25,11 +25,11 @@ TEST(UsbVanish, UnplugMidDownloadNamesBlockAndBytesAcknowledged) {
   bo.soc = &soc;
   auto board = std::make_shared<sim::UsbBoard>(bo);
 
-  UsbDevice::Reopen reopen = [](const transport::UsbIdentity&, std::chrono::milliseconds,
+  UsbDevice::Reopen reopen = [](const usb::Identity&, std::chrono::milliseconds,
                                 const CancelToken*) -> std::unique_ptr<transport::UsbControlPort> {
     throw TransportError(errc::no_device, "reopen is not expected in this test");
   };
-  UsbDevice device(std::make_unique<transport::SimUsbPort>(board), reopen, UsbDevice::Options{});
+  UsbDevice device(std::make_unique<transport::PeerUsbPort>(board), reopen, UsbDevice::Options{});
 
   Bytes payload(48 * 1024);
   for (std::size_t i = 0; i < payload.size(); ++i) payload[i] = static_cast<std::uint8_t>(i * 7 + 3);

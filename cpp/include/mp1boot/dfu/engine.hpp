@@ -19,7 +19,7 @@
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/soc.hpp"
-#include "mp1boot/transport/usb_port.hpp"
+#include "mp1boot/usb.hpp"
 
 namespace mp1boot::dfu {
 
@@ -107,22 +107,22 @@ bool needs_detach_after_fsbl(SocFamily family);
 /// TF-A and U-Boot ask for DFU_DETACH through the Get Phase flag (PROTOCOL.md 3.5).
 inline bool needs_detach(const PhaseInfo& info) { return info.detach_requested; }
 /// Alternate setting whose name carries `phase` ("/0x03/"), or nullptr.
-const transport::AltSetting* find_alt(std::span<const transport::AltSetting> alts, std::uint8_t phase);
+const usb::AltSetting* find_alt(std::span<const usb::AltSetting> alts, std::uint8_t phase);
 /// The alternate settings for messages: `0 "@FSBL /0x01/1*1Me", 1 "@virtual /0xF1/1*512Ba"`, or "none".
-std::string list_alts(std::span<const transport::AltSetting> alts);
+std::string list_alts(std::span<const usb::AltSetting> alts);
 
 // ---------------------------------------------------------------------------------------------
 // Actions (engine -> driver)
 // ---------------------------------------------------------------------------------------------
 
-/// Field-wise equality of setup packets (transport::SetupPacket has no operator==).
-constexpr bool same_setup(const transport::SetupPacket& a, const transport::SetupPacket& b) {
+/// Field-wise equality of setup packets (usb::SetupPacket has no operator==).
+constexpr bool same_setup(const usb::SetupPacket& a, const usb::SetupPacket& b) {
   return a.request_type == b.request_type && a.request == b.request && a.value == b.value && a.index == b.index;
 }
 
 /// Host-to-device control transfer; answer with on_control_out_done() (or a failure input).
 struct ControlOut {
-  transport::SetupPacket setup;
+  usb::SetupPacket setup;
   Bytes data;                         ///< data stage; wLength = data.size()
   std::chrono::milliseconds timeout;  ///< suggested transfer timeout
   bool operator==(const ControlOut& o) const {
@@ -131,7 +131,7 @@ struct ControlOut {
 };
 /// Device-to-host control transfer of at most `length` bytes; answer with on_control_in(bytes).
 struct ControlIn {
-  transport::SetupPacket setup;
+  usb::SetupPacket setup;
   std::uint16_t length;
   std::chrono::milliseconds timeout;
   bool operator==(const ControlIn& o) const {
@@ -265,7 +265,7 @@ class Engine {
   /// Get Phase: SET_INTERFACE(virtual alt, phase 0xF1), [GETSTATUS, CLRSTATUS if dfuERROR],
   /// DFU_UPLOAD(wValue 0, wLength 512). Result: phase_info() and a PhaseReported event.
   /// @throws UsageError(errc::unsupported) when no alt carries phase 0xF1.
-  void get_phase(std::span<const transport::AltSetting> alts);
+  void get_phase(std::span<const usb::AltSetting> alts);
 
   /// Downloads `data` to the alt whose name carries `phase`: SET_INTERFACE, GETSTATUS (CLRSTATUS
   /// only in dfuERROR), DNLOAD blocks 0, 1, ... (wValue modulo 65536) of `transfer_size` rounded
@@ -274,7 +274,7 @@ class Engine {
   /// `data` must stay alive until Done. Events: BlockAcked per block, Manifested at the end.
   /// @throws UsageError(errc::unsupported) when no alt carries `phase` (the message lists the
   ///         alts); UsageError(errc::usage) for empty data or transfer_size 0.
-  void download(std::uint8_t phase, std::span<const transport::AltSetting> alts, ByteView data,
+  void download(std::uint8_t phase, std::span<const usb::AltSetting> alts, ByteView data,
                 std::uint32_t transfer_size, DownloadOptions options = {});
 
   /// Reads an alt back (U-Boot partitions, OTP, PMIC): SET_INTERFACE, GETSTATUS (CLRSTATUS in

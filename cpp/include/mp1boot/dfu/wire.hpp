@@ -12,7 +12,7 @@
 #include <string_view>
 
 #include "mp1boot/bytes.hpp"
-#include "mp1boot/transport/usb_port.hpp"
+#include "mp1boot/usb.hpp"
 
 namespace mp1boot::dfu {
 
@@ -57,8 +57,8 @@ constexpr bool is_in_request(Request r) {
   return r == Request::upload || r == Request::getstatus || r == Request::getstate;
 }
 /// The SETUP packet of a class request: bmRequestType 0x21 or 0xA1 by direction, wIndex = interface.
-constexpr transport::SetupPacket make_setup(Request r, std::uint16_t value = 0, std::uint16_t interface = 0) {
-  return transport::SetupPacket{is_in_request(r) ? request_type_in : request_type_out,
+constexpr usb::SetupPacket make_setup(Request r, std::uint16_t value = 0, std::uint16_t interface = 0) {
+  return usb::SetupPacket{is_in_request(r) ? request_type_in : request_type_out,
                                 static_cast<std::uint8_t>(r), value, interface};
 }
 

@@ -26,7 +26,7 @@ class UsbDevice : public Device {
   /// @throws TimeoutError when it does not come back within `timeout`, TransportError when it
   ///         came back but cannot be opened, CancelledError.
   using Reopen = std::function<std::unique_ptr<transport::UsbControlPort>(
-      const transport::UsbIdentity& previous, std::chrono::milliseconds timeout, const CancelToken* cancel)>;
+      const usb::Identity& previous, std::chrono::milliseconds timeout, const CancelToken* cancel)>;
 
   /// How long the board may take to come back after each hand-over, by the stage that left.
   struct ReconnectTimeouts {
@@ -71,7 +71,7 @@ class UsbDevice : public Device {
   /// a later stage was expected, DeviceError(errc::device_reset).
   void reconnect();
 
-  transport::UsbIdentity identity() const { return port_->identity(); }
+  usb::Identity identity() const { return port_->identity(); }
   /// "rom", "tf-a", "u-boot", "unknown" from the product string.
   std::string stage() const;
   transport::UsbControlPort& port() { return *port_; }

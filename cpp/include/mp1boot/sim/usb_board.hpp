@@ -12,7 +12,7 @@
 // UbootProgrammer as on UART (uboot_uart_service.hpp), writing sparse storage images. After it
 // reported phase 0xFF, a DETACH resets the board and the boot ROM enumerates again. Time is not
 // read from a clock: replies say how long the device is busy and how long a re-enumeration takes;
-// transport adapters (SimUsbPort, mp1boot-usbsim) apply it. No libusb, no umockdev, no threads.
+// transport adapters (PeerUsbPort, mp1boot-usbsim) apply it. No libusb, no umockdev, no threads.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -26,7 +26,8 @@
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/sim/uboot_uart_service.hpp"
 #include "mp1boot/soc.hpp"
-#include "mp1boot/transport/usb_port.hpp"
+#include "mp1boot/transport/usb_peer.hpp"
+#include "mp1boot/usb.hpp"
 
 namespace mp1boot::sim {
 
@@ -96,20 +97,10 @@ struct UsbBoardOptions {
 
 /// One simulated board, seen from the USB side. Not thread-safe: one caller at a time (the
 /// mp1boot-usbsim server serialises its worker and main threads with a mutex).
-class UsbBoard {
+class UsbBoard final : public transport::UsbPeer {
  public:
-  /// The device's answer to one control request.
-  struct Reply {
-    enum class Kind {
-      ok,            ///< request completed; `data` is the IN data stage (at most in_length bytes)
-      stall,         ///< EP0 STALL (libusb: LIBUSB_ERROR_PIPE)
-      disconnected,  ///< the device is not on the bus
-    };
-    Kind kind = Kind::ok;
-    Bytes data;
-    /// How long the device holds the transfer before completing it (block_time for DNLOAD).
-    std::chrono::microseconds busy{0};
-  };
+  /// The device's answer to one control request (ok, stall, disconnected; busy time).
+  using Reply = transport::UsbPeer::Reply;
 
   /// One entry of the exchange log.
   struct LogEntry {
@@ -130,11 +121,11 @@ class UsbBoard {
   /// GET/SET_CONFIGURATION, GET/SET_INTERFACE (alternate settings out of range stall),
   /// SET/CLEAR_FEATURE and SET_ADDRESS (accepted). Class requests go to the running stage's DFU
   /// state machine; vendor requests stall. While detached every request answers `disconnected`.
-  Reply control(const transport::SetupPacket& setup, ByteView out_data, std::uint16_t in_length);
+  Reply control(const usb::SetupPacket& setup, ByteView out_data, std::uint16_t in_length) override;
 
   /// USB port reset: the DFU state returns to dfuIDLE on alternate setting 0 (same enumeration,
   /// same stage). `disconnected` while detached.
-  Reply port_reset();
+  Reply port_reset() override;
 
   /// Device descriptor (18 bytes) of the current enumeration.
   Bytes device_descriptor() const;
@@ -147,19 +138,19 @@ class UsbBoard {
   /// Config", [4] "DFU Interface", [5..] alternate setting names (index = position + 1).
   std::vector<std::string> strings() const;
   /// Alternate settings of interface 0 with their names.
-  std::vector<transport::AltSetting> alt_settings() const;
+  std::vector<usb::AltSetting> alt_settings() const override;
   /// The DFU functional descriptor of the running stage.
   dfu::FunctionalDescriptor functional_descriptor() const;
 
   /// Increments at every enumeration after the first (the device left and came back).
-  std::uint32_t generation() const { return generation_; }
+  std::uint32_t generation() const override { return generation_; }
   /// false between a disconnect and the next enumeration (and for good after a vanish).
-  bool attached() const { return attached_; }
+  bool attached() const override { return attached_; }
   /// When detached and another stage will enumerate: the delay until it does (measured from the
   /// disconnect). std::nullopt when attached or when the device will never come back.
-  std::optional<std::chrono::microseconds> pending_reattach() const;
+  std::optional<std::chrono::microseconds> pending_reattach() const override;
   /// Makes the pending stage enumerate now (generation + 1). false when nothing is pending.
-  bool reattach();
+  bool reattach() override;
   /// The cable is pulled: detached, nothing pending.
   void unplug();
   /// Power cycle in serial-boot mode: the ROM enumerates again (generation + 1), images kept.
@@ -170,7 +161,9 @@ class UsbBoard {
 
   /// Identity of the current enumeration: 0483:df11, bus 1, address 2 + generation, port
   /// "1-1", speed "high" (or "full"), the current strings and functional descriptor.
-  transport::UsbIdentity identity() const;
+  usb::Identity identity() const override;
+  /// "sim:" + the SoC name.
+  std::string name() const override;
   /// "rom", "tf-a", "u-boot", "halted" (FSBL not answering DFU).
   std::string stage() const;
   /// The running stage's DFU state and current alternate setting (for tests and notebooks).
@@ -198,11 +191,11 @@ class UsbBoard {
 
  private:
   friend class usb_detail::UsbStageHost;
-  Reply standard_request(const transport::SetupPacket& setup, std::uint16_t in_length);
-  Reply get_descriptor(const transport::SetupPacket& setup);
+  Reply standard_request(const usb::SetupPacket& setup, std::uint16_t in_length);
+  Reply get_descriptor(const usb::SetupPacket& setup);
   void apply_transition();
   void enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enumeration);
-  void log_transfer(const transport::SetupPacket& setup, ByteView out, const Reply& reply);
+  void log_transfer(const usb::SetupPacket& setup, ByteView out, const Reply& reply);
   void log_event(std::string json_fields);
   void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note);
 

@@ -5,7 +5,7 @@
 // re-enumeration (hot-plug where libusb supports it, polling otherwise). Maps libusb errors to
 // TransportError codes: EACCES -> permission_denied (with the udev rule in the message),
 // BUSY -> port_busy, PIPE -> stall, NO_DEVICE -> disconnected, TIMEOUT -> timeout, others -> io.
-// No DFU knowledge beyond reading the functional descriptor into UsbIdentity.
+// No DFU knowledge beyond reading the functional descriptor into usb::Identity.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -25,7 +25,7 @@ inline constexpr std::uint16_t st_usb_vendor_id = 0x0483;
 inline constexpr std::uint16_t st_usb_dfu_product_id = 0xDF11;
 
 /// One listed device: its identity, plus whether it could be opened to read its strings.
-struct UsbDeviceInfo : UsbIdentity {
+struct UsbDeviceInfo : usb::Identity {
   /// false when opening failed; product/serial/manufacturer/transfer_size are then empty/0.
   bool accessible = true;
   /// Why it could not be opened: "permission denied", "busy", ... (empty when accessible).
@@ -55,13 +55,13 @@ class UsbPort final : public UsbControlPort {
   UsbPort(const UsbPort&) = delete;
   UsbPort& operator=(const UsbPort&) = delete;
 
-  std::size_t control_in(const SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) override;
-  void control_out(const SetupPacket& setup, ByteView data, ms timeout) override;
+  std::size_t control_in(const usb::SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) override;
+  void control_out(const usb::SetupPacket& setup, ByteView data, ms timeout) override;
   /// The alternate settings of interface 0 as read when the port was opened (the descriptors of
   /// one enumeration never change; a new stage means a new enumeration and a new port).
-  std::vector<AltSetting> alt_settings() override;
+  std::vector<usb::AltSetting> alt_settings() override;
   void set_alt_setting(std::uint8_t alt) override;
-  UsbIdentity identity() const override;
+  usb::Identity identity() const override;
   /// libusb_reset_device. When the device re-enumerates during the reset (the usual case after a
   /// DETACH), throws TransportError(errc::disconnected): reopen it with wait_for_device().
   void reset() override;
@@ -101,6 +101,8 @@ struct UsbWaitOptions {
   /// Polling period when hot-plug is not available (or force_polling is set).
   std::chrono::milliseconds poll_interval{100};
   bool force_polling = false;
+  /// With hot-plug events too, the bus is rescanned this often: events get lost.
+  std::chrono::milliseconds rescan_interval{250};
   /// After a matching device appeared but could not be opened, keep retrying this long (udev
   /// may still be applying the rule) before reporting it.
   std::chrono::milliseconds access_grace{1500};

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// SimUsbPort: the in-process USB transport over sim::UsbBoard. Error mapping (stall,
-// disconnected, timeout), re-enumeration (old handle disconnected, wait_for_sim_device opens the
+// PeerUsbPort: the in-process USB transport over sim::UsbBoard. Error mapping (stall,
+// disconnected, timeout), re-enumeration (old handle disconnected, wait_for_peer_device opens the
 // new one), identity and alternate settings per enumeration.
 #include <gtest/gtest.h>
 
@@ -8,7 +8,7 @@
 #include <chrono>
 
 #include "mp1boot/error.hpp"
-#include "mp1boot/transport/sim_usb_port.hpp"
+#include "mp1boot/transport/peer_usb_port.hpp"
 #include "usb_test_util.hpp"
 
 namespace mp1boot::transport {
@@ -56,9 +56,9 @@ void download(UsbControlPort& port, std::uint8_t alt, ByteView image) {
   ASSERT_EQ(st[4], 2);
 }
 
-TEST(SimUsbPort, IdentityAltsAndDescribe) {
+TEST(PeerUsbPort, IdentityAltsAndDescribe) {
   auto b = board();
-  SimUsbPort port(b);
+  PeerUsbPort port(b);
   auto id = port.identity();
   EXPECT_EQ(id.vendor_id, 0x0483);
   EXPECT_EQ(id.product_id, 0xDF11);
@@ -73,8 +73,8 @@ TEST(SimUsbPort, IdentityAltsAndDescribe) {
   EXPECT_EQ(get_phase(port, 1), "01 00 fe fd 2f 00 00 00 00");
 }
 
-TEST(SimUsbPort, StallAndBadAltAreTransportErrors) {
-  SimUsbPort port(board());
+TEST(PeerUsbPort, StallAndBadAltAreTransportErrors) {
+  PeerUsbPort port(board());
   std::array<std::uint8_t, 6> st{};
   EXPECT_EQ(code_of([&] { port.control_out({0x21, 1, 0, 0}, {}, 1000ms); }), errc::stall);
   EXPECT_EQ(port.control_in({0xA1, 3, 0, 0}, st, 1000ms), 6u);
@@ -88,17 +88,17 @@ TEST(SimUsbPort, StallAndBadAltAreTransportErrors) {
   }
 }
 
-TEST(SimUsbPort, DetachDisconnectsAndWaitOpensTheNextEnumeration) {
+TEST(PeerUsbPort, DetachDisconnectsAndWaitOpensTheNextEnumeration) {
   auto b = board();
-  auto port = std::make_unique<SimUsbPort>(b);
+  auto port = std::make_unique<PeerUsbPort>(b);
   download(*port, 0, test::make_fsbl(*b->options().soc, 2000));
   EXPECT_EQ(get_phase(*port, 1), "00 ff ff ff ff 00 00 00 00 01");
   port->control_out({0x21, 0, 1000, 0}, {}, 1000ms);  // DFU_DETACH
   EXPECT_EQ(code_of([&] { port->alt_settings(); }), errc::disconnected);
   EXPECT_EQ(code_of([&] { get_phase(*port, 1); }), errc::disconnected);
-  EXPECT_EQ(code_of([&] { SimUsbPort again(b); }), errc::no_device);
+  EXPECT_EQ(code_of([&] { PeerUsbPort again(b); }), errc::no_device);
 
-  auto next = wait_for_sim_device(b, 1000ms);
+  auto next = wait_for_peer_device(b, 1000ms);
   EXPECT_EQ(next->generation(), 1u);
   EXPECT_EQ(next->identity().address, 3);
   EXPECT_EQ(next->identity().product, "DFU @Device ID /0x501, @Revision ID /0x1003, @Name /STM32MP135F Rev.Y,");
@@ -107,41 +107,41 @@ TEST(SimUsbPort, DetachDisconnectsAndWaitOpensTheNextEnumeration) {
   // The board is attached again, but the old handle belongs to the old enumeration.
   EXPECT_EQ(code_of([&] { port->reset(); }), errc::disconnected);
   // Already attached: wait opens the current enumeration.
-  EXPECT_EQ(wait_for_sim_device(b, 10ms)->generation(), 1u);
+  EXPECT_EQ(wait_for_peer_device(b, 10ms)->generation(), 1u);
 }
 
-TEST(SimUsbPort, Mp15KeepsTheHandleAcrossTheHandover) {
+TEST(PeerUsbPort, Mp15KeepsTheHandleAcrossTheHandover) {
   auto b = board("stm32mp157");
-  SimUsbPort port(b);
+  PeerUsbPort port(b);
   download(port, 1, test::make_fsbl(*b->options().soc, 2000));
   EXPECT_EQ(b->stage(), "tf-a");
   EXPECT_EQ(get_phase(port, 5), "03 00 00 00 c7 00 00 00 00");
 }
 
-TEST(SimUsbPort, BoardThatNeverReturnsTimesOut) {
+TEST(PeerUsbPort, BoardThatNeverReturnsTimesOut) {
   sim::UsbBoardOptions o;
   o.soc = &soc_by_name("stm32mp135");
   o.tfa_enabled = false;
   auto b = std::make_shared<sim::UsbBoard>(o);
-  SimUsbPort port(b);
+  PeerUsbPort port(b);
   download(port, 0, test::make_fsbl(*o.soc, 100));
   port.control_out({0x21, 0, 0, 0}, {}, 1000ms);
-  EXPECT_EQ(code_of([&] { wait_for_sim_device(b, 5000ms); }), errc::timeout);  // virtual time: at once
+  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, 5000ms); }), errc::timeout);  // virtual time: at once
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(code_of([&] { wait_for_sim_device(b, 30ms, nullptr, SimUsbOptions{true}); }), errc::timeout);
+  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, 30ms, nullptr, PeerUsbOptions{true}); }), errc::timeout);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 30ms);
   CancelToken cancel;
   cancel.cancel();
-  EXPECT_EQ(code_of([&] { wait_for_sim_device(b, 5000ms, &cancel, SimUsbOptions{true}); }), errc::cancelled);
+  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, 5000ms, &cancel, PeerUsbOptions{true}); }), errc::cancelled);
 }
 
-TEST(SimUsbPort, BusyTimeLongerThanTheTimeoutTimesOut) {
+TEST(PeerUsbPort, BusyTimeLongerThanTheTimeoutTimesOut) {
   auto b = board("stm32mp135", 5000us);
-  SimUsbPort fast(b);
+  PeerUsbPort fast(b);
   fast.set_alt_setting(0);
   Bytes block(64, 0);
   EXPECT_EQ(code_of([&] { fast.control_out({0x21, 1, 0, 0}, block, 2ms); }), errc::timeout);
-  SimUsbPort real(b, SimUsbOptions{true});
+  PeerUsbPort real(b, PeerUsbOptions{true});
   auto t0 = std::chrono::steady_clock::now();
   std::array<std::uint8_t, 6> st{};
   real.control_in({0xA1, 3, 0, 0}, st, 1000ms);
@@ -150,9 +150,9 @@ TEST(SimUsbPort, BusyTimeLongerThanTheTimeoutTimesOut) {
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 5ms);
 }
 
-TEST(SimUsbPort, ResetReturnsToIdle) {
+TEST(PeerUsbPort, ResetReturnsToIdle) {
   auto b = board();
-  SimUsbPort port(b);
+  PeerUsbPort port(b);
   port.set_alt_setting(0);
   port.control_out({0x21, 1, 0, 0}, Bytes(64, 0), 1000ms);
   port.reset();

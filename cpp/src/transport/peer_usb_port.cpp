@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// SimUsbPort: UsbControlPort over an in-process sim::UsbBoard (named simusb_port.cpp so that it
-// belongs to mp1boot_core, not to the libusb target).
-#include "mp1boot/transport/sim_usb_port.hpp"
+// PeerUsbPort: UsbControlPort over an in-process UsbPeer (part of mp1boot_core, not of the libusb
+// target).
+#include "mp1boot/transport/peer_usb_port.hpp"
 #include "mp1boot/wait.hpp"
 
 #include <algorithm>
@@ -31,17 +31,17 @@ void sleep_for(std::chrono::microseconds d, const CancelToken* cancel) {
 
 }  // namespace
 
-SimUsbPort::SimUsbPort(std::shared_ptr<sim::UsbBoard> board, SimUsbOptions options)
+PeerUsbPort::PeerUsbPort(std::shared_ptr<UsbPeer> board, PeerUsbOptions options)
     : board_(std::move(board)), options_(options), generation_(0) {
-  if (!board_) throw UsageError(errc::usage, "SimUsbPort needs a board");
+  if (!board_) throw UsageError(errc::usage, "PeerUsbPort needs a board");
   if (!board_->attached())
     throw TransportError(errc::no_device, "the simulated board is not on the bus",
-                         where("open", "sim:" + std::string(board_->options().soc->name)));
+                         where("open", board_->name()));
   generation_ = board_->generation();
   identity_ = board_->identity();
 }
 
-void SimUsbPort::check_current(const char* operation) const {
+void PeerUsbPort::check_current(const char* operation) const {
   if (!board_->attached() || board_->generation() != generation_)
     throw TransportError(errc::disconnected,
                          board_->attached() ? "the simulated board re-enumerated; open it again"
@@ -49,18 +49,18 @@ void SimUsbPort::check_current(const char* operation) const {
                          where(operation, describe()));
 }
 
-sim::UsbBoard::Reply SimUsbPort::transfer(const SetupPacket& setup, ByteView out, std::uint16_t in_length,
+UsbPeer::Reply PeerUsbPort::transfer(const usb::SetupPacket& setup, ByteView out, std::uint16_t in_length,
                                           ms timeout, const char* operation) {
   check_current(operation);
   auto reply = board_->control(setup, out, in_length);
-  if (reply.kind == sim::UsbBoard::Reply::Kind::disconnected) check_current(operation);
+  if (reply.kind == UsbPeer::Reply::Kind::disconnected) check_current(operation);
   if (reply.busy > std::chrono::microseconds(0)) {
     auto limit = std::chrono::duration_cast<std::chrono::microseconds>(timeout);
     if (options_.real_time) sleep_for(std::min(reply.busy, limit), nullptr);
     if (reply.busy > limit)
       throw TransportError(errc::timeout, "control transfer timed out (device busy)", where(operation, describe()));
   }
-  if (reply.kind == sim::UsbBoard::Reply::Kind::stall) {
+  if (reply.kind == UsbPeer::Reply::Kind::stall) {
     char buf[96];
     std::snprintf(buf, sizeof buf, "control transfer bmRequestType 0x%02x bRequest 0x%02x wValue %u stalled",
                   setup.request_type, setup.request, setup.value);
@@ -69,50 +69,50 @@ sim::UsbBoard::Reply SimUsbPort::transfer(const SetupPacket& setup, ByteView out
   return reply;
 }
 
-std::size_t SimUsbPort::control_in(const SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) {
+std::size_t PeerUsbPort::control_in(const usb::SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) {
   auto len = static_cast<std::uint16_t>(std::min<std::size_t>(data.size(), 0xFFFF));
-  SetupPacket s = setup;
+  usb::SetupPacket s = setup;
   s.request_type = static_cast<std::uint8_t>(s.request_type | 0x80);
   auto reply = transfer(s, {}, len, timeout, "control_in");
   std::copy(reply.data.begin(), reply.data.end(), data.begin());
   return reply.data.size();
 }
 
-void SimUsbPort::control_out(const SetupPacket& setup, ByteView data, ms timeout) {
+void PeerUsbPort::control_out(const usb::SetupPacket& setup, ByteView data, ms timeout) {
   if (data.size() > 0xFFFF) throw UsageError(errc::usage, "control transfer data longer than 65535 bytes");
-  SetupPacket s = setup;
+  usb::SetupPacket s = setup;
   s.request_type = static_cast<std::uint8_t>(s.request_type & 0x7F);
   transfer(s, data, 0, timeout, "control_out");
 }
 
-std::vector<AltSetting> SimUsbPort::alt_settings() {
+std::vector<usb::AltSetting> PeerUsbPort::alt_settings() {
   check_current("alt_settings");
   return board_->alt_settings();
 }
 
-void SimUsbPort::set_alt_setting(std::uint8_t alt) {
+void PeerUsbPort::set_alt_setting(std::uint8_t alt) {
   // SET_INTERFACE, as the kernel sends it for libusb_set_interface_alt_setting.
-  transfer(SetupPacket{0x01, 11, alt, 0}, {}, 0, ms(1000), "set_alt_setting");
+  transfer(usb::SetupPacket{0x01, 11, alt, 0}, {}, 0, ms(1000), "set_alt_setting");
 }
 
-UsbIdentity SimUsbPort::identity() const { return identity_; }
+usb::Identity PeerUsbPort::identity() const { return identity_; }
 
-void SimUsbPort::reset() {
+void PeerUsbPort::reset() {
   check_current("reset");
-  if (board_->port_reset().kind != sim::UsbBoard::Reply::Kind::ok) check_current("reset");
+  if (board_->port_reset().kind != UsbPeer::Reply::Kind::ok) check_current("reset");
 }
 
-std::string SimUsbPort::describe() const {
+std::string PeerUsbPort::describe() const {
   char ids[16];
   std::snprintf(ids, sizeof ids, "%04x:%04x", identity_.vendor_id, identity_.product_id);
-  return "sim:" + std::string(board_->options().soc->name) + " usb:" + identity_.port_path + " (" + ids + " " +
+  return board_->name() + " usb:" + identity_.port_path + " (" + ids + " " +
          identity_.serial + ")";
 }
 
-std::unique_ptr<SimUsbPort> wait_for_sim_device(const std::shared_ptr<sim::UsbBoard>& board,
+std::unique_ptr<PeerUsbPort> wait_for_peer_device(const std::shared_ptr<UsbPeer>& board,
                                                 std::chrono::milliseconds timeout, const CancelToken* cancel,
-                                                SimUsbOptions options) {
-  if (!board) throw UsageError(errc::usage, "wait_for_sim_device needs a board");
+                                                PeerUsbOptions options) {
+  if (!board) throw UsageError(errc::usage, "wait_for_peer_device needs a board");
   if (cancel && cancel->cancelled())
     throw CancelledError(errc::cancelled, "cancelled while waiting for the simulated board");
   if (!board->attached()) {
@@ -122,12 +122,12 @@ std::unique_ptr<SimUsbPort> wait_for_sim_device(const std::shared_ptr<sim::UsbBo
       if (options.real_time) sleep_for(limit, cancel);
       throw TimeoutError(errc::timeout,
                          "the simulated board did not come back within " + std::to_string(timeout.count()) + " ms",
-                         where("wait_for_device", "sim:" + std::string(board->options().soc->name)));
+                         where("wait_for_device", board->name()));
     }
     if (options.real_time) sleep_for(*delay, cancel);
     board->reattach();
   }
-  return std::make_unique<SimUsbPort>(board, options);
+  return std::make_unique<PeerUsbPort>(board, options);
 }
 
 }  // namespace mp1boot::transport

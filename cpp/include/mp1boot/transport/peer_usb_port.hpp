@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// SimUsbPort: the in-process USB transport over a simulated board (sim::UsbBoard), for the
-// "sim:" transport and for fast tests. It behaves like a libusb handle on one enumeration: once
-// the board re-enumerates (DETACH, power cycle) every call throws errc::disconnected and the
-// host opens the new enumeration with wait_for_sim_device(), as it would with wait_for_device().
+// PeerUsbPort: the in-process USB transport over a UsbPeer (a simulated board, sim::UsbBoard), for
+// the "sim:" transport and for fast tests. It behaves like a libusb handle on one enumeration: once
+// the peer re-enumerates (DETACH, power cycle) every call throws errc::disconnected and the host
+// opens the new enumeration with wait_for_peer_device(), as it would with wait_for_device().
+// Knows nothing of the simulator: it sees only the UsbPeer interface.
 #pragma once
 #include <chrono>
 #include <cstdint>
@@ -10,13 +11,13 @@
 #include <string>
 
 #include "mp1boot/progress.hpp"
-#include "mp1boot/sim/usb_board.hpp"
+#include "mp1boot/transport/usb_peer.hpp"
 #include "mp1boot/transport/usb_port.hpp"
 
 namespace mp1boot::transport {
 
-/// How a SimUsbPort spends the device's modelled time.
-struct SimUsbOptions {
+/// How a PeerUsbPort spends the device's modelled time.
+struct PeerUsbOptions {
   /// true: sleep for the board's busy times and re-enumeration delays (notebooks, demos, GIL
   /// tests). false (default): virtual time, nothing sleeps; a busy time longer than the transfer
   /// timeout still gives errc::timeout.
@@ -24,39 +25,39 @@ struct SimUsbOptions {
 };
 
 /// One opened enumeration of a simulated board. The board is shared (other ports, the caller);
-/// a SimUsbPort and its board must be used from one thread at a time.
-class SimUsbPort final : public UsbControlPort {
+/// a PeerUsbPort and its board must be used from one thread at a time.
+class PeerUsbPort final : public UsbControlPort {
  public:
   /// Opens the board's current enumeration.
   /// @throws TransportError(errc::no_device) when the board is detached; UsageError when null.
-  explicit SimUsbPort(std::shared_ptr<sim::UsbBoard> board, SimUsbOptions options = {});
+  explicit PeerUsbPort(std::shared_ptr<UsbPeer> board, PeerUsbOptions options = {});
 
   /// @throws TransportError: errc::stall, errc::disconnected (board detached or re-enumerated
   ///         since this port was opened), errc::timeout (busy time above `timeout`).
-  std::size_t control_in(const SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) override;
-  void control_out(const SetupPacket& setup, ByteView data, ms timeout) override;
-  std::vector<AltSetting> alt_settings() override;
+  std::size_t control_in(const usb::SetupPacket& setup, std::span<std::uint8_t> data, ms timeout) override;
+  void control_out(const usb::SetupPacket& setup, ByteView data, ms timeout) override;
+  std::vector<usb::AltSetting> alt_settings() override;
   void set_alt_setting(std::uint8_t alt) override;
   /// Identity of the enumeration this port opened.
-  UsbIdentity identity() const override;
+  usb::Identity identity() const override;
   /// The board's port reset (state back to dfuIDLE, alt 0). @throws as control_in.
   void reset() override;
   /// "sim:stm32mp135 usb:1-1 (0483:df11 002800423232511538303631)".
   std::string describe() const override;
 
-  const std::shared_ptr<sim::UsbBoard>& board() const { return board_; }
+  const std::shared_ptr<UsbPeer>& board() const { return board_; }
   /// Board generation this port belongs to.
   std::uint32_t generation() const { return generation_; }
 
  private:
-  sim::UsbBoard::Reply transfer(const SetupPacket& setup, ByteView out, std::uint16_t in_length, ms timeout,
+  UsbPeer::Reply transfer(const usb::SetupPacket& setup, ByteView out, std::uint16_t in_length, ms timeout,
                                 const char* operation);
   void check_current(const char* operation) const;
 
-  std::shared_ptr<sim::UsbBoard> board_;
-  SimUsbOptions options_;
+  std::shared_ptr<UsbPeer> board_;
+  PeerUsbOptions options_;
   std::uint32_t generation_;
-  UsbIdentity identity_;
+  usb::Identity identity_;
 };
 
 /// Opens the board's next enumeration: when the board is detached with a stage pending, waits
@@ -64,9 +65,9 @@ class SimUsbPort final : public UsbControlPort {
 /// opens the current enumeration.
 /// @throws TimeoutError(errc::timeout) when the board is gone for good (after `timeout` with
 ///         real_time, at once in virtual time) or its delay exceeds `timeout`; CancelledError.
-std::unique_ptr<SimUsbPort> wait_for_sim_device(const std::shared_ptr<sim::UsbBoard>& board,
+std::unique_ptr<PeerUsbPort> wait_for_peer_device(const std::shared_ptr<UsbPeer>& board,
                                                 std::chrono::milliseconds timeout,
                                                 const CancelToken* cancel = nullptr,
-                                                SimUsbOptions options = {});
+                                                PeerUsbOptions options = {});
 
 }  // namespace mp1boot::transport

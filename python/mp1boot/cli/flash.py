@@ -1,0 +1,134 @@
+# SPDX-License-Identifier: MIT
+"""``mp1boot flash``: program one board, or several in parallel, from a flash layout."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import errors
+from . import args as a
+from .output import describe_event, emit_json, json_progress_event, print_partitions, write_report
+
+EXIT_OK = 0
+EXIT_UNEXPECTED = 1
+
+
+def _flash_ports(args) -> list:
+    """The ports of `mp1boot flash`: --port (repeatable) or --all (every board in the ROM's DFU mode)."""
+    import mp1boot
+    ports = list(args.port or [])
+    if args.all:
+        found = [d for d in mp1boot.list_devices() if d.get("stage") == "rom" and d.get("serial")]
+        if not found:
+            raise errors.TransportError("--all: no STM32MP board in USB DFU mode (boot ROM) was found; check the "
+                                        "boot pins and the USB cable, or run `mp1boot list`", code="no_device")
+        ports += [f"usb:{d['serial']}" for d in found]
+    if not ports:
+        raise errors.UsageError("mp1boot flash needs --port PORT (repeatable) or --all", code="usage")
+    if args.storage:
+        if any(not p.startswith("sim:") for p in ports):
+            raise errors.UsageError("--storage applies to simulated boards (sim:SOC ports) only", code="usage")
+        out = []
+        for i, p in enumerate(ports):
+            folder = Path(args.storage) if len(ports) == 1 else Path(args.storage) / f"board{i}"
+            folder.mkdir(parents=True, exist_ok=True)
+            out.append(p + ("&" if "?" in p else "?") + f"storage={folder}")
+        ports = out
+    return ports
+
+
+def _flash_several(args, ports, defines) -> int:
+    import mp1boot
+    from ..progress import MultiBar
+    bar = MultiBar(ports) if args.console.progress_bars else None
+
+    def progress(port, p):
+        if args.json:
+            emit_json(json_progress_event(p, board=port))
+        elif bar:
+            bar(port, p)
+
+    def events(port, e):
+        if args.json:
+            emit_json({"board": port, **e})
+        else:
+            args.console.note(f"{port}: {describe_event(e)}")
+
+    result = None
+    try:
+        result = mp1boot.flash_many(args.layout, ports=ports, defines=defines, progress=progress,
+                                    verify=args.verify, resume=args.resume, events=events)
+    finally:
+        if bar:
+            bar.close()
+    write_report(args.report, result)
+    if args.json:
+        emit_json({"event": "done", "report": result})
+    else:
+        for key, rep in result["boards"].items():
+            print(f"{key}: {rep['result']}" + (f" ({rep.get('error')})" if rep["result"] != "ok" else ""))
+            print_partitions(rep, "  ")
+        print(f"{len(result['boards'])} boards: {result['result']}")
+    if result["result"] == "ok":
+        return EXIT_OK
+    codes = [errors.EXIT_CODES.get(r.get("error_code", ""), EXIT_UNEXPECTED)
+             for r in result["boards"].values() if r["result"] != "ok"]
+    return max(codes)
+
+
+def cmd_flash(args) -> int:
+    import mp1boot
+    from ..progress import TextBar
+    ports = _flash_ports(args)
+    defines = a.defines(args.define)
+    if len(ports) > 1:
+        return _flash_several(args, ports, defines)
+
+    port = ports[0]
+    if args.json:
+        def progress(p):
+            emit_json(json_progress_event(p))
+
+        def events(e):
+            emit_json(e)
+    else:
+        progress = TextBar() if args.console.progress_bars else None
+        events = (lambda e: args.console.note(describe_event(e))) if args.console.verbosity >= 1 else None
+    try:
+        report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
+                               resume=args.resume, events=events, trace=args.console.trace)
+    except BaseException as exc:
+        write_report(args.report, getattr(exc, "report", None))
+        if args.report and getattr(exc, "report", None) is not None and not args.json:
+            print(f"mp1boot: report written to {args.report}; resume with --resume {args.report}",
+                  file=sys.stderr)
+        raise
+    write_report(args.report, report)
+    if args.json:
+        emit_json({"event": "done", "report": report})
+    else:
+        print_partitions(report)
+        where = report.get("serial") or report.get("port_path") or port
+        extra = f", {report['speed']} speed" if report.get("link") == "usb" and report.get("speed") else ""
+        print(f"flashed {args.layout} on {report['soc']} ({where}{extra}) in {report['seconds']:.2f} s: "
+              f"{report['result']}")
+        if report.get("speed") == "full":
+            args.console.warn("the board runs at USB full speed (12 Mbit/s): check the cable and hub")
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    sp = a.subparser(sub, "flash", help="program a board from a flash layout, driven by Get Phase",
+                     description="Program one board, or several in parallel, from a flash layout: every phase "
+                                 "the board asks for (ROM, TF-A, U-Boot stm32prog) is served from the layout. "
+                                 "The layout and every binary are checked before the first byte goes out.")
+    sp.add_argument("layout", help="FlashLayout.tsv")
+    a.add_board(sp, many=True)
+    sp.add_argument("--all", action="store_true", help="every STM32MP board waiting in USB DFU mode, in parallel")
+    a.add_define(sp)
+    sp.add_argument("--verify", action="store_true", help="read every programmed partition back and compare SHA-256")
+    sp.add_argument("--resume", metavar="REPORT", help="skip the partitions this earlier report lists as done")
+    sp.add_argument("--storage", metavar="DIR", help="simulated boards: keep their storage images here")
+    sp.add_argument("--report", metavar="FILE", help="write the JSON report here (also when the run fails)")
+    a.add_json(sp, "one JSON event per line (progress, stage, partition, verified, done, error)")
+    sp.set_defaults(func=cmd_flash)

@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: MIT
+"""``mp1boot layout``: flash layouts (check, plan)."""
+from __future__ import annotations
+
+import os
+import sys
+
+from . import args as a
+from .output import emit_json
+
+EXIT_OK = 0
+
+# Payload rates used for the plan's ETA, bytes/s. UART: the protocol bound at the line rate
+# (256 payload bytes per 268 bytes on the wire, 11 bits a byte). USB: the stage figures in FIELD.md
+# (ROM into SYSRAM, TF-A into DDR, U-Boot stm32prog to flash).
+USB_RATES = {"rom": 200_000, "tf-a": 640_000, "u-boot": 2_000_000}
+
+
+def _eta_rate(link: str, baud: int, phase: int) -> float:
+    if link == "uart":
+        return baud / 11 * 256 / 268
+    stage = "rom" if phase == 0x01 else "tf-a" if phase in (0x02, 0x03) else "u-boot"
+    return USB_RATES[stage]
+
+
+def cmd_layout_check(args) -> int:
+    import mp1boot
+    res = mp1boot.layout_check(args.file, a.defines(args.define), check_binaries=not args.no_binaries)
+    errs = [d for d in res["diagnostics"] if d["severity"] == "error"]
+    if args.json:
+        emit_json(res)
+    else:
+        for d in res["diagnostics"]:
+            print(d["text"])
+        warn = len(res["diagnostics"]) - len(errs)
+        print(f"{args.file}: {len(res['entries'])} lines, {len(errs)} error(s), {warn} warning(s); "
+              f"for {res['service']}")
+        if not errs:
+            print("order the device will ask for: " + ", ".join(f"0x{s['phase']:02x} {s['name']}" for s in res["order"]))
+    return 3 if errs else EXIT_OK
+
+
+def cmd_layout_plan(args) -> int:
+    import mp1boot
+    res = mp1boot.layout_check(args.layout, a.defines(args.define))
+    errs = [d for d in res["diagnostics"] if d["severity"] == "error"]
+    if errs:
+        for d in errs:
+            print(d["text"], file=sys.stderr)
+        return 3
+    dev = mp1boot.connect(args.port)
+    baud = 115200
+    if "@" in dev.transport:
+        try:
+            baud = int(dev.transport.split("@", 1)[1].split()[0])
+        except ValueError:
+            pass
+    sizes = {e["line"]: e for e in res["entries"]}
+    rows, total = [], 0.0
+    for step in res["order"]:
+        path = step["binary_path"]
+        size = os.path.getsize(path) if path and os.path.exists(path) else 0
+        eta = size / _eta_rate(dev.link, baud, step["phase"])
+        total += eta
+        rows.append({"phase": step["phase"], "name": step["name"], "file": path, "bytes": size,
+                     "eta_seconds": round(eta, 2),
+                     "device": sizes[step["line"]]["ip"] if step["line"] in sizes else "ram"})
+    plan = {"layout": args.layout, "transport": dev.transport, "link": dev.link,
+            "soc": mp1boot.device_id_name(dev.get_id()), "steps": rows, "eta_seconds": round(total, 1)}
+    if args.json:
+        emit_json(plan)
+        return EXIT_OK
+    print(f"{args.layout} on {plan['soc']} over {plan['transport']}:")
+    for r in rows:
+        print(f"  0x{r['phase']:02x} {r['name']:<16} {r['device']:<6} {r['bytes']:>12} B  ~{r['eta_seconds']:8.1f} s")
+    print(f"  total ETA ~{total:.0f} s (transfer only; device flush/erase time not included)")
+    return EXIT_OK
+
+
+def register(sub) -> None:
+    sp = a.subparser(sub, "layout", help="flash layouts (.tsv): check one, plan a run on a board")
+    lsub = sp.add_subparsers(dest="layout_verb", required=True, metavar="{check,plan}")
+    lp = a.subparser(lsub, "check", help="every problem, with its line number, in U-Boot's terms")
+    lp.add_argument("file", help="FlashLayout.tsv")
+    a.add_define(lp)
+    lp.add_argument("--no-binaries", action="store_true", help="do not check that the binaries exist and fit")
+    a.add_json(lp)
+    lp.set_defaults(func=cmd_layout_check)
+    pp = a.subparser(lsub, "plan", help="the phases in the order the device will ask for them, sizes and an ETA")
+    pp.add_argument("layout", help="FlashLayout.tsv")
+    a.add_board(pp)
+    a.add_define(pp)
+    a.add_json(pp)
+    pp.set_defaults(func=cmd_layout_plan)

@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+"""Formatting of the CLI's output: JSON event lines, wire traces, partition tables, report files."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+
+def emit_json(obj) -> None:
+    """One JSON document on one line of stdout."""
+    sys.stdout.write(json.dumps(obj, indent=None, sort_keys=False) + "\n")
+    sys.stdout.flush()
+
+
+def use_colour(stream) -> bool:
+    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org); FORCE_COLOR forces it."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
+
+
+_STYLES = {"ok": "32", "bad": "1;31", "warn": "33", "dim": "2", "bold": "1"}
+
+
+def paint(text: str, style: str, stream=None) -> str:
+    """``text`` in ``style`` (ok, bad, warn, dim, bold) when ``stream`` (stdout) shows colour."""
+    if not use_colour(stream or sys.stdout):
+        return text
+    return f"\033[{_STYLES[style]}m{text}\033[0m"
+
+
+class Console:
+    """Where a board verb's side output goes, from -v/-q/--trace: notes (-v) and warnings on stderr,
+    the wire trace to a file or stderr. Close it at the end (it may hold the trace file)."""
+
+    def __init__(self, args) -> None:
+        self.verbosity = getattr(args, "verbose", 0) - (1 if getattr(args, "quiet", False) else 0)
+        self.json = getattr(args, "json", False)
+        self._file = None
+        target = getattr(args, "trace", None)
+        if target and target != "-":
+            self._file = open(target, "w")
+        self.trace = trace_printer(self._file) if self._file else (
+            trace_printer(sys.stderr) if target == "-" or self.verbosity >= 2 else None)
+
+    @property
+    def progress_bars(self) -> bool:
+        return self.verbosity >= 0 and not self.json
+
+    def note(self, text: str) -> None:
+        """A line for -v."""
+        if self.verbosity >= 1:
+            print(paint(f"mp1boot: {text}", "dim", sys.stderr), file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        print(paint(f"mp1boot: warning: {text}", "warn", sys.stderr), file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._file:
+            self._file.close()
+            self._file = None
+
+
+def trace_printer(stream):
+    """Prints the wire exchange in transcript form ('> 31 ce', '< 79')."""
+    def trace(direction: str, data: bytes, note: str) -> None:
+        line = direction + (" " + data.hex(" ") if data else "")
+        if note:
+            line += ("    # " if data else " ") + note
+        stream.write(line + "\n")
+        stream.flush()
+    return trace
+
+
+def json_progress_event(p, **extra) -> dict:
+    """The JSON progress event of one Progress report (``extra`` first, e.g. the board)."""
+    return {"event": "progress", **extra, "stage": p.stage, "phase": p.phase, "partition": p.partition,
+            "bytes_done": p.bytes_done, "bytes_total": p.bytes_total}
+
+
+def write_report(path, report) -> None:
+    if path and report is not None:
+        Path(path).write_text(json.dumps(report, indent=1) + "\n")
+
+
+def print_partitions(report, prefix: str = "") -> None:
+    for part in report["partitions"]:
+        if part["result"] in ("ok", "resumed"):
+            check = {"ok": "  verified", "mismatch": "  MISMATCH"}.get(part.get("verified", ""), "")
+            rate = "  (resumed)" if part["result"] == "resumed" else f"{part['bytes_per_second'] / 1000:8.1f} kB/s"
+            print(f"{prefix}  0x{part['phase']:02x} {part['name']:<16} {part['size']:>10} B  "
+                  f"sha256 {part['sha256'][:16]}…  {rate}{check}")
+
+
+def describe_event(e: dict) -> str:
+    """One line for a flash event (stage change, partition done, partition verified)."""
+    kind = e.get("event")
+    if kind == "stage":
+        return f"stage: {e.get('stage')}"
+    name = f"0x{e.get('phase', 0):02x} {e.get('name', '')}"
+    if kind == "verified":
+        return f"verified {name}: {e.get('verified', '?')}"
+    return f"partition {name}: {e.get('result', '?')}, {e.get('size', 0)} bytes"

@@ -1,0 +1,4 @@
+// Allowed includes only: the checker must not report this file.
+#include <vector>
+#include "mp1boot/bytes.hpp"
+#include "mp1boot/uart/wire.hpp"

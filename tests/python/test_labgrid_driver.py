@@ -1,0 +1,262 @@
+# SPDX-License-Identifier: MIT
+"""mp1boot.labgrid without a coordinator, in labgrid's own test style (a Target with resources
+and protocol drivers made for the test): binding, the port the driver passes to mp1boot, the bad
+inputs refused before anything is copied, a real flash over UART on a simulated board's pty
+through a local RawSerialPort, and MP1BootStrategy's transitions with fake power and boot-pin
+drivers. The ssh/exporter path is covered by test_labgrid_integration.py."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+import attr  # noqa: E402
+from labgrid import Target  # noqa: E402
+from labgrid.binding import BindingError  # noqa: E402
+from labgrid.driver.common import Driver  # noqa: E402
+from labgrid.exceptions import NoResourceFoundError, NoSupplierFoundError  # noqa: E402
+from labgrid.factory import target_factory  # noqa: E402
+from labgrid.protocol import DigitalOutputProtocol, PowerProtocol  # noqa: E402
+from labgrid.resource.remote import NetworkDFUDevice  # noqa: E402
+from labgrid.resource.serialport import RawSerialPort  # noqa: E402
+from labgrid.step import steps  # noqa: E402
+
+import mp1boot  # noqa: E402
+from mp1boot.labgrid import FlashFailed, MP1BootDriver, MP1BootStrategy, Status  # noqa: E402
+from test_flash import _folder  # noqa: E402
+
+
+@attr.s(eq=False)
+class FakeDFU(NetworkDFUDevice):
+    """A NetworkDFUDevice that needs no coordinator: always available, never polled."""
+
+    def __attrs_post_init__(self):
+        super().__attrs_post_init__()
+        self.avail = True
+
+    def poll(self):
+        pass
+
+
+def _dfu(target, vid=0x0483, pid=0xDF11, path="1-1.4"):
+    return FakeDFU(target, name=None, host="exporter-7", busnum=1, devnum=5, path=path, vendor_id=vid,
+                   model_id=pid)
+
+
+def _tool(tmp_path):
+    """mp1boot as a labgrid `tools:` entry would name it: an executable on the host."""
+    tool = tmp_path / "mp1boot-tool"
+    tool.write_text(f"#!/bin/sh\nexec {sys.executable} -m mp1boot \"$@\"\n")
+    tool.chmod(0o755)
+    return str(tool)
+
+
+def test_importing_mp1boot_does_not_import_labgrid():
+    r = subprocess.run([sys.executable, "-c", "import sys, mp1boot, mp1boot.cli; "
+                        "print(any(m == 'labgrid' or m.startswith('labgrid.') for m in sys.modules))"],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == "False"
+
+
+def test_driver_is_registered_and_binds_a_dfu_device():
+    assert target_factory.drivers["MP1BootDriver"] is MP1BootDriver
+    assert target_factory.drivers["MP1BootStrategy"] is MP1BootStrategy
+    t = Target("board")
+    res = _dfu(t)
+    d = MP1BootDriver(t, name=None)
+    assert d.device is res
+    t.activate(d)
+    assert d.port() == "usb:1-1.4" and d.host == "exporter-7"
+    assert d.tool == "mp1boot"
+
+
+def test_a_place_with_no_dfu_device_cannot_bind_the_driver():
+    t = Target("no-dfu")
+    with pytest.raises((NoSupplierFoundError, NoResourceFoundError, BindingError)) as info:
+        MP1BootDriver(t, name=None)
+    assert "MP1BootDriver" in str(info.value) and "no DFUDevice resource found" in str(info.value)
+
+
+def test_a_board_that_is_not_an_stm32mp_is_refused_before_anything_runs(tmp_path, fsbl_mp15, monkeypatch):
+    _folder(tmp_path, fsbl_mp15)
+    t = Target("other-board")
+    _dfu(t, vid=0x1FC9, pid=0x0135)  # an i.MX in serial download mode
+    d = MP1BootDriver(t, name=None)
+    t.activate(d)
+    ran = []
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: ran.append(a))
+    with pytest.raises(mp1boot.TransportError) as info:
+        d.flash(str(tmp_path / "flash.tsv"), defines={"FSBL": "tf-a.stm32"})
+    assert "1fc9:0135" in info.value.message and "not an STM32MP" in info.value.message
+    assert "0483:df11" in info.value.message and info.value.code == "no_device"
+    assert ran == []
+
+
+def test_a_layout_naming_a_missing_file_is_refused_before_anything_is_synced(tmp_path, fsbl_mp15, monkeypatch):
+    _folder(tmp_path, fsbl_mp15)
+    os.unlink(tmp_path / "rootfs.ext4")
+    t = Target("board")
+    _dfu(t)
+    d = MP1BootDriver(t, name=None)
+    t.activate(d)
+    synced, ran = [], []
+    monkeypatch.setattr("mp1boot.labgrid.ManagedFile.sync_to_resource", lambda self, **k: synced.append(self))
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: ran.append(a))
+    with pytest.raises(mp1boot.LayoutError) as info:
+        d.flash(str(tmp_path / "flash.tsv"), defines={"FSBL": "tf-a.stm32"})
+    e = info.value
+    assert e.code == "file_not_found" and e.layout_line == 5 and e.file.endswith("rootfs.ext4")
+    assert "rootfs.ext4" in e.message and "nothing was copied to exporter-7" in e.message
+    assert synced == [] and ran == []
+
+
+def test_a_host_without_mp1boot_says_which_host_and_what_to_install(tmp_path, uart_sim):
+    sim = uart_sim("stm32mp157")
+    t = Target("uart-board")
+    RawSerialPort(t, name=None, port=sim.path, speed=115200)
+    d = MP1BootDriver(t, name=None)
+    d.tool = str(tmp_path / "nowhere" / "mp1boot")
+    t.activate(d)
+    with pytest.raises(mp1boot.TransportError) as info:
+        d.info()
+    assert "mp1boot cannot run on localhost" in info.value.message
+    assert "pip install mp1boot" in info.value.message and "tools: mp1boot:" in info.value.message
+
+
+def test_uart_flash_through_a_local_serial_resource_streams_steps(tmp_path, fsbl_mp15):
+    """UART boards: the driver runs mp1boot on the port's local path (8E1 set by mp1boot), here a
+    simulated STM32MP157 on a pty bound as labgrid's RawSerialPort."""
+    rootfs, storage = _folder(tmp_path, fsbl_mp15)
+    sim = mp1boot.UartSimServer("stm32mp157", storage_dir=str(storage))
+    sim.start()
+    seen = []
+
+    def listen(event):
+        if event.step.title == "mp1boot" and event.data.get("state") == "start":
+            seen.append(event.step.args["event"])
+
+    steps.subscribe(listen)
+    try:
+        t = Target("uart-board")
+        RawSerialPort(t, name=None, port=sim.path, speed=115200)
+        d = MP1BootDriver(t, name=None)
+        d.tool = _tool(tmp_path)
+        t.activate(d)
+        assert d.port() == f"serial:{sim.path}"
+        info = d.info()
+        assert info["device_id"] == "0x500"
+        report = d.flash(str(tmp_path / "flash.tsv"), defines={"FSBL": str(tmp_path / "tf-a.stm32")}, verify=True)
+    finally:
+        steps.unsubscribe(listen)
+        sim.stop()
+    assert report["result"] == "ok", report
+    assert {p["name"]: p["verified"] for p in report["partitions"]}["rootfs"] == "ok"
+    assert any("rootfs" in s for s in seen) and any(s.startswith("done: ok") for s in seen), seen
+    with open(storage / "mmc0.img", "rb") as f:
+        f.seek(0x100000)
+        assert f.read(len(rootfs)) == rootfs
+
+
+def test_a_failed_flash_brings_the_report_back(tmp_path, fsbl_mp15):
+    """The board answers no more mid-job (the simulated pty closes): FlashFailed with mp1boot's
+    report of what was reached."""
+    _folder(tmp_path, fsbl_mp15)
+    sim = mp1boot.UartSimServer("stm32mp157", uboot=False)  # TF-A never hands over to U-Boot
+    sim.start()
+    try:
+        t = Target("uart-board")
+        RawSerialPort(t, name=None, port=sim.path, speed=115200)
+        d = MP1BootDriver(t, name=None, timeout=120)
+        d.tool = _tool(tmp_path)
+        t.activate(d)
+        with pytest.raises(FlashFailed) as info:
+            d.flash(str(tmp_path / "flash.tsv"), defines={"FSBL": str(tmp_path / "tf-a.stm32")})
+    finally:
+        sim.stop()
+    e = info.value
+    assert "mp1boot on localhost (flash serial:" in e.message
+    assert e.report is not None and e.report["result"] != "ok"
+    done = {p["name"]: p["result"] for p in e.report["partitions"]}
+    assert done.get("fsbl-boot") == "ok"
+
+
+# ---- MP1BootStrategy ------------------------------------------------------------------------
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class RecordingPower(Driver, PowerProtocol):
+    log = attr.ib(factory=list)
+
+    def on(self):
+        self.log.append("power on")
+
+    def off(self):
+        self.log.append("power off")
+
+    def cycle(self):
+        self.log.append("power cycle")
+
+
+@target_factory.reg_driver
+@attr.s(eq=False)
+class RecordingPins(Driver, DigitalOutputProtocol):
+    log = attr.ib(factory=list)
+
+    def get(self):
+        return self.log[-1] if self.log else None
+
+    def set(self, status):
+        self.log.append(f"boot pins {'serial' if status else 'flash'}")
+
+
+def _strategy_target(monkeypatch, log):
+    t = Target("line-board")
+    _dfu(t)
+    power = RecordingPower(t, name=None, log=log)
+    pins = RecordingPins(t, name=None, log=log)
+    drv = MP1BootDriver(t, name=None)
+    monkeypatch.setattr(MP1BootDriver, "flash", lambda self, layout, **kw: log.append(f"flash {layout} {kw}") or
+                        {"result": "ok"})
+    s = MP1BootStrategy(t, name=None, layout="/images/flash.tsv", defines={"FSBL": "tf-a.stm32"})
+    return t, s, power, pins, drv
+
+
+def test_strategy_walks_off_rom_flashed_shell(monkeypatch):
+    log = []
+    t, s, power, pins, drv = _strategy_target(monkeypatch, log)
+    s.transition("off")
+    assert log == ["power off"] and s.status == Status.off
+    s.transition("rom")
+    assert log[1:] == ["power off", "boot pins serial", "power on"]
+    assert drv in t.drivers and drv.state.name == "active"
+    s.transition("shell")
+    assert log[4].startswith("flash /images/flash.tsv {'defines': {'FSBL': 'tf-a.stm32'}, 'verify': True}")
+    assert log[5:] == ["power off", "boot pins flash", "power on"]
+    assert s.status == Status.shell and s.report == {"result": "ok"}
+    assert drv.state.name != "active"  # the ROM's DFU device is gone once the board boots from flash
+
+
+def test_strategy_from_off_to_flashed_goes_through_rom(monkeypatch):
+    log = []
+    _, s, *_ = _strategy_target(monkeypatch, log)
+    s.transition(Status.flashed)
+    assert log[:3] == ["power off", "boot pins serial", "power on"] and log[3].startswith("flash ")
+    s.transition("flashed")  # already there: nothing happens
+    assert len(log) == 4
+
+
+def test_strategy_unknown_state_breaks_it(monkeypatch):
+    from labgrid.strategy.common import StrategyError
+    log = []
+    _, s, *_ = _strategy_target(monkeypatch, log)
+    with pytest.raises(StrategyError):
+        s.transition("unknown")
+    with pytest.raises(StrategyError):  # never_retry: broken until recreated
+        s.transition("off")
+    assert log == []
+
