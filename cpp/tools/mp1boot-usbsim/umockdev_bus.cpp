@@ -57,7 +57,7 @@ std::string udev_safe(const std::string& v) {
 // The properties udev's rules (usb_id, path_id) give a USB device and its interface on a real
 // host; under umockdev no rules run, so the bus writes them itself. labgrid's exporter matches on
 // them (DFUDevice: ":fe0102:" in ID_USB_INTERFACES; ID_PATH follows the port across stages).
-std::string udev_properties(const transport::UsbIdentity& id, const std::string& vid, const std::string& pid,
+std::string udev_properties(const usb::Identity& id, const std::string& vid, const std::string& pid,
                             unsigned port, bool interface) {
   std::string path = "platform-mp1boot-usbsim-usb-0:" + std::to_string(port) + (interface ? ":1.0" : "");
   std::string tag;
