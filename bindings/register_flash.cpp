@@ -47,8 +47,12 @@ void register_flash(py::module_& m) {
   auto run_flash = [](session::Device& device, const std::filesystem::path& layout,
                       const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                       bool verify, const std::map<int, std::string>& completed, py::object on_event,
-                      py::object report_sink, const CancelToken* cancel, py::object trace) {
+                      py::object report_sink, const CancelToken* cancel, py::object trace,
+                      const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes) {
     session::FlashOptions o;
+    o.bmaps = bmaps;
+    o.use_bmaps = !no_bmap;
+    o.skip_holes = skip_holes;
     o.parse.defines = defines;
     o.boot_only = boot_only;
     o.verify = verify;
@@ -77,20 +81,25 @@ void register_flash(py::module_& m) {
       [run_flash](const std::filesystem::path& layout, const std::string& port_url,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
                   const std::map<int, std::string>& completed, py::object on_event, py::object report_sink,
-                  const CancelToken* cancel, py::object trace) {
+                  const CancelToken* cancel, py::object trace, const std::map<std::string, std::filesystem::path>& bmaps,
+                  bool no_bmap, bool skip_holes) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
         return run_flash(*device, layout, defines, progress, boot_only, verify, completed, on_event, report_sink,
-                         cancel, trace);
+                         cancel, trace, bmaps, no_bmap, skip_holes);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("completed") = std::map<int, std::string>{}, py::arg("on_event") = py::none(),
       py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
-      "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
+      py::arg("bmaps") = std::map<std::string, std::filesystem::path>{}, py::arg("no_bmap") = false,
+      py::arg("skip_holes") = false,
+      "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict. "
+      "bmaps: partition name -> block map file; no_bmap: send everything; skip_holes: send only the data "
+      "ranges of sparse binaries that have no block map.");
 
   auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
   device.def(
@@ -98,7 +107,8 @@ void register_flash(py::module_& m) {
       [run_flash](session::Device& d, const std::filesystem::path& layout,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                   bool verify, py::object on_event, py::object trace) {
-        return run_flash(d, layout, defines, progress, boot_only, verify, {}, on_event, py::none(), nullptr, trace);
+        return run_flash(d, layout, defines, progress, boot_only, verify, {}, on_event, py::none(), nullptr, trace, {},
+                         false, false);
       },
       py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,

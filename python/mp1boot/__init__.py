@@ -57,7 +57,8 @@ def list_devices() -> list:
 
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
-          verify: bool = False, resume=None, events=None, cancel=None, trace=None) -> dict:
+          verify: bool = False, resume=None, events=None, cancel=None, trace=None, bmaps: dict | None = None,
+          no_bmap: bool = False, skip_holes: bool = False) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -72,6 +73,12 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     note)`` sees the wire exchange, as in :meth:`Device.boot`. With ``boot_only`` only
     the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
 
+    Block maps (bmaptool's XML, ``IMAGE.bmap`` or the name with ``.bmap`` beside an MMC partition's
+    binary, or ``bmaps={"rootfs": "file.bmap"}``): over USB only the mapped ranges are sent, through
+    U-Boot's offset command; each partition's report gives ``bytes_sent``, ``bytes_skipped`` and
+    ``bmap``. ``no_bmap`` sends everything; ``skip_holes`` sends only the data of sparse binaries
+    that have no block map (never implied: a raw image may rely on its zeros).
+
     When the run fails (or is interrupted), the exception carries the report so far as
     ``exc.report``: write it out and pass it as ``resume`` next time.
     """
@@ -79,7 +86,8 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     sink: list = []
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify, completed,
-                             events, sink, cancel, trace)
+                             events, sink, cancel, trace, {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap,
+                             skip_holes)
     except BaseException as exc:
         if sink:
             exc.report = dict(sink[-1], port=port)
@@ -107,7 +115,8 @@ def _completed(resume, port: str) -> dict:
 
 
 def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
-               resume=None, events=None) -> dict:
+               resume=None, events=None, bmaps: dict | None = None, no_bmap: bool = False,
+               skip_holes: bool = False) -> dict:
     """Flash several boards in parallel, one thread per board (the transfers run without the GIL).
 
     ``progress(port, p)`` and ``events(port, event)`` receive the board's port first. Returns
@@ -130,7 +139,8 @@ def flash_many(layout, *, ports: list, defines: dict | None = None, progress=Non
 
         try:
             results[port] = flash(layout, port=port, defines=defines, progress=prog if progress else None,
-                                  verify=verify, resume=resume, events=ev if events else None, cancel=token)
+                                  verify=verify, resume=resume, events=ev if events else None, cancel=token,
+                                  bmaps=bmaps, no_bmap=no_bmap, skip_holes=skip_holes)
         except BaseException as exc:  # noqa: BLE001 - reported per board
             report = getattr(exc, "report", None) or {"result": "failed", "partitions": []}
             report["error"] = str(exc)

@@ -129,4 +129,6 @@ class CancelToken:
 def flash(layout: str, port: str, defines: Dict[str, str] = ..., progress: Optional[ProgressCallback] = None,
           boot_only: bool = False, verify: bool = False, completed: Dict[int, str] = ...,
           on_event: Optional[Callable[[Dict[str, Any]], None]] = None, report_sink: Optional[List[Any]] = None,
-          cancel: Optional[CancelToken] = None, trace: Optional[TraceCallback] = None) -> Dict[str, Any]: ...
+          cancel: Optional[CancelToken] = None, trace: Optional[TraceCallback] = None,
+          bmaps: Dict[str, Union[str, PathLike]] = ..., no_bmap: bool = False,
+          skip_holes: bool = False) -> Dict[str, Any]: ...

@@ -102,12 +102,12 @@ void Engine::download(std::uint8_t phase, std::span<const usb::AltSetting> alts,
   });
 }
 
-void Engine::download_streamed(std::uint8_t phase, std::span<const transport::AltSetting> alts, std::uint64_t total,
+void Engine::download_streamed(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
                                std::uint32_t transfer_size, DownloadOptions options) {
   guarded([&] { begin_download(phase, alts, total, transfer_size, options); });
 }
 
-void Engine::begin_download(std::uint8_t phase, std::span<const transport::AltSetting> alts, std::uint64_t total,
+void Engine::begin_download(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
                             std::uint32_t transfer_size, const DownloadOptions& options) {
   require_ready();
   const auto* alt = find_alt(alts, phase);

@@ -92,8 +92,10 @@ def print_partitions(report, prefix: str = "") -> None:
         if part["result"] in ("ok", "resumed"):
             check = {"ok": "  verified", "mismatch": "  MISMATCH"}.get(part.get("verified", ""), "")
             rate = "  (resumed)" if part["result"] == "resumed" else f"{part['bytes_per_second'] / 1000:8.1f} kB/s"
+            sent = part.get("bytes_sent", part["size"])
+            mapped = f"  {sent} B sent (block map)" if part.get("bmap") and sent != part["size"] else ""
             print(f"{prefix}  0x{part['phase']:02x} {part['name']:<16} {part['size']:>10} B  "
-                  f"sha256 {part['sha256'][:16]}…  {rate}{check}")
+                  f"sha256 {part['sha256'][:16]}…  {rate}{check}{mapped}")
 
 
 def describe_event(e: dict) -> str:

@@ -287,7 +287,7 @@ class Engine {
   /// As download(), for an image of `total` bytes that the engine does not hold: before each
   /// block outside the last supplied window it asks for data with NeedData (memory stays bounded
   /// whatever the image size). Block numbers wrap at 65536 as U-Boot counts them.
-  void download_streamed(std::uint8_t phase, std::span<const transport::AltSetting> alts, std::uint64_t total,
+  void download_streamed(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
                          std::uint32_t transfer_size, DownloadOptions options = {});
 
   /// DFU_DETACH (bmRequestType 0x21, wValue = timeout_ms). When the device is not known to be in
@@ -362,7 +362,7 @@ class Engine {
   [[noreturn]] void fail_usage(errc code, const std::string& message) const;
   void begin(Mode mode);
   void select_alt(std::uint8_t alt);
-  void begin_download(std::uint8_t phase, std::span<const transport::AltSetting> alts, std::uint64_t total,
+  void begin_download(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
                       std::uint32_t transfer_size, const DownloadOptions& options);
 
   void request_out(Request r, std::uint16_t value, Bytes data, std::chrono::milliseconds timeout, Step next);
