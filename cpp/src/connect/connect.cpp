@@ -114,6 +114,8 @@ std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, cons
     else if (k == "tfa") b.tfa_enabled = v != "0";
     else if (k == "storage") uboot.storage.dir = v;
     else if (k == "uboot_version") uboot.uboot_version = v;
+    else if (k == "medium_bps") uboot.medium_bytes_per_second = std::stoull(v, nullptr, 0);
+    else if (k == "flush_ms") uboot.flush_time = std::chrono::milliseconds(std::stoll(v, nullptr, 0));
     else if (k == "reset_phase") usb_reset_fault(b).phase = static_cast<std::uint8_t>(std::stoul(v, nullptr, 0));
     else if (k == "reset_after") usb_reset_fault(b).after_bytes = std::stoull(v, nullptr, 0);
     else if (k == "reconnect_ms") uo.reconnect = reconnect_timeouts(url, v);
@@ -193,7 +195,7 @@ std::unique_ptr<Device> connect_usb(const Url& u, std::string_view url) {
 
 std::string connect_url_help() {
   return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
-         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR&storage=DIR&uboot=0&tfa=0&block_us=N&uboot_block_us=N"
+         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR&storage=DIR&uboot=0&tfa=0&block_us=N&uboot_block_us=N&medium_bps=N&flush_ms=N"
          "&realtime=1&reset_phase=0xNN&reset_after=BYTES&reconnect_ms=N], "
          "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
 }

@@ -262,7 +262,7 @@ void Engine::after_poll() {
       if (device_state_ == State::manifest_wait_reset)
         manifest_done(false, true);
       else
-        request_status(Step::manifest_status, options_.busy_timeout);
+        request_status(Step::manifest_status, manifest_timeout());
       break;
     default: fail_usage(errc::usage, "internal: poll in an unexpected step");
   }
@@ -542,7 +542,7 @@ void Engine::on_control_out_done() {
         break;
       case Step::zero_out:
         apply(HostEvent::dnload_zero);
-        request_status(Step::manifest_status, options_.busy_timeout);
+        request_status(Step::manifest_status, manifest_timeout());
         break;
       case Step::upload_abort:
         apply(HostEvent::abort);
@@ -614,10 +614,17 @@ void Engine::on_disconnect() {
   });
 }
 
+std::chrono::milliseconds Engine::manifest_timeout() const {
+  return download_options_.manifest_timeout.count() ? download_options_.manifest_timeout : options_.busy_timeout;
+}
+
 void Engine::on_timeout() {
   guarded([&] {
     if (!busy_) fail_usage(errc::usage, "on_timeout() while no transfer is pending");
     std::string msg = doing() + " timed out";
+    if (step_ == Step::manifest_status)
+      msg += " after " + std::to_string(manifest_timeout().count() / 1000) +
+             " s: the device was still writing (flush) past the bound allowed for this download";
     if (handover_step()) msg += " (the next stage may not have started)";
     throw TimeoutError(errc::timeout, msg, context());
   });

@@ -152,11 +152,23 @@ void UsbDevice::run_download(const DownloadOptions& options, const std::function
   downloaded_phase_ = options.phase;
 }
 
+namespace {
+// How long the GETSTATUS after a manifestation may be held by U-Boot's deferred flush: the last
+// DFU buffer (8 MiB) and the end-of-phase work, at the slowest medium we plan for (1 MB/s, raw
+// NAND with erases) plus a minute for a large UBI volume; never below the engine's busy timeout.
+dfu::DownloadOptions flush_bound(std::uint64_t size, const dfu::Options& o) {
+  dfu::DownloadOptions dl;
+  const std::uint64_t buffered = std::min<std::uint64_t>(size, 8u << 20);
+  dl.manifest_timeout = std::max(o.busy_timeout, std::chrono::milliseconds(60000 + buffered / 1000));
+  return dl;
+}
+}  // namespace
+
 void UsbDevice::download(ByteView data, const DownloadOptions& options) {
   reset_offset_for(options.phase);
   ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
   progress.update(0, data.size());
-  dfu::DownloadOptions dl;
+  dfu::DownloadOptions dl = flush_bound(data.size(), options_.dfu);
   // MP15 ROM: the manifestation starts TF-A, which may take the bus over (PROTOCOL.md 3.8).
   dl.handover_on_manifest = options.phase == 0x01 && soc_ && dfu::start_rules(soc_->family).fsbl_starts_on_manifest;
   run_download(
@@ -178,7 +190,8 @@ void UsbDevice::download_stream(const DataReader& reader, std::uint64_t size, co
   run_download(
       options,
       [&](std::uint32_t transfer_size) {
-        engine_.download_streamed(options.phase, port_->alt_settings(), size, transfer_size);
+        engine_.download_streamed(options.phase, port_->alt_settings(), size, transfer_size,
+                                  flush_bound(size, options_.dfu));
       },
       &reader, 0, size, progress);
 }
@@ -224,7 +237,8 @@ void UsbDevice::write_extents(const DataReader& reader, const std::vector<Extent
     run_download(
         options,
         [&](std::uint32_t transfer_size) {
-          engine_.download_streamed(options.phase, port_->alt_settings(), e.length, transfer_size);
+          engine_.download_streamed(options.phase, port_->alt_settings(), e.length, transfer_size,
+                                    flush_bound(e.length, options_.dfu));
         },
         &shifted, base, total, progress);
     base += e.length;

@@ -236,6 +236,9 @@ struct DownloadOptions {
   /// bitManifestationTolerant of the functional descriptor (all ST stages set it). When false,
   /// dfuMANIFEST is followed by dfuMANIFEST-WAIT-RESET and Done{reset_required = true}.
   bool manifestation_tolerant = true;
+  /// Timeout of the GETSTATUS requests during manifestation (U-Boot holds them while its
+  /// deferred flush writes the medium); 0: Options::busy_timeout. A timeout names this bound.
+  std::chrono::milliseconds manifest_timeout{0};
 };
 
 /// The DFU host engine. Usage (the driver loop):
@@ -362,6 +365,7 @@ class Engine {
   [[noreturn]] void fail_usage(errc code, const std::string& message) const;
   void begin(Mode mode);
   void select_alt(std::uint8_t alt);
+  std::chrono::milliseconds manifest_timeout() const;
   void begin_download(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
                       std::uint32_t transfer_size, const DownloadOptions& options);
 
