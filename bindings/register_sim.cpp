@@ -7,8 +7,8 @@
 #include <mutex>
 
 #include "mp1boot/error.hpp"
+#include "mp1boot/sim/board_config.hpp"
 #include "mp1boot/sim/uart_board.hpp"
-#include "mp1boot/sim/uboot_uart.hpp"
 #include "mp1boot/transport/pty_server.hpp"
 
 namespace py = pybind11;
@@ -50,34 +50,51 @@ struct UartSimServer {
 }  // namespace
 
 void register_sim(py::module_& m) {
+  m.def("sim_board_keys", [] {
+    py::list out;
+    for (const auto& k : sim::board_keys())
+      out.append(py::make_tuple(std::string(k.name), std::string(k.value), std::string(k.links), std::string(k.help)));
+    return out;
+  }, "The simulated board's key=value options: (name, value, links, help) tuples, in help order.");
+  m.def("sim_board_keys_help", [] { return sim::board_keys_help(); },
+        "The board options as --help lines ('  key=VALUE   [links] help').");
+  m.def("sim_check_options", [](const std::string& soc, const std::vector<std::string>& options) {
+    std::vector<std::pair<std::string, std::string>> kv;
+    for (const auto& item : options)
+      for (auto& pair : sim::split_options(item)) kv.push_back(std::move(pair));
+    return sim::board_config(soc, kv).link == sim::SimLink::usb ? "usb" : "uart";
+  }, py::arg("soc"), py::arg("options"),
+     "Checks key=value board options; returns the link they select. Raises UsageError naming the key.");
   py::class_<UartSimServer>(m, "UartSimServer", "A simulated board served on a pseudo-terminal.")
       .def(py::init([](const std::string& soc, const std::string& record_dir, bool line_timing, unsigned baud,
-                       double turnaround_ms, double tfa_boot_delay_ms, bool rom_read_memory,
-                       const std::string& stage, bool uboot, const std::string& storage_dir) {
-             sim::UartBoardOptions o;
-             o.soc = &soc_by_name(soc);
-             o.record_dir = record_dir;
-             o.rom_read_memory = rom_read_memory;
-             if (stage == "tfa") o.start_stage = sim::StartStage::tfa;
-             else if (stage != "rom") throw UsageError(errc::usage, "stage must be 'rom' or 'tfa'");
-             o.tfa_boot_delay = std::chrono::milliseconds(static_cast<long>(tfa_boot_delay_ms));
-             if (uboot) {  // after TF-A, U-Boot stm32prog with its storage images
-               sim::UbootOptions u;
-               u.storage.dir = storage_dir;
-               o.ssbl_factory = sim::make_uboot_factory(u);
-             }
+                       double turnaround_ms, double tfa_boot_delay_ms, bool rom_read_memory, const std::string& stage,
+                       bool uboot, const std::string& storage_dir, const std::vector<std::string>& options) {
+             // The keyword arguments are spellings of board keys; `options` takes any key=value.
+             std::vector<std::pair<std::string, std::string>> kv;
+             if (!record_dir.empty()) kv.emplace_back("record", record_dir);
+             if (!storage_dir.empty()) kv.emplace_back("storage", storage_dir);
+             if (tfa_boot_delay_ms > 0) kv.emplace_back("tfa_boot_delay_ms", std::to_string(static_cast<long>(tfa_boot_delay_ms)));
+             if (rom_read_memory) kv.emplace_back("rom_read_memory", "1");
+             kv.emplace_back("stage", stage);
+             if (!uboot) kv.emplace_back("uboot", "0");
+             for (const auto& item : options)
+               for (auto& pair : sim::split_options(item)) kv.push_back(std::move(pair));
+             const sim::BoardConfig config = sim::board_config(soc, kv);
+             if (config.link != sim::SimLink::uart)
+               throw UsageError(errc::usage, "UartSimServer serves link=uart; use mp1boot-usbsim for link=usb");
              transport::LineTiming t;
              t.enabled = line_timing;
              t.baud = baud;
              t.turnaround = std::chrono::microseconds(static_cast<long>(turnaround_ms * 1000));
              auto s = std::make_unique<UartSimServer>();
-             s->board = std::make_shared<LockedBoard>(o);
+             s->board = std::make_shared<LockedBoard>(config.uart_options());
              s->server = std::make_unique<transport::PtyServer>(s->board, t);
              return s;
            }),
            py::arg("soc"), py::arg("record_dir") = "", py::arg("line_timing") = false, py::arg("baud") = 115200,
            py::arg("turnaround_ms") = 0.0, py::arg("tfa_boot_delay_ms") = 0.0, py::arg("rom_read_memory") = false,
-           py::arg("stage") = "rom", py::arg("uboot") = true, py::arg("storage_dir") = "")
+           py::arg("stage") = "rom", py::arg("uboot") = true, py::arg("storage_dir") = "",
+           py::arg("options") = std::vector<std::string>{})
       .def_property_readonly("path", [](const UartSimServer& s) { return s.server->slave_path(); })
       .def_property_readonly("stage", [](const UartSimServer& s) {
         return s.board->with([](const sim::UartBoard& b) { return b.stage(); });

@@ -45,7 +45,7 @@ def test_bmap_beside_the_image_is_used(tmp_path, fsbl_mp15, capsys):
     assert part["size"] == 8 << 20
     assert 256 * 1024 <= part["bytes_sent"] < 4 << 20
     assert part["bytes_skipped"] == part["size"] - part["bytes_sent"]
-    assert f"{part['bytes_sent']} B sent (block map)" in capsys.readouterr().out
+    assert "sent (block map)" in capsys.readouterr().out
 
 
 def test_named_bmap_and_no_bmap(tmp_path, fsbl_mp15):

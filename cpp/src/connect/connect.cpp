@@ -6,8 +6,8 @@
 
 #include "mp1boot/session/uart_device.hpp"
 #include "mp1boot/session/usb_device.hpp"
+#include "mp1boot/sim/board_config.hpp"
 #include "mp1boot/sim/uart_board.hpp"
-#include "mp1boot/sim/uboot_uart.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
 #include "mp1boot/transport/peer_usb_port.hpp"
@@ -62,69 +62,27 @@ std::unique_ptr<Device> finish_uart(std::unique_ptr<transport::ByteStream> strea
   return dev;
 }
 
-// Fault of the simulated USB board: it resets after reset_after bytes of phase reset_phase.
-sim::UsbResetFault& usb_reset_fault(sim::UsbBoardOptions& b) {
-  if (!b.reset_fault) b.reset_fault.emplace();
-  return *b.reset_fault;
-}
-
 // "reconnect_ms=N" (every hand-over) or "A,B,C" (after the ROM, TF-A, U-Boot layout).
 UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std::string& v) {
   UsbDevice::ReconnectTimeouts t;
+  std::vector<std::chrono::milliseconds> ms;
   try {
-    std::vector<long> ms;
-    std::size_t pos = 0;
-    while (pos <= v.size()) {
-      const std::size_t comma = std::min(v.find(',', pos), v.size());
-      ms.push_back(std::stol(v.substr(pos, comma - pos)));
-      pos = comma + 1;
-    }
-    if (ms.size() != 1 && ms.size() != 3) throw std::invalid_argument("count");
-    t.after_rom = std::chrono::milliseconds(ms[0]);
-    t.after_tfa = std::chrono::milliseconds(ms.size() == 3 ? ms[1] : ms[0]);
-    t.after_uboot = std::chrono::milliseconds(ms.size() == 3 ? ms[2] : ms[0]);
-  } catch (const std::exception&) {
-    bad_url(url, "reconnect_ms needs milliseconds: N, or ROM,TFA,UBOOT; got '" + v + "'");
+    for (const auto& [item, unused] : sim::split_options(v, ','))
+      ms.emplace_back(static_cast<std::int64_t>(sim::parse_option_number("reconnect_ms", item, 0, 3'600'000)));
+  } catch (const UsageError& e) {
+    bad_url(url, e.message());
   }
+  if (ms.size() != 1 && ms.size() != 3)
+    bad_url(url, "reconnect_ms needs milliseconds: N, or ROM,TFA,UBOOT; got '" + v + "'");
+  t.after_rom = ms[0];
+  t.after_tfa = ms.size() == 3 ? ms[1] : ms[0];
+  t.after_uboot = ms.size() == 3 ? ms[2] : ms[0];
   return t;
 }
 
-std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, const SocInfo& soc) {
-  sim::UsbBoardOptions b;
-  b.soc = &soc;
-  transport::PeerUsbOptions so;
-  sim::UbootOptions uboot;
-  bool with_uboot = true;
-  UsbDevice::Options uo;
-  auto micros = [&](const std::string& k, const std::string& v) {
-    try {
-      return std::chrono::microseconds(std::stol(v));
-    } catch (const std::exception&) {
-      bad_url(url, k + " needs a number of microseconds, got '" + v + "'");
-    }
-  };
-  for (const auto& [k, v] : u.query) {
-    if (k == "link") continue;
-    else if (k == "record") b.record_dir = v;
-    else if (k == "serial") b.serial = v;
-    else if (k == "realtime") so.real_time = v != "0";
-    else if (k == "block_us") b.block_time = micros(k, v);
-    else if (k == "uboot_block_us") b.uboot_block_time = micros(k, v);
-    else if (k == "uboot") with_uboot = v != "0";
-    else if (k == "tfa") b.tfa_enabled = v != "0";
-    else if (k == "storage") uboot.storage.dir = v;
-    else if (k == "uboot_version") uboot.uboot_version = v;
-    else if (k == "medium_bps") uboot.medium_bytes_per_second = std::stoull(v, nullptr, 0);
-    else if (k == "flush_ms") uboot.flush_time = std::chrono::milliseconds(std::stoll(v, nullptr, 0));
-    else if (k == "reset_phase") usb_reset_fault(b).phase = static_cast<std::uint8_t>(std::stoul(v, nullptr, 0));
-    else if (k == "reset_after") usb_reset_fault(b).after_bytes = std::stoull(v, nullptr, 0);
-    else if (k == "reconnect_ms") uo.reconnect = reconnect_timeouts(url, v);
-    else bad_url(url, "unknown simulator option '" + k + "' for link=usb");
-  }
-  // After TF-A, U-Boot's stm32prog gadget (its storage in a temporary folder unless storage=DIR).
-  b.uboot.reset();
-  if (with_uboot) b.uboot = uboot;
-  auto board = std::make_shared<sim::UsbBoard>(b);
+std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, const UsbDevice::Options& uo) {
+  auto board = std::make_shared<sim::UsbBoard>(config.usb_options());
+  const transport::PeerUsbOptions so{.real_time = config.real_time};
   auto port = std::make_unique<transport::PeerUsbPort>(board, so);
   UsbDevice::Reopen reopen = [board, so](const usb::Identity&, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
@@ -133,37 +91,31 @@ std::unique_ptr<Device> connect_sim_usb(const Url& u, std::string_view url, cons
   return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }
 
+// sim:SOC?key=value&...: the board's options in the vocabulary of sim/board_config.hpp, plus the
+// host's reconnect_ms (USB).
 std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const ConnectOptions& o) {
   if (u.target.empty()) bad_url(url, "the simulated board needs a SoC, e.g. sim:stm32mp135");
-  const SocInfo& soc = soc_by_name(u.target);
-  if (auto it = u.query.find("link"); it != u.query.end() && it->second == "usb") return connect_sim_usb(u, url, soc);
-  sim::UartBoardOptions b;
-  b.soc = &soc;
-  sim::UbootOptions uboot;
-  bool with_uboot = true;
-  // Fault: the board resets after reset_after bytes of phase reset_phase (FIELD.md 10).
-  auto reset_fault = [&b]() -> sim::UartFaultPlan::ResetFault& {
-    if (!b.faults.reset_during) b.faults.reset_during.emplace();
-    return *b.faults.reset_during;
-  };
-  for (const auto& [k, v] : u.query) {
-    if (k == "record") b.record_dir = v;
-    else if (k == "uboot") with_uboot = v != "0";
-    else if (k == "storage") uboot.storage.dir = v;
-    else if (k == "uboot_version") uboot.uboot_version = v;
-    else if (k == "link" && v == "uart") continue;
-    else if (k == "link") bad_url(url, "link must be uart or usb");
-    else if (k == "rom_read_memory") b.rom_read_memory = v != "0";
-    else if (k == "stage" && v == "tfa") b.start_stage = sim::StartStage::tfa;
-    else if (k == "reset_phase") reset_fault().phase = static_cast<std::uint8_t>(std::stoul(v, nullptr, 0));
-    else if (k == "reset_after") reset_fault().after_bytes = std::stoull(v, nullptr, 0);
-    else bad_url(url, "unknown simulator option '" + k + "'");
+  std::vector<std::pair<std::string, std::string>> board_options;
+  UsbDevice::Options uo;
+  bool reconnect_given = false;
+  for (auto& [k, v] : sim::split_options(u.raw_query)) {
+    if (k == "reconnect_ms") {
+      uo.reconnect = reconnect_timeouts(url, v);
+      reconnect_given = true;
+    } else {
+      board_options.emplace_back(k, v);
+    }
   }
-  // After TF-A, U-Boot's stm32prog programming service (its storage in a temporary folder unless
-  // storage=DIR is given).
-  if (with_uboot) b.ssbl_factory = sim::make_uboot_factory(uboot);
-  auto board = std::make_shared<sim::UartBoard>(b);
-  auto stream = std::make_unique<transport::PeerStream>(board, "sim:" + std::string(b.soc->name));
+  sim::BoardConfig config;
+  try {
+    config = sim::board_config(u.target, board_options);
+  } catch (UsageError& e) {
+    bad_url(url, e.message());
+  }
+  if (config.link == sim::SimLink::usb) return connect_sim_usb(config, uo);
+  if (reconnect_given) bad_url(url, "reconnect_ms applies to link=usb only");
+  auto board = std::make_shared<sim::UartBoard>(config.uart_options());
+  auto stream = std::make_unique<transport::PeerStream>(board, "sim:" + std::string(config.soc->name));
   return finish_uart(std::move(stream), o);
 }
 
@@ -195,8 +147,8 @@ std::unique_ptr<Device> connect_usb(const Url& u, std::string_view url) {
 
 std::string connect_url_help() {
   return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
-         "sim:stm32mp135 or sim:stm32mp157[?link=usb&record=DIR&storage=DIR&uboot=0&tfa=0&block_us=N&uboot_block_us=N&medium_bps=N&flush_ms=N"
-         "&realtime=1&reset_phase=0xNN&reset_after=BYTES&reconnect_ms=N], "
+         "sim:stm32mp135 or sim:stm32mp157[?key=value&...] (keys: `mp1boot sim --help`; link=usb also "
+         "takes the host's reconnect_ms=N or ROM,TFA,UBOOT), "
          "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
 }
 

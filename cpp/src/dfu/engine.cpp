@@ -84,7 +84,7 @@ void Engine::select_alt(std::uint8_t alt) {
 void Engine::get_phase(std::span<const usb::AltSetting> alts) {
   guarded([&] {
     require_ready();
-    const auto* alt = find_alt(alts, virtual_phase);
+    const auto* alt = find_alt(alts, phase::command);
     if (!alt)
       fail_usage(errc::unsupported, "no alternate setting for the virtual phase 0xf1 used by Get Phase (alts: " +
                                         list_alts(alts) + ")");

@@ -287,7 +287,7 @@ std::optional<PhaseInfo> parse_phase_reply(ByteView b) {
   info.address = load_le32(&b[1]);
   info.offset = load_le32(&b[5]);
   ByteView rest = b.subspan(phase_reply_min_size);
-  if (info.phase == reset_phase) {
+  if (info.phase == phase::reset) {
     std::string msg;
     for (auto c : rest) {
       if (c == 0) break;
@@ -306,7 +306,7 @@ Bytes encode_phase_reply(const PhaseInfo& info, bool with_flag) {
   out[0] = info.phase;
   store_le32(&out[1], info.address);
   store_le32(&out[5], info.offset);
-  if (info.phase == reset_phase)
+  if (info.phase == phase::reset)
     for (char c : info.message) out.push_back(static_cast<std::uint8_t>(c));  // (insert() trips GCC 12 -Warray-bounds)
   else if (with_flag)
     out.push_back(info.detach_requested ? 0x01 : 0x00);

@@ -2,9 +2,29 @@
 // Device::boot and progress throttling, common to both links.
 #include "mp1boot/session/device.hpp"
 
+#include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 
 namespace mp1boot::session {
+
+void throw_closed(const std::string& describe, const char* operation) {
+  throw UsageError(errc::usage, std::string(operation) + ": the device " + describe + " was closed; connect again",
+                   ErrorContext{.operation = operation, .transport = describe});
+}
+
+void Device::download(ByteView data, const DownloadOptions& options) {
+  const bool permanent = options.op == uart::DownloadOp::otp || options.op == uart::DownloadOp::pmic ||
+                         options.phase == uart::phase::otp || options.phase == uart::phase::pmic;
+  if (permanent && !options.consent.i_understand_this_is_permanent) {
+    const bool otp = options.op == uart::DownloadOp::otp || options.phase == uart::phase::otp;
+    throw UsageError(errc::usage,
+                     std::string(otp ? "OTP programming (0xF2)" : "PMIC NVM programming (0xF4)") +
+                         " cannot be undone: the download needs the explicit consent (DownloadOptions::consent, "
+                         "or write_otp/write_pmic with PermanentWrite{true}); nothing was sent",
+                     ErrorContext{.operation = "download", .phase = options.phase, .transport = describe()});
+  }
+  do_download(data, options);
+}
 
 ProgressThrottle::ProgressThrottle(ProgressFn fn, Progress base) : fn_(std::move(fn)), p_(std::move(base)) {}
 
@@ -49,15 +69,15 @@ BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn 
   image::check_for_rom(img, *soc, file);
 
   const PhaseInfo phase = get_phase();
-  if (phase.phase != uart::phase::fsbl) {
+  if (phase.phase != phase::fsbl) {
     ErrorContext c{.operation = "boot", .phase = phase.phase, .transport = describe()};
     std::string what = "device is not waiting for an FSBL: it asks for phase " + hex8(phase.phase) + " (" +
-                       std::string(uart::phase_name(phase.phase)) + ")";
+                       std::string(phase_name(phase.phase)) + ")";
     if (!phase.message.empty()) what += ": \"" + phase.message + "\"";
     throw DeviceError(errc::unsupported, what, c);
   }
   DownloadOptions opts;
-  opts.phase = uart::phase::fsbl;
+  opts.phase = phase::fsbl;
   opts.name = file;
   opts.progress = std::move(progress);
   const auto t0 = std::chrono::steady_clock::now();
@@ -67,7 +87,7 @@ BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn 
 
   BootResult r;
   r.soc = std::string(soc->family_name);
-  r.phase = uart::phase::fsbl;
+  r.phase = phase::fsbl;
   r.image = file;
   r.transfer.bytes = image_bytes.size();
   r.transfer.seconds = secs;

@@ -27,11 +27,12 @@ void require_consent(PermanentWrite consent, const char* what) {
 
 void write_virtual(Device& device, std::uint8_t phase, ByteView data, const char* name, const ProgressFn& progress) {
   DownloadOptions o;
+  o.consent.i_understand_this_is_permanent = true;  // checked by the caller
   o.phase = phase;
   o.name = name;
   o.progress = progress;
   if (device.link() == "uart") {
-    o.op = phase == phase_otp ? uart::DownloadOp::otp : uart::DownloadOp::pmic;
+    o.op = phase == phase::otp ? uart::DownloadOp::otp : uart::DownloadOp::pmic;
     device.download(data, o);
     device.start(phase);
   } else {
@@ -44,7 +45,7 @@ OtpImage OtpImage::parse(ByteView bytes) {
   if (bytes.size() < 8 || bytes.size() % 8 != 0)
     throw ProtocolError(errc::unexpected_byte,
                         "an OTP image is (words * 2 + 2) * 4 bytes; got " + std::to_string(bytes.size()),
-                        ErrorContext{.operation = "otp", .phase = phase_otp});
+                        ErrorContext{.operation = "otp", .phase = phase::otp});
   OtpImage img;
   img.version = load_le32(&bytes[0]);
   img.bsec_state = load_le32(&bytes[4]);
@@ -73,7 +74,7 @@ Bytes otp_request(ByteView current, const std::map<std::uint32_t, std::uint32_t>
     if (n >= img.words.size())
       throw UsageError(errc::usage, "OTP word " + std::to_string(n) + " does not exist (the image has " +
                                         std::to_string(img.words.size()) + " words)",
-                       ErrorContext{.operation = "otp", .phase = phase_otp});
+                       ErrorContext{.operation = "otp", .phase = phase::otp});
     return img.words[n];
   };
   for (auto& w : img.words) w.update = false;
@@ -93,19 +94,19 @@ Bytes read_otp(Device& device, std::size_t size, const ProgressFn& progress) {
     size = otp_image_size_mp1;
     if (auto* usb = dynamic_cast<UsbDevice*>(&device)) {
       const auto alts = usb->port().alt_settings();
-      if (const auto* alt = dfu::find_alt(alts, phase_otp))
+      if (const auto* alt = dfu::find_alt(alts, phase::otp))
         if (auto n = dfu::parse_alt_name(alt->name); n && n->size) size = n->size;
     }
   }
-  return device.read_back(phase_otp, size, progress);
+  return device.read_back(phase::otp, size, progress);
 }
 
-Bytes read_pmic(Device& device, const ProgressFn& progress) { return device.read_back(phase_pmic, pmic_nvm_size, progress); }
+Bytes read_pmic(Device& device, const ProgressFn& progress) { return device.read_back(phase::pmic, pmic_nvm_size, progress); }
 
 void write_otp(Device& device, ByteView image, PermanentWrite consent, const ProgressFn& progress) {
   require_consent(consent, "OTP programming");
   OtpImage::parse(image);  // well-formed before anything goes out
-  write_virtual(device, phase_otp, image, "OTP", progress);
+  write_virtual(device, phase::otp, image, "OTP", progress);
 }
 
 void write_pmic(Device& device, ByteView nvm, PermanentWrite consent, const ProgressFn& progress) {
@@ -113,8 +114,8 @@ void write_pmic(Device& device, ByteView nvm, PermanentWrite consent, const Prog
   if (nvm.size() != pmic_nvm_size)
     throw UsageError(errc::usage, "the PMIC NVM is " + std::to_string(pmic_nvm_size) + " bytes; got " +
                                       std::to_string(nvm.size()),
-                     ErrorContext{.operation = "PMIC NVM programming", .phase = phase_pmic});
-  write_virtual(device, phase_pmic, nvm, "PMIC", progress);
+                     ErrorContext{.operation = "PMIC NVM programming", .phase = phase::pmic});
+  write_virtual(device, phase::pmic, nvm, "PMIC", progress);
 }
 
 }  // namespace mp1boot::session

@@ -47,19 +47,9 @@ std::uint16_t UartDevice::get_id() {
   return engine_.id();
 }
 
-uart::PhaseReply UartDevice::get_phase_raw() {
-  run([](uart::Engine& e) { e.get_phase(); });
-  return engine_.phase_reply();
-}
-
 PhaseInfo UartDevice::get_phase() {
-  uart::PhaseReply r = get_phase_raw();
-  PhaseInfo p;
-  p.phase = r.phase;
-  p.address = r.address;
-  p.message = r.message();
-  p.info = r.info;
-  return p;
+  run([](uart::Engine& e) { e.get_phase(); });
+  return engine_.phase_info();
 }
 
 Bytes UartDevice::read_memory(std::uint32_t address, std::size_t length) {
@@ -105,7 +95,7 @@ bool UartDevice::reset_detected(std::chrono::milliseconds wait) {
   do {
     try {
       sync();
-      return get_phase().phase == uart::phase::fsbl;
+      return get_phase().phase == phase::fsbl;
     } catch (const CancelledError&) {
       throw;
     } catch (const Error&) {
@@ -113,6 +103,27 @@ bool UartDevice::reset_detected(std::chrono::milliseconds wait) {
     }
   } while (std::chrono::steady_clock::now() < deadline);
   return false;
+}
+
+namespace {
+/// What a closed UartDevice talks to: every operation is a UsageError.
+class ClosedStream final : public transport::ByteStream {
+ public:
+  explicit ClosedStream(std::string describe) : describe_(std::move(describe)) {}
+  void write(ByteView) override { throw_closed(describe_, "write"); }
+  std::size_t read_some(std::span<std::uint8_t>, std::chrono::milliseconds) override { throw_closed(describe_, "read"); }
+  void flush_input() override { throw_closed(describe_, "flush"); }
+  std::string describe() const override { return describe_; }
+
+ private:
+  std::string describe_;
+};
+}  // namespace
+
+void UartDevice::close() {
+  if (closed_) return;
+  stream_ = std::make_unique<ClosedStream>(stream_->describe());  // the port is released here
+  closed_ = true;
 }
 
 LinkInfo UartDevice::link_info() const {
@@ -123,7 +134,7 @@ LinkInfo UartDevice::link_info() const {
   return info;
 }
 
-void UartDevice::download(ByteView data, const DownloadOptions& options) {
+void UartDevice::do_download(ByteView data, const DownloadOptions& options) {
   ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
   progress.update(0, data.size());
   DriveHooks hooks = hooks_;

@@ -114,15 +114,9 @@ PhaseInfo UsbDevice::get_phase() {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
-  const dfu::PhaseInfo& p = *engine_.phase_info();
+  const PhaseInfo& p = *engine_.phase_info();
   last_phase_ = p.phase;
-  PhaseInfo out;
-  out.phase = p.phase;
-  out.address = p.address;
-  out.offset = p.offset;
-  out.detach_requested = p.detach_requested;
-  out.message = p.message;
-  return out;
+  return p;
 }
 
 void UsbDevice::run_download(const DownloadOptions& options, const std::function<void(std::uint32_t)>& begin,
@@ -164,7 +158,7 @@ dfu::DownloadOptions flush_bound(std::uint64_t size, const dfu::Options& o) {
 }
 }  // namespace
 
-void UsbDevice::download(ByteView data, const DownloadOptions& options) {
+void UsbDevice::do_download(ByteView data, const DownloadOptions& options) {
   reset_offset_for(options.phase);
   ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
   progress.update(0, data.size());
@@ -180,7 +174,7 @@ void UsbDevice::download(ByteView data, const DownloadOptions& options) {
 }
 
 void UsbDevice::download_stream(const DataReader& reader, std::uint64_t size, const DownloadOptions& options) {
-  if (options.phase <= 0x01) {  // the FSBL hand-over rules live in download(); FSBLs are small
+  if (options.phase <= 0x01 || options.phase >= 0xF1) {  // FSBL hand-over rules, NVM consent: download()
     Device::download_stream(reader, size, options);
     return;
   }
@@ -317,7 +311,7 @@ void UsbDevice::reconnect() {
 }
 
 void UsbDevice::start(std::uint32_t address) {
-  if (address != 0xFFFFFFFF)
+  if (address != start_downloaded_image)
     throw UsageError(errc::unsupported, "start at " + hex32(address) + " is not available over USB DFU here",
                      ErrorContext{.operation = "start", .transport = describe()});
   if (left_) {
@@ -365,6 +359,37 @@ bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
   } catch (const Error&) {
     return false;
   }
+}
+
+namespace {
+/// What a closed UsbDevice talks to: every transfer is a UsageError; the identity stays known.
+class ClosedUsbPort final : public transport::UsbControlPort {
+ public:
+  ClosedUsbPort(transport::UsbIdentity id, std::string describe) : id_(std::move(id)), describe_(std::move(describe)) {}
+  std::size_t control_in(const transport::SetupPacket&, std::span<std::uint8_t>, ms) override {
+    throw_closed(describe_, "control_in");
+  }
+  void control_out(const transport::SetupPacket&, ByteView, ms) override { throw_closed(describe_, "control_out"); }
+  std::vector<transport::AltSetting> alt_settings() override { throw_closed(describe_, "alt_settings"); }
+  void set_alt_setting(std::uint8_t) override { throw_closed(describe_, "set_alt_setting"); }
+  transport::UsbIdentity identity() const override { return id_; }
+  void reset() override { throw_closed(describe_, "reset"); }
+  std::string describe() const override { return describe_; }
+
+ private:
+  transport::UsbIdentity id_;
+  std::string describe_;
+};
+}  // namespace
+
+void UsbDevice::close() {
+  if (closed_) return;
+  const std::string d = port_->describe();
+  port_ = std::make_unique<ClosedUsbPort>(port_->identity(), d);  // the handle is released here
+  reopen_ = [d](const transport::UsbIdentity&, std::chrono::milliseconds,
+                const CancelToken*) -> std::unique_ptr<transport::UsbControlPort> { throw_closed(d, "reconnect"); };
+  left_ = false;
+  closed_ = true;
 }
 
 LinkInfo UsbDevice::link_info() const {

@@ -242,7 +242,7 @@ void RomUartStage::end_data(std::uint8_t checksum, UartLine& line) {
 
 void RomUartStage::end_start(UartLine& line) {
   std::uint32_t address = load_be32(frame_.data());
-  if (uart::xor_of(ByteView(frame_.data(), 4)) != frame_[4] || address != uart::start_current_phase) {
+  if (uart::xor_of(ByteView(frame_.data(), 4)) != frame_[4] || address != start_downloaded_image) {
     line.send_byte(uart::nack);
     to_idle();
     return;

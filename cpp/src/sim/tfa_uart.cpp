@@ -62,10 +62,10 @@ void TfaUartStage::send_result(std::uint8_t result, UartLine& line) {
 
 void TfaUartStage::fail(std::string message) {
   // The first error wins; the buffer is given up (address 0xFFFFFFFF, length 0, packet 0).
-  if (phase_ == uart::phase::reset) return;
+  if (phase_ == phase::reset) return;
   if (message.size() > error_buffer - 1) message.resize(error_buffer - 1);
   error_ = std::move(message);
-  phase_ = uart::phase::reset;
+  phase_ = phase::reset;
   buffer_valid_ = false;
   remaining_ = 0;
   packet_ = 0;
@@ -226,7 +226,7 @@ void TfaUartStage::on_byte(std::uint8_t b, UartLine& line) {
       }
       std::uint32_t address = std::uint32_t(frame_[0]) << 24 | std::uint32_t(frame_[1]) << 16 |
                               std::uint32_t(frame_[2]) << 8 | frame_[3];
-      if (address != uart::start_current_phase) {
+      if (address != start_downloaded_image) {
         // Quirk: an error for the next Get Phase, but the reply is still ACK.
         fail(format("Invalid start at %x, for phase %u\n", address, phase_));
         finish(true, line);
@@ -275,9 +275,9 @@ void TfaUartStage::execute(std::uint8_t cmd, UartLine& line) {
       Bytes reply{static_cast<std::uint8_t>(5 + error_.size()), phase_, 0, 0, 0, 0,
                   static_cast<std::uint8_t>(error_.size())};
       store_le32(&reply[2], buffer_address_);
-      if (phase_ == uart::phase::reset) reply.insert(reply.end(), error_.begin(), error_.end());
+      if (phase_ == phase::reset) reply.insert(reply.end(), error_.begin(), error_.end());
       line.send(reply);
-      bool reset = phase_ == uart::phase::reset;
+      bool reset = phase_ == phase::reset;
       finish(true, line);
       if (reset) {
         exit_ = StageExit{StageExit::Kind::halt, "TF-A reset after reporting phase 0xFF: " + error_};

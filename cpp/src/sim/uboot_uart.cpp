@@ -237,9 +237,9 @@ void UbootUartStage::address_complete(UartLine& line) {
       return;
     case 0x21: {
       const std::uint32_t phase = programmer_.phase();
-      const bool ends_phase = address == uart::start_current_phase || address == phase;
+      const bool ends_phase = address == start_downloaded_image || address == phase;
       const bool ok = programmer_.start(address) == 0;
-      if (ok && ends_phase && phase <= uart::phase::last_user)
+      if (ok && ends_phase && phase <= phase::last_user)
         line.complete_image(static_cast<std::uint8_t>(phase), phase_data_);
       if (programmer_.phase() != phase || ends_phase) phase_data_.clear();
       result(ok ? uart::ack : uart::abort_byte, line);
@@ -254,7 +254,7 @@ void UbootUartStage::download_address(std::uint32_t address, UartLine& line) {
   result(uart::ack, line);  // the address frame is fine: ACK before any other check
   operation_ = static_cast<std::uint8_t>(address >> 24);
   received_packet_ = address & 0x00FFFFFF;
-  if (operation_ != 0x00 && operation_ != uart::phase::otp && operation_ != uart::phase::pmic) {
+  if (operation_ != 0x00 && operation_ != phase::otp && operation_ != phase::pmic) {
     result(uart::nack, line);
     to_idle(line);
     return;
@@ -286,8 +286,8 @@ void UbootUartStage::download_data(UartLine& line) {
   const ByteView data(frame_.data() + 1, data_length_);
   int ret = 0;
   switch (operation_) {
-    case uart::phase::otp: ret = programmer_.otp_write(cursor_, data); break;
-    case uart::phase::pmic: ret = programmer_.pmic_write(cursor_, data); break;
+    case phase::otp: ret = programmer_.otp_write(cursor_, data); break;
+    case phase::pmic: ret = programmer_.pmic_write(cursor_, data); break;
     default: ret = programmer_.write(data); break;
   }
   if (ret != 0) {
@@ -329,7 +329,7 @@ SsblFactory make_uboot_factory(UbootOptions options, std::shared_ptr<UbootHardwa
     if (!*holder) *holder = std::make_shared<UbootHardware>(options.storage);
     const std::shared_ptr<UbootHardware>& hardware = *holder;
     if (options.preloaded_layout.empty() && info.images != nullptr) {
-      auto legacy = info.images->find(uart::phase::flashlayout);
+      auto legacy = info.images->find(phase::flash_layout);
       if (legacy != info.images->end()) {
         UbootOptions with_layout = options;
         with_layout.preloaded_layout = legacy->second;

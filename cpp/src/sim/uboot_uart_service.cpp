@@ -52,7 +52,7 @@ UbootProgrammer::UbootProgrammer(const SocInfo& soc, UbootOptions options, std::
   }
   make_entities();
   // stm32prog_usb_loop skips the layout gadget run when the layout was already in RAM.
-  usb_partitions_run_ = phase_ != phase_flashlayout;
+  usb_partitions_run_ = phase_ != phase::flash_layout;
 }
 
 UbootProgrammer::~UbootProgrammer() = default;
@@ -60,11 +60,11 @@ UbootProgrammer::~UbootProgrammer() = default;
 // --- phase, errors --------------------------------------------------------------------------
 
 void UbootProgrammer::fail(std::string message) {
-  if (phase_ == phase_reset) return;  // the first error wins
+  if (phase_ == phase::reset) return;  // the first error wins
   if (message.size() > error_size - 1) message.resize(error_size - 1);
   error_ = message;
-  phase_ = phase_reset;
-  event(UbootEvent::Kind::error, phase_reset, std::move(message));
+  phase_ = phase::reset;
+  event(UbootEvent::Kind::error, phase::reset, std::move(message));
 }
 
 void UbootProgrammer::event(UbootEvent::Kind kind, std::uint32_t phase, std::string text) {
@@ -76,29 +76,29 @@ void UbootProgrammer::event(UbootEvent::Kind kind, std::uint32_t phase, std::str
 }
 
 std::uint32_t UbootProgrammer::phase_address() const {
-  return phase_ == phase_flashlayout ? load_address_ : default_address;
+  return phase_ == phase::flash_layout ? load_address_ : default_address;
 }
 
 std::string UbootProgrammer::phase_message() const {
-  if (phase_ != phase_reset && phase_ != uboot_phase_do_reset) return "";
+  if (phase_ != phase::reset && phase_ != uboot_phase_do_reset) return "";
   return error_.empty() ? std::string("Unspecified") : error_;
 }
 
 void UbootProgrammer::phase_reported() {
-  if (phase_ != phase_reset) return;
+  if (phase_ != phase::reset) return;
   phase_ = uboot_phase_do_reset;
   reset_reason_ = "reset after phase 0xFF: " + phase_message();
 }
 
 void UbootProgrammer::next_phase() {
-  if (phase_ == phase_reset || phase_ == phase_end || phase_ == uboot_phase_do_reset) return;
+  if (phase_ == phase::reset || phase_ == phase::end || phase_ == uboot_phase_do_reset) return;
   dfu_seq_ = 0;
   cur_part_ = -1;
   const std::uint32_t from = phase_;
-  phase_ = phase_end;
+  phase_ = phase::end;
   if (!layout_) return;
   const auto& parts = layout_->parts;
-  for (std::uint32_t id = from + 1; id <= phase_last_user; ++id) {
+  for (std::uint32_t id = from + 1; id <= phase::last_user; ++id) {
     auto it = std::find_if(parts.begin(), parts.end(), [&](const UbootPart& p) { return p.id == id; });
     if (it == parts.end()) continue;
     if (it->select && !it->empty) {  // the first line with this id decides
@@ -120,7 +120,7 @@ void UbootProgrammer::make_entities() {
     return;
   }
   const auto& parts = layout_->parts;
-  for (std::uint32_t id = 1; id <= phase_last_user; ++id) {
+  for (std::uint32_t id = 1; id <= phase::last_user; ++id) {
     auto it = std::find_if(parts.begin(), parts.end(), [&](const UbootPart& p) { return p.id == id; });
     if (it == parts.end() || it->ip == UbootIp::none) continue;
     alt_parts_.push_back(static_cast<int>(it - parts.begin()));
@@ -134,7 +134,7 @@ int UbootProgrammer::part_of_entity(int alt) const {
 
 int UbootProgrammer::current_entity() const {
   // stm32prog_get_entity: the current partition's alt, or alt 0 in phase 0x00; -1: none.
-  if (cur_part_ < 0) return phase_ == phase_flashlayout ? 0 : -1;
+  if (cur_part_ < 0) return phase_ == phase::flash_layout ? 0 : -1;
   for (std::size_t a = 0; a < alt_parts_.size(); ++a)
     if (alt_parts_[a] == cur_part_) return static_cast<int>(a);
   return -1;
@@ -167,9 +167,9 @@ void UbootProgrammer::error_callback(int alt, const char* message) {
 
 std::uint64_t UbootProgrammer::medium_size(int alt) const {
   switch (virtual_of(alt)) {
-    case phase_cmd: return cmd_size;
-    case phase_otp: return uboot_otp_image_size;
-    case phase_pmic: return uboot_pmic_size;
+    case phase::command: return cmd_size;
+    case phase::otp: return uboot_otp_image_size;
+    case phase::pmic: return uboot_pmic_size;
     default: break;
   }
   const int index = part_of_entity(alt);
@@ -182,9 +182,9 @@ std::uint64_t UbootProgrammer::medium_size(int alt) const {
 
 int UbootProgrammer::medium_write(int alt, std::uint64_t offset, ByteView data) {
   switch (virtual_of(alt)) {  // stm32prog_write_medium_virt
-    case phase_cmd: return cmd_write(static_cast<std::uint32_t>(offset), data);
-    case phase_otp: return otp_write(static_cast<std::uint32_t>(offset), data);
-    case phase_pmic: return pmic_write(static_cast<std::uint32_t>(offset), data);
+    case phase::command: return cmd_write(static_cast<std::uint32_t>(offset), data);
+    case phase::otp: return otp_write(static_cast<std::uint32_t>(offset), data);
+    case phase::pmic: return pmic_write(static_cast<std::uint32_t>(offset), data);
     default: break;
   }
   const int index = part_of_entity(alt);
@@ -234,9 +234,9 @@ int UbootProgrammer::medium_write(int alt, std::uint64_t offset, ByteView data) 
 
 int UbootProgrammer::medium_read(int alt, std::uint64_t offset, std::size_t& len, Bytes& out) {
   switch (virtual_of(alt)) {  // stm32prog_read_medium_virt
-    case phase_cmd: return cmd_read(static_cast<std::uint32_t>(offset), len, out);
-    case phase_otp: return otp_read(static_cast<std::uint32_t>(offset), len, out);
-    case phase_pmic: return pmic_read(static_cast<std::uint32_t>(offset), len, out);
+    case phase::command: return cmd_read(static_cast<std::uint32_t>(offset), len, out);
+    case phase::otp: return otp_read(static_cast<std::uint32_t>(offset), len, out);
+    case phase::pmic: return pmic_read(static_cast<std::uint32_t>(offset), len, out);
     default: break;
   }
   const int index = part_of_entity(alt);
@@ -344,19 +344,19 @@ int UbootProgrammer::dfu_flush(int alt) {
 
 void UbootProgrammer::flush_callback(int alt) {
   const std::uint32_t virt = virtual_of(alt);
-  if (virt == phase_otp) otp_start();
-  if (virt == phase_pmic) pmic_start();
+  if (virt == phase::otp) otp_start();
+  if (virt == phase::pmic) pmic_start();
   if (virt != 0) return;
   const std::uint64_t size = txn(alt).offset;
-  if (part_of_entity(alt) == -1 && phase_ == phase_flashlayout) {
+  if (part_of_entity(alt) == -1 && phase_ == phase::flash_layout) {
     // The layout received: legacy U-Boot script, or a layout to parse.
     Bytes head = hw_->storage.read("ram", 0, load_address_, 4);
     const std::uint32_t magic = std::uint32_t{head[0]} << 24 | std::uint32_t{head[1]} << 16 |
                                 std::uint32_t{head[2]} << 8 | head[3];
     if (size >= 4 && magic == uimage_magic) {  // genimg_get_format: a legacy uImage
       script_ = load_address_;
-      phase_ = phase_end;
-      event(UbootEvent::Kind::script, phase_flashlayout, "U-Boot script received");
+      phase_ = phase::end;
+      event(UbootEvent::Kind::script, phase::flash_layout, "U-Boot script received");
       return;
     }
     parse_layout(hw_->storage.read("ram", 0, load_address_, static_cast<std::size_t>(size)));
@@ -371,9 +371,9 @@ void UbootProgrammer::flush_callback(int alt) {
 
 int UbootProgrammer::start(std::uint32_t address) {
   if (address < 0x100) {
-    if (address == phase_otp) return otp_start();
-    if (address == phase_pmic) return pmic_start();
-    if (address == phase_reset || address == phase_end) {
+    if (address == phase::otp) return otp_start();
+    if (address == phase::pmic) return pmic_start();
+    if (address == phase::reset || address == phase::end) {
       cur_part_ = -1;
       dfu_seq_ = 0;
       phase_ = address;
@@ -386,8 +386,8 @@ int UbootProgrammer::start(std::uint32_t address) {
     }
   }
   if (address == default_address || address == phase_) {
-    if (phase_ == phase_end || phase_ == phase_reset || phase_ == uboot_phase_do_reset) {
-      reset_reason_ = phase_ == phase_end ? "reset after END" : "reset after phase 0xFF: " + phase_message();
+    if (phase_ == phase::end || phase_ == phase::reset || phase_ == uboot_phase_do_reset) {
+      reset_reason_ = phase_ == phase::end ? "reset after END" : "reset after phase 0xFF: " + phase_message();
       cur_part_ = -1;
       phase_ = uboot_phase_do_reset;
       return 0;
@@ -399,7 +399,7 @@ int UbootProgrammer::start(std::uint32_t address) {
       return ret;
     }
     dfu_seq_ = 0;
-    if (phase_ == phase_flashlayout) dfu_init();
+    if (phase_ == phase::flash_layout) dfu_init();
     return 0;
   }
   event(UbootEvent::Kind::jump, phase_, fmt("Starting application at 0x%08x", address));
@@ -411,12 +411,12 @@ StageExit UbootProgrammer::finish() {
     std::string text = fmt("booting the kernel at 0x%llx", ull(uimage_));
     if (initrd_ != 0) text += fmt(", initrd 0x%llx:0x%llx", ull(initrd_), ull(initrd_size_));
     if (dtb_ != 0) text += fmt(", dtb 0x%llx", ull(dtb_));
-    event(UbootEvent::Kind::kernel_boot, phase_end, text);
+    event(UbootEvent::Kind::kernel_boot, phase::end, text);
     return StageExit{StageExit::Kind::boot_next, text};
   }
   std::string reason = reset_reason_.empty() ? std::string("reset") : reset_reason_;
   if (script_ != 0) reason += fmt(" (after running the script at 0x%llx)", ull(script_));
-  event(UbootEvent::Kind::reset, phase_end, reason);
+  event(UbootEvent::Kind::reset, phase::end, reason);
   return StageExit{options_.reset_exit, reason};
 }
 

@@ -112,7 +112,7 @@ void UbootProgrammer::devices_init() {
 
   std::string devices;
   for (const auto& dev : layout_->devices) devices += (devices.empty() ? "" : " ") + dev.ip_name();
-  event(UbootEvent::Kind::layout, phase_flashlayout, devices);
+  event(UbootEvent::Kind::layout, phase::flash_layout, devices);
 
   auto delete_selected = [&](bool raw) {
     for (const auto& part : layout_->parts) {
@@ -170,7 +170,7 @@ bool UbootProgrammer::create_gpt() {
       fail("GPT partitionning fail: " + command + "\"");
       return false;
     }
-    event(UbootEvent::Kind::gpt_written, phase_flashlayout, dev.ip_name());
+    event(UbootEvent::Kind::gpt_written, phase::flash_layout, dev.ip_name());
   }
   return true;
 }

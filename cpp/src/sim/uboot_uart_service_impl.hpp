@@ -12,13 +12,6 @@
 
 namespace mp1boot::sim::uboot_detail {
 
-inline constexpr std::uint32_t phase_flashlayout = 0x00;
-inline constexpr std::uint32_t phase_last_user = 0xF0;
-inline constexpr std::uint32_t phase_cmd = 0xF1;   // the virtual alt (PHASE_CMD)
-inline constexpr std::uint32_t phase_otp = 0xF2;
-inline constexpr std::uint32_t phase_pmic = 0xF4;
-inline constexpr std::uint32_t phase_end = 0xFE;
-inline constexpr std::uint32_t phase_reset = 0xFF;
 inline constexpr std::uint32_t default_address = 0xFFFFFFFF;
 inline constexpr std::uint64_t layout_alt_size = 0x40000;  // "@FlashLayout/0x00/1*256Ke ram <addr> 40000"
 inline constexpr std::uint64_t cmd_size = 512;              // CMD_SIZE of the virtual alt

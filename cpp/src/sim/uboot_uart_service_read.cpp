@@ -21,10 +21,10 @@ Bytes UbootProgrammer::read_memory(std::uint32_t address, std::size_t n) const {
 
 int UbootProgrammer::read_partition(std::uint8_t id, std::uint32_t offset, std::size_t n, Bytes& out) {
   out.assign(n, 0);
-  if (id == phase_otp || id == phase_pmic) {
+  if (id == phase::otp || id == phase::pmic) {
     std::size_t size = n;
     Bytes data;
-    const int ret = id == phase_otp ? otp_read(offset, size, data) : pmic_read(offset, size, data);
+    const int ret = id == phase::otp ? otp_read(offset, size, data) : pmic_read(offset, size, data);
     if (ret != 0) return ret;
     std::copy(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(std::min(size, data.size())), out.begin());
     return static_cast<int>(size);
@@ -34,11 +34,11 @@ int UbootProgrammer::read_partition(std::uint8_t id, std::uint32_t offset, std::
     fail(fmt("DFU write pending for phase %d, seq %d", static_cast<int>(phase_), dfu_seq_));
     return -EINVAL;
   }
-  if (id == phase_flashlayout || id > phase_last_user) {
+  if (id == phase::flash_layout || id > phase::last_user) {
     fail(fmt("read failed : phase %d is invalid", id));
     return -EINVAL;
   }
-  if (read_phase_ <= phase_last_user && id != read_phase_) {
+  if (read_phase_ <= phase::last_user && id != read_phase_) {
     // U-Boot cleans the alt numbered read_phase - 1 (right when phases are contiguous from 1).
     const int previous = static_cast<int>(read_phase_) - 1;
     if (part_of_entity(previous) != -2) cleanup(previous);
@@ -91,7 +91,7 @@ int UbootProgrammer::read_partition(std::uint8_t id, std::uint32_t offset, std::
   if (done < n) {
     cleanup(alt);
     data_offset_ = 0;
-    read_phase_ = phase_end;
+    read_phase_ = phase::end;
   } else {
     data_offset_ += static_cast<std::uint32_t>(done);
   }
@@ -169,7 +169,7 @@ int UbootProgrammer::otp_start() {
   }
   UbootEvent e;
   e.kind = UbootEvent::Kind::otp_programmed;
-  e.phase = phase_otp;
+  e.phase = phase::otp;
   e.text = std::to_string(words.size()) + " words";
   e.otp = std::move(words);
   hw_->events.push_back(std::move(e));
@@ -201,7 +201,7 @@ int UbootProgrammer::pmic_start() {
     return -EOPNOTSUPP;
   }
   hw_->pmic_nvm = pmic_part_;
-  event(UbootEvent::Kind::pmic_programmed, phase_pmic, to_hex(pmic_part_));
+  event(UbootEvent::Kind::pmic_programmed, phase::pmic, to_hex(pmic_part_));
   return 0;
 }
 

@@ -31,13 +31,13 @@ std::string size_field(std::uint64_t size) {
 std::uint32_t UbootProgrammer::virtual_of(int alt) const {
   if (alt < 0 || static_cast<std::size_t>(alt) < alt_parts_.size()) return 0;
   std::size_t k = static_cast<std::size_t>(alt) - alt_parts_.size();
-  if (k == 0) return phase_cmd;
+  if (k == 0) return phase::command;
   --k;
   if (options_.otp_supported) {
-    if (k == 0) return phase_otp;
+    if (k == 0) return phase::otp;
     --k;
   }
-  if (options_.pmic_supported && k == 0) return phase_pmic;
+  if (options_.pmic_supported && k == 0) return phase::pmic;
   return 0;
 }
 
@@ -50,7 +50,7 @@ std::vector<UbootDfuAlt> UbootProgrammer::dfu_alts() const {
   std::vector<UbootDfuAlt> out;
   for (int index : alt_parts_) {
     if (index < 0) {
-      out.push_back({"@FlashLayout/0x00/1*256Ke", static_cast<std::uint8_t>(phase_flashlayout)});
+      out.push_back({"@FlashLayout/0x00/1*256Ke", static_cast<std::uint8_t>(phase::flash_layout)});
       continue;
     }
     const UbootPart& part = layout_->parts[static_cast<std::size_t>(index)];
@@ -58,11 +58,11 @@ std::vector<UbootDfuAlt> UbootProgrammer::dfu_alts() const {
     out.push_back({fmt("@%s/0x%02x/1*%s%c", part.name.c_str(), part.id, size_field(part.size).c_str(), type),
                    static_cast<std::uint8_t>(part.id)});
   }
-  out.push_back({fmt("@virtual/0x%02x/1*%lluBe", phase_cmd, ull(cmd_size)), static_cast<std::uint8_t>(phase_cmd)});
+  out.push_back({fmt("@virtual/0x%02x/1*%lluBe", phase::command, ull(cmd_size)), static_cast<std::uint8_t>(phase::command)});
   if (options_.otp_supported)
-    out.push_back({fmt("@OTP/0x%02x/1*%zuBe", phase_otp, uboot_otp_image_size), static_cast<std::uint8_t>(phase_otp)});
+    out.push_back({fmt("@OTP/0x%02x/1*%zuBe", phase::otp, uboot_otp_image_size), static_cast<std::uint8_t>(phase::otp)});
   if (options_.pmic_supported)
-    out.push_back({fmt("@PMIC/0x%02x/1*%zuBe", phase_pmic, uboot_pmic_size), static_cast<std::uint8_t>(phase_pmic)});
+    out.push_back({fmt("@PMIC/0x%02x/1*%zuBe", phase::pmic, uboot_pmic_size), static_cast<std::uint8_t>(phase::pmic)});
   return out;
 }
 
@@ -122,12 +122,12 @@ int UbootProgrammer::cmd_read(std::uint32_t offset, std::size_t& len, Bytes& out
   out[0] = static_cast<std::uint8_t>(phase_ & 0xFF);
   store_le32(&out[1], phase_address());
   store_le32(&out[5], data_offset_);
-  if (phase_ == phase_reset || phase_ == uboot_phase_do_reset) {
+  if (phase_ == phase::reset || phase_ == uboot_phase_do_reset) {
     std::string message = phase_message();
     if (message.size() + header > len) message.resize(len - header);
     out.insert(out.end(), message.begin(), message.end());
     phase_reported();  // stm32prog_do_reset
-  } else if (phase_ == phase_flashlayout) {
+  } else if (phase_ == phase::flash_layout) {
     out.push_back(layout_ && !layout_->parts.empty() ? 1 : 0);  // 1: detach to get the partition alts
   }
   len = out.size();
@@ -140,7 +140,7 @@ int UbootProgrammer::cmd_write(std::uint32_t offset, ByteView data) {
   const std::uint32_t phase = data[0];
   const std::uint32_t value = std::uint32_t{data[1]} << 24 | std::uint32_t{data[2]} << 16 |
                               std::uint32_t{data[3]} << 8 | data[4];
-  if (phase == phase_reset) {
+  if (phase == phase::reset) {
     // The code at that address runs and returns ("## Application terminated").
     event(UbootEvent::Kind::jump, phase_, fmt("Starting application at 0x%08x", value));
     return 0;
@@ -168,7 +168,7 @@ UbootUsbDetach UbootProgrammer::usb_detach() {
     // End of the flash-layout gadget run: a layout (or none yet) in phase 0x00 goes on with
     // stm32prog_dfu_init and a second run; any other phase ends stm32prog without a reset.
     usb_partitions_run_ = true;
-    if (phase == phase_flashlayout) {
+    if (phase == phase::flash_layout) {
       dfu_init();
       return UbootUsbDetach::reenumerate;
     }
@@ -178,7 +178,7 @@ UbootUsbDetach UbootProgrammer::usb_detach() {
     return UbootUsbDetach::leave;
   }
   if (phase == uboot_phase_do_reset) {
-    event(UbootEvent::Kind::reset, phase_reset, reset_reason_.empty() ? std::string("reset") : reset_reason_);
+    event(UbootEvent::Kind::reset, phase::reset, reset_reason_.empty() ? std::string("reset") : reset_reason_);
     return UbootUsbDetach::reset;
   }
   if (uimage_ != 0) {

@@ -4,6 +4,7 @@
 // state machines of the stages are in usb_stages.cpp.
 #include "mp1boot/sim/usb_board.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -87,6 +88,8 @@ Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::u
   Reply r;
   if (!attached_) {
     r.kind = Reply::Kind::disconnected;
+  } else if (auto injected = inject_fault(setup, in ? ByteView{} : out_data)) {
+    r = std::move(*injected);
   } else {
     switch (setup.request_type & 0x60) {
       case 0x00: r = standard_request(setup, in ? in_length : 0); break;
@@ -115,6 +118,56 @@ Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::u
   log_.push_back(std::move(e));
   if (attached_) apply_transition();
   return r;
+}
+
+std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteView out) {
+  const UsbFaultPlan& f = options_.faults;
+  auto listed = [this](const std::vector<std::uint64_t>& v) { return std::find(v.begin(), v.end(), transfers_) != v.end(); };
+  if (listed(f.fail_transfers)) {
+    log_event("\"event\": \"fault\", \"fault\": \"fail_transfer\"");
+    return Reply{Reply::Kind::ok, {}, std::chrono::hours(1)};  // never completes: the host times out
+  }
+  if (listed(f.stall_transfers)) {
+    log_event("\"event\": \"fault\", \"fault\": \"stall_transfer\"");
+    return stall();
+  }
+  const bool dfu_class = (setup.request_type & 0x60) == 0x20;
+  if (dfu_class && forced_status_) {  // status_at_block fired: dfuERROR until CLRSTATUS / ABORT
+    switch (static_cast<dfu::Request>(setup.request)) {
+      case dfu::Request::getstatus: return ok(usb_detail::status_bytes(*forced_status_, 0, dfu::State::error));
+      case dfu::Request::getstate: return ok(Bytes{static_cast<std::uint8_t>(dfu::State::error)});
+      case dfu::Request::clrstatus:
+      case dfu::Request::abort: forced_status_.reset(); return ok();
+      default: return stall();
+    }
+  }
+  if (!dfu_class || static_cast<dfu::Request>(setup.request) != dfu::Request::dnload || out.empty()) return std::nullopt;
+  const std::uint8_t phase = usb_detail::alt_phase(stage_->description(), alt_);
+  std::uint64_t& bytes = fault_bytes_[phase];
+  std::uint64_t& blocks = fault_blocks_[phase];
+  if (f.reset_during && f.reset_during->phase == phase && bytes >= f.reset_during->after_bytes && !reset_fired_) {
+    reset_fired_ = true;  // the board dies with this block in flight; the ROM comes back
+    attached_ = false;
+    pending_ = usb_detail::make_rom_stage(*host_);
+    log_event("\"event\": \"reset\", \"returns\": true, \"fault\": true");
+    return Reply{Reply::Kind::disconnected, {}, {}};
+  }
+  if (f.drop_during && f.drop_during->phase == phase && bytes >= f.drop_during->after_bytes && !drop_fired_) {
+    drop_fired_ = true;  // the cable is pulled with this block in flight
+    log_event("\"event\": \"fault\", \"fault\": \"drop\"");
+    unplug();
+    return Reply{Reply::Kind::disconnected, {}, {}};
+  }
+  const auto& sb = f.status_at_block;
+  if (sb && !status_fired_ && (!sb->phase || *sb->phase == phase) && blocks == sb->block) {
+    status_fired_ = true;  // the block is lost; the status reports why
+    forced_status_ = sb->status;
+    log_event("\"event\": \"fault\", \"fault\": \"status\"");
+    return ok();
+  }
+  bytes += out.size();
+  ++blocks;
+  return std::nullopt;
 }
 
 Reply UsbBoard::standard_request(const usb::SetupPacket& s, std::uint16_t in_length) {
@@ -176,6 +229,7 @@ void UsbBoard::apply_transition() {
     case Transition::none: return;
     case Transition::handover: {
       auto next = stage_->next_stage(*host_);
+      if (options_.faults.never_reenumerate_after == stage_->description().name) next.reset();
       if (next) {
         enter(std::move(next), false);
         return;
@@ -190,6 +244,7 @@ void UsbBoard::apply_transition() {
     case Transition::detach:
       attached_ = false;
       pending_ = stage_->next_stage(*host_);
+      if (options_.faults.never_reenumerate_after == stage_->description().name) pending_.reset();
       log_event(std::string("\"event\": \"detach\", \"returns\": ") + (pending_ ? "true" : "false"));
       break;
     case Transition::reset:

@@ -50,8 +50,6 @@ class UsbStageHost {
     if (!o.hardware) o.hardware = std::make_shared<UbootHardware>(o.uboot ? o.uboot->storage : StorageOptions{});
     return o.hardware;
   }
-  /// True once: the reset fault is armed and has not fired yet; marks it fired.
-  bool fire_reset_fault() { return !std::exchange(board_.reset_fault_fired_, true); }
 
  private:
   UsbBoard& board_;

@@ -149,12 +149,6 @@ class UbootUsbStage final : public UsbStage {
   }
 
   Reply download(std::uint16_t block, ByteView data, std::uint8_t alt) {
-    const auto& fault = host_.options().reset_fault;
-    if (!data.empty() && fault && fault->phase == alt_phase(alt) && received_.size() >= fault->after_bytes &&
-        host_.fire_reset_fault()) {
-      transition_ = Transition::reset;  // the board dies with this block in flight
-      return Reply{Reply::Kind::disconnected, {}, {}};
-    }
     state_ = data.empty() ? State::manifest_sync : State::dnload_sync;
     const std::uint64_t written = programmer_->medium_bytes();
     const int ret = programmer_->dfu_download(alt, block, data);

@@ -31,10 +31,6 @@ using dfu::Status;
 using Reply = UsbBoard::Reply;
 
 constexpr std::uint32_t undefined_address = 0xFFFFFFFF;
-constexpr std::uint8_t phase_flashlayout = 0x00;
-constexpr std::uint8_t phase_fsbl = 0x01;
-constexpr std::uint8_t phase_ddr_fip = 0x02;
-constexpr std::uint8_t phase_ssbl = 0x03;
 constexpr std::uint32_t fip_toc_name = 0xAA640001;   // FIP ToC header magic (LE32 at offset 0)
 constexpr std::uint32_t mp2_ddr_fip_buffer = 0x0E000000;
 constexpr std::uint32_t mp2_ddr_fip_size = 0xA000;
@@ -56,7 +52,7 @@ Bytes phase_reply(std::uint8_t phase, std::uint32_t address, bool with_flag, boo
   b.resize(9, 0);
   b[0] = phase;
   store_le32(&b[1], address);
-  if (phase == dfu::reset_phase) {
+  if (phase == phase::reset) {
     for (char c : msg) b.push_back(static_cast<std::uint8_t>(c));
   } else if (with_flag) {
     b.push_back(flag ? 0x01 : 0x00);
@@ -75,11 +71,11 @@ StageDescription rom_description(const SocInfo& soc, bool full_speed) {
   if (soc.family == SocFamily::stm32mp15) {
     d.alts = {"@Partition0 /0x00/1*256Ke", "@FSBL /0x01/1*1Me",       "@Partition2 /0x02/1*1Me",
               "@Partition3 /0x03/1*16Me",  "@Partition4 /0x04/1*16Me", "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {0x00, 0x01, 0x02, 0x03, 0x04, dfu::virtual_phase};
+    d.alt_phases = {0x00, 0x01, 0x02, 0x03, 0x04, phase::command};
   } else {
     d.alts = {soc.family == SocFamily::stm32mp13 ? "@FSBL /0x01/1*128Ke" : "@FSBL /0x01/1*256Ke",
               "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {phase_fsbl, dfu::virtual_phase};
+    d.alt_phases = {phase::fsbl, phase::command};
   }
   d.functional = st_functional(255, 1024);
   return d;
@@ -94,10 +90,10 @@ StageDescription tfa_description(const SocInfo& soc) {
   d.product = buf;
   if (soc.family == SocFamily::stm32mp25) {
     d.alts = {"@DDR FIP /0x02/1*32Ke", "@FIP /0x03/1*16Me", "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {phase_ddr_fip, phase_ssbl, dfu::virtual_phase};
+    d.alt_phases = {phase::ddr_fip, phase::ssbl, phase::command};
   } else {
     d.alts = {"@SSBL /0x03/1*16Me", "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {phase_ssbl, dfu::virtual_phase};
+    d.alt_phases = {phase::ssbl, phase::command};
   }
   d.functional = st_functional(255, 1024);
   return d;
@@ -113,7 +109,7 @@ class HaltedStage final : public UsbStage {
   Reply dfu_request(const usb::SetupPacket&, ByteView, std::uint16_t, std::uint8_t) override { return stall(); }
   void port_reset() override {}
   State state() const override { return State::error; }
-  std::uint8_t phase() const override { return dfu::reset_phase; }
+  std::uint8_t phase() const override { return phase::reset; }
   std::unique_ptr<UsbStage> next_stage(UsbStageHost&) override { return nullptr; }
 
  private:
@@ -137,8 +133,8 @@ class TfaStage final : public UsbStage {
     // to load its images: the board never comes back.
     if (!detach_requested()) return nullptr;
     const SocInfo& soc = host.soc();
-    if (done_phase_ == phase_ddr_fip)
-      return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ssbl, soc.tfa_fip_buffer,
+    if (done_phase_ == phase::ddr_fip)
+      return std::make_unique<TfaStage>(host, tfa_description(soc), phase::ssbl, soc.tfa_fip_buffer,
                                         host.options().tfa_buffer_size);
     if (!host.options().uboot) return nullptr;
     return make_uboot_stage(host);
@@ -183,15 +179,15 @@ class TfaStage final : public UsbStage {
     return state_ == State::dfu_idle || state_ == State::dnload_sync || state_ == State::dnload_idle ||
            state_ == State::manifest_sync || state_ == State::upload_idle;
   }
-  bool detach_requested() const { return phase_ == phase_flashlayout && address_ == undefined_address; }
+  bool detach_requested() const { return phase_ == phase::flash_layout && address_ == undefined_address; }
   void to(State s) {
     state_ = s;
     status_ = Status::ok;
   }
   void dfu_error(std::string message) {
-    if (phase_ == dfu::reset_phase) return;  // the first error is the one reported
+    if (phase_ == phase::reset) return;  // the first error is the one reported
     message_ = std::move(message);
-    phase_ = dfu::reset_phase;
+    phase_ = phase::reset;
     address_ = undefined_address;
     length_ = 0;
   }
@@ -225,7 +221,7 @@ class TfaStage final : public UsbStage {
     }
     host_.complete_image(phase, image, true, "");
     done_phase_ = phase;
-    phase_ = phase_flashlayout;  // "phase 0x00, address 0xFFFFFFFF": please detach me
+    phase_ = phase::flash_layout;  // "phase 0x00, address 0xFFFFFFFF": please detach me
     address_ = undefined_address;
     length_ = 0;
     return ok();
@@ -237,7 +233,7 @@ class TfaStage final : public UsbStage {
       return ok();
     }
     if (state_ != State::dfu_idle && state_ != State::upload_idle) return stall();
-    if (alt_phase(desc_, alt) != dfu::virtual_phase) {
+    if (alt_phase(desc_, alt) != phase::command) {
       dfu_error(format("phase ID :%u, alternate %u for phase %s", phase_, alt, std::to_string(alt_phase(desc_, alt))));
       state_ = State::error;
       status_ = Status::err_stalled_pkt;
@@ -277,19 +273,19 @@ class RomStage final : public UsbStage {
     status_ = Status::ok;
   }
   State state() const override { return state_; }
-  std::uint8_t phase() const override { return fsbl_ok_ ? phase_flashlayout : phase_fsbl; }
+  std::uint8_t phase() const override { return fsbl_ok_ ? phase::flash_layout : phase::fsbl; }
 
   std::unique_ptr<UsbStage> next_stage(UsbStageHost& host) override {
     const SocInfo& soc = host.soc();
     if (soc.family == SocFamily::stm32mp15) {
       // TF-A keeps the ROM's enumeration (stm32mp1_usb_dfu.c); a dead FSBL leaves it stalling.
       if (!host.options().tfa_enabled) return std::make_unique<HaltedStage>(desc_);
-      return std::make_unique<TfaStage>(host, desc_, phase_ssbl, soc.tfa_fip_buffer, host.options().tfa_buffer_size);
+      return std::make_unique<TfaStage>(host, desc_, phase::ssbl, soc.tfa_fip_buffer, host.options().tfa_buffer_size);
     }
     if (!host.options().tfa_enabled) return nullptr;
     if (soc.family == SocFamily::stm32mp25)
-      return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ddr_fip, mp2_ddr_fip_buffer, mp2_ddr_fip_size);
-    return std::make_unique<TfaStage>(host, tfa_description(soc), phase_ssbl, soc.tfa_fip_buffer,
+      return std::make_unique<TfaStage>(host, tfa_description(soc), phase::ddr_fip, mp2_ddr_fip_buffer, mp2_ddr_fip_size);
+    return std::make_unique<TfaStage>(host, tfa_description(soc), phase::ssbl, soc.tfa_fip_buffer,
                                       host.options().tfa_buffer_size);
   }
 
@@ -356,7 +352,7 @@ class RomStage final : public UsbStage {
 
   Reply download(ByteView out, std::uint8_t alt) {
     if (state_ != State::dfu_idle && state_ != State::dnload_idle) return fail(Status::err_stalled_pkt);
-    if (alt_phase(desc_, alt) != phase_fsbl) return fail(Status::err_target);
+    if (alt_phase(desc_, alt) != phase::fsbl) return fail(Status::err_target);
     if (state_ == State::dfu_idle) {
       buffer_.clear();
       fsbl_ok_ = false;
@@ -372,7 +368,7 @@ class RomStage final : public UsbStage {
     // The same ROM header checks as the UART model (sim/rom_uart.hpp), written independently of
     // mp1boot::image so that a host/device bug cannot hide.
     std::string problem = rom_fsbl_problem(host_.soc(), buffer_);
-    host_.complete_image(phase_fsbl, buffer_, problem.empty(), problem);
+    host_.complete_image(phase::fsbl, buffer_, problem.empty(), problem);
     if (!problem.empty()) {
       bool checksum = problem.rfind("payload checksum", 0) == 0;
       reject_ = host_.options().rom_reject_status.value_or(checksum ? Status::err_verify : Status::err_file);
@@ -387,11 +383,11 @@ class RomStage final : public UsbStage {
       return ok();
     }
     if (state_ != State::dfu_idle && state_ != State::upload_idle) return fail(Status::err_stalled_pkt);
-    if (alt_phase(desc_, alt) != dfu::virtual_phase) return fail(Status::err_stalled_pkt);
+    if (alt_phase(desc_, alt) != phase::command) return fail(Status::err_stalled_pkt);
     // Before the FSBL: "01 <download address> 0". After a good FSBL on MP13/MP25 [INF]: TF-A's
     // "00 FFFFFFFF 0 01" detach convention (PROTOCOL.md 3.5, 10 item 2).
-    Bytes r = fsbl_ok_ ? phase_reply(phase_flashlayout, undefined_address, true, true, {})
-                       : phase_reply(phase_fsbl, host_.soc().rom_download_address, false, false, {});
+    Bytes r = fsbl_ok_ ? phase_reply(phase::flash_layout, undefined_address, true, true, {})
+                       : phase_reply(phase::fsbl, host_.soc().rom_download_address, false, false, {});
     state_ = in_length > r.size() ? State::dfu_idle : State::upload_idle;
     return ok(fit(std::move(r), in_length));
   }

@@ -17,18 +17,19 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
-#include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/error.hpp"
-#include "mp1boot/soc.hpp"
+#include "mp1boot/sim/board_config.hpp"
 #include "umockdev_bus.hpp"
 
 extern char** environ;
@@ -38,33 +39,24 @@ namespace {
 constexpr const char* preload_lib = "libumockdev-preload.so.0";
 constexpr const char* reexec_guard = "MP1BOOT_USBSIM_REEXEC";
 
-const char* usage_text =
-    "usage: mp1boot-usbsim --soc SOC [options] -- COMMAND [ARGS...]\n"
-    "       mp1boot-usbsim --soc SOC [options] --daemon\n"
+const char* usage_head =
+    "usage: mp1boot-usbsim --soc SOC [options] [--set KEY=VALUE ...] -- COMMAND [ARGS...]\n"
+    "       mp1boot-usbsim --soc SOC [options] [--set KEY=VALUE ...] --daemon\n"
     "Serves simulated STM32MP boards in USB DFU mode (0483:df11) to libusb programs through umockdev.\n"
     "options:\n"
     "  --soc SOC                 stm32mp135, stm32mp157 or stm32mp257 (required)\n"
-    "  --serial S                iSerialNumber (default 002800423232511538303631); repeat it to\n"
-    "                            serve several boards, the Nth on port 1-N (same options)\n"
-    "  --record DIR              write DIR/phase-0xNN.bin and DIR/usb-exchange.json (several\n"
-    "                            boards: DIR/SERIAL/...)\n"
-    "  --block-time-us N         device time per DNLOAD block (default 0)\n"
-    "  --reenumerate-ms N        delay between DETACH and the next enumeration (default 10)\n"
-    "  --rom-poll-ms N           ROM bwPollTimeout (default 1)\n"
-    "  --rom-reject-status NAME  DFU status of a rejected FSBL (errFILE, errVERIFY, ...)\n"
-    "  --tfa-buffer-size N       TF-A download buffer in bytes (default 16 MiB)\n"
-    "  --no-tfa                  the FSBL never answers on USB\n"
-    "  --no-uboot                stay detached after TF-A instead of running U-Boot stm32prog\n"
-    "  --storage DIR             U-Boot's storage images (DIR/mmc0.img, ...; several boards:\n"
-    "                            DIR/SERIAL/...); default: a temporary folder per board\n"
-    "  --uboot-block-us N        U-Boot device time per DNLOAD block (default 0; 2000 ~ 2 MB/s)\n"
-    "  --uboot-version YYYY.MM   U-Boot release whose flash-layout rules apply (default: current)\n"
-    "  --full-speed              ROM says \"DFU in FS Mode\", speed full\n"
+    "  --serial S                iSerialNumber; repeat it to serve several boards, the Nth on port\n"
+    "                            1-N (same options; the same serial may repeat: boards are told\n"
+    "                            apart by port; record and storage folders get a 1-N/ level)\n"
+    "  --set KEY=VALUE, -o       a board option, as in sim: URLs and `mp1boot sim` (link=usb here)\n"
     "  --keep-timerslack         do not set 1 ns timer slack\n"
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
     "                            testbed to other users, to test access errors)\n"
     "  -v, --verbose             log every control request to stderr\n"
-    "daemon stdin commands (one per line; every board): help, status, power-cycle, unplug, records\n";
+    "daemon stdin commands (one per line; every board): help, status, power-cycle, unplug, records\n"
+    "board options (KEY=VALUE):\n";
+
+std::string usage_text() { return usage_head + mp1boot::sim::board_keys_help(); }
 
 const char* daemon_help_text =
     "commands: help (this text), status (each board's stage and state), power-cycle (the boards restart\n"
@@ -72,27 +64,29 @@ const char* daemon_help_text =
     "end of input (Ctrl-D), SIGTERM or SIGINT stops the server\n";
 
 struct Args {
-  mp1boot::sim::UsbBoardOptions board;
-  std::vector<std::string> serials;  // one board each; empty: one board with the default serial
+  std::string soc;
+  std::vector<std::pair<std::string, std::string>> options{{"link", "usb"}};  // board options, in order
+  mp1boot::sim::BoardConfig config;
+  std::vector<std::string> serials;  // one board each; empty: one board with the configured serial
   mp1boot::usbsim::BusOptions bus;
   bool daemon = false;
   bool keep_timerslack = false;
-  std::string storage;        // U-Boot storage folder (per board: storage/SERIAL when several)
-  std::string uboot_version;
   std::vector<std::string> command;
 };
 
 [[noreturn]] void usage_error(const std::string& msg) {
-  std::fprintf(stderr, "mp1boot-usbsim: %s\n%s", msg.c_str(), usage_text);
+  std::fprintf(stderr, "mp1boot-usbsim: %s\n%s", msg.c_str(), usage_text().c_str());
   std::exit(2);
 }
 
-unsigned long number(const std::string& opt, const char* value) {
-  char* end = nullptr;
-  unsigned long v = std::strtoul(value, &end, 0);
-  if (!*value || *end) usage_error(opt + " needs a number, got \"" + value + "\"");
-  return v;
-}
+// Options of earlier releases, each the spelling of one board key (not listed in --help).
+const std::vector<std::pair<std::string, std::string>> legacy_valued = {
+    {"--record", "record"},           {"--block-time-us", "block_us"},       {"--reenumerate-ms", "reenumerate_ms"},
+    {"--rom-poll-ms", "rom_poll_ms"}, {"--rom-reject-status", "rom_reject_status"},
+    {"--tfa-buffer-size", "tfa_buffer_size"}, {"--storage", "storage"},  {"--uboot-block-us", "uboot_block_us"},
+    {"--uboot-version", "uboot_version"}};
+const std::vector<std::pair<std::string, std::string>> legacy_flags = {
+    {"--no-tfa", "tfa=0"}, {"--no-uboot", "uboot=0"}, {"--full-speed", "full_speed=1"}};
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -101,53 +95,31 @@ Args parse(int argc, char** argv) {
     if (i + 1 >= argc) usage_error(opt + " needs a value");
     return argv[++i];
   };
+  auto add = [&](const std::string& kv) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) usage_error("board options are KEY=VALUE, got \"" + kv + "\"");
+    a.options.emplace_back(kv.substr(0, eq), kv.substr(eq + 1));
+  };
   for (; i < argc; ++i) {
     std::string opt = argv[i];
+    auto legacy = std::find_if(legacy_valued.begin(), legacy_valued.end(), [&](const auto& l) { return l.first == opt; });
+    auto legacy_flag = std::find_if(legacy_flags.begin(), legacy_flags.end(), [&](const auto& l) { return l.first == opt; });
     if (opt == "--") {
       for (++i; i < argc; ++i) a.command.emplace_back(argv[i]);
       break;
     } else if (opt == "-h" || opt == "--help") {
-      std::fputs(usage_text, stdout);
+      std::fputs(usage_text().c_str(), stdout);
       std::exit(0);
     } else if (opt == "--soc") {
-      try {
-        a.board.soc = &mp1boot::soc_by_name(value(opt));
-      } catch (const mp1boot::Error& e) {
-        usage_error(e.what());
-      }
+      a.soc = value(opt);
+    } else if (opt == "--set" || opt == "-o") {
+      add(value(opt));
+    } else if (legacy != legacy_valued.end()) {
+      add(legacy->second + "=" + value(opt));
+    } else if (legacy_flag != legacy_flags.end()) {
+      add(legacy_flag->second);
     } else if (opt == "--serial") {
-      std::string serial = value(opt);
-      for (const auto& s : a.serials)
-        if (s == serial) usage_error("--serial " + serial + " given twice");
-      a.serials.push_back(serial);
-    } else if (opt == "--record") {
-      a.board.record_dir = value(opt);
-    } else if (opt == "--block-time-us") {
-      a.board.block_time = std::chrono::microseconds(number(opt, value(opt)));
-    } else if (opt == "--reenumerate-ms") {
-      a.board.reenumerate_delay = std::chrono::milliseconds(number(opt, value(opt)));
-    } else if (opt == "--rom-poll-ms") {
-      a.board.rom_poll_timeout_ms = static_cast<std::uint32_t>(number(opt, value(opt)));
-    } else if (opt == "--tfa-buffer-size") {
-      a.board.tfa_buffer_size = static_cast<std::uint32_t>(number(opt, value(opt)));
-    } else if (opt == "--rom-reject-status") {
-      std::string name = value(opt);
-      for (unsigned s = 0; s < mp1boot::dfu::status_count; ++s)
-        if (mp1boot::dfu::status_name(static_cast<mp1boot::dfu::Status>(s)) == name)
-          a.board.rom_reject_status = static_cast<mp1boot::dfu::Status>(s);
-      if (!a.board.rom_reject_status) usage_error("unknown DFU status \"" + name + "\" (errFILE, errVERIFY, ...)");
-    } else if (opt == "--no-tfa") {
-      a.board.tfa_enabled = false;
-    } else if (opt == "--no-uboot") {
-      a.board.uboot.reset();
-    } else if (opt == "--storage") {
-      a.storage = value(opt);
-    } else if (opt == "--uboot-block-us") {
-      a.board.uboot_block_time = std::chrono::microseconds(number(opt, value(opt)));
-    } else if (opt == "--uboot-version") {
-      a.uboot_version = value(opt);
-    } else if (opt == "--full-speed") {
-      a.board.full_speed = true;
+      a.serials.push_back(value(opt));
     } else if (opt == "--node-mode") {
       a.bus.node_mode = static_cast<unsigned>(std::strtoul(value(opt), nullptr, 8));
     } else if (opt == "--keep-timerslack") {
@@ -160,7 +132,13 @@ Args parse(int argc, char** argv) {
       usage_error("unknown option " + opt);
     }
   }
-  if (!a.board.soc) usage_error("--soc is required");
+  if (a.soc.empty()) usage_error("--soc is required");
+  try {
+    a.config = mp1boot::sim::board_config(a.soc, a.options);
+  } catch (const mp1boot::Error& e) {
+    usage_error(e.what());
+  }
+  if (a.config.link != mp1boot::sim::SimLink::usb) usage_error("this tool serves link=usb only");
   if (a.daemon == !a.command.empty()) usage_error("give either --daemon or -- COMMAND");
   return a;
 }
@@ -271,28 +249,26 @@ gboolean stdin_ready(gint fd, GIOCondition, gpointer p) {
 
 std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
   // Each board gets its own U-Boot hardware (created when its U-Boot first runs).
-  auto with_uboot = [&](mp1boot::sim::UsbBoardOptions b, const std::string& storage) {
-    if (b.uboot) {
-      b.uboot->storage.dir = storage;
-      b.uboot->uboot_version = args.uboot_version;
-    }
-    return b;
-  };
-  if (args.serials.empty()) return {with_uboot(args.board, args.storage)};
+  const mp1boot::sim::UsbBoardOptions base = args.config.usb_options();
+  if (args.serials.empty()) return {base};
   std::vector<mp1boot::sim::UsbBoardOptions> out;
-  for (const auto& serial : args.serials) {
-    auto b = args.board;
-    b.serial = serial;
-    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + serial;
-    const bool several = args.serials.size() > 1 && !args.storage.empty();
-    out.push_back(with_uboot(std::move(b), several ? args.storage + "/" + serial : args.storage));
+  // Several boards: their folders are named by USB port (1-N), their identity; serials may repeat.
+  for (std::size_t i = 0; i < args.serials.size(); ++i) {
+    auto b = base;
+    b.serial = args.serials[i];
+    const std::string port = "1-" + std::to_string(i + 1);
+    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + port;
+    if (args.serials.size() > 1 && b.uboot && !b.uboot->storage.dir.empty()) b.uboot->storage.dir += "/" + port;
+    out.push_back(std::move(b));
   }
   return out;
 }
 
 int serve(Args& args) {
   RunState st;
-  st.loop = g_main_loop_new(nullptr, FALSE);
+  // Owned here: every return (spawn failure, a throwing bus) releases it (LeakSanitizer checks).
+  std::unique_ptr<GMainLoop, decltype(&g_main_loop_unref)> loop(g_main_loop_new(nullptr, FALSE), &g_main_loop_unref);
+  st.loop = loop.get();
   mp1boot::usbsim::UmockdevBus bus(boards(args), args.bus);
   st.bus = &bus;
   if (args.daemon) {
@@ -302,7 +278,6 @@ int serve(Args& args) {
     g_unix_signal_add(SIGTERM, &quit_loop, &st);
     g_unix_signal_add(SIGINT, &quit_loop, &st);
     g_main_loop_run(st.loop);
-    g_main_loop_unref(st.loop);
     return 0;
   }
   std::vector<char*> argv;
@@ -320,7 +295,6 @@ int serve(Args& args) {
   g_unix_signal_add(SIGINT, &forward_signal, &st);
   g_unix_signal_add(SIGHUP, &forward_signal, &st);
   g_main_loop_run(st.loop);
-  g_main_loop_unref(st.loop);
   if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
   if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
   return 1;

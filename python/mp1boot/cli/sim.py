@@ -31,6 +31,25 @@ def _usbsim_tool() -> str:
     return found
 
 
+def _check_umockdev() -> None:
+    """mp1boot-usbsim runs on umockdev's libraries (the wheel does not carry them): say which package
+    gives them rather than let the loader fail."""
+    import ctypes
+    import ctypes.util
+    missing = ""
+    try:
+        ctypes.CDLL("libumockdev.so.0")
+    except OSError:
+        missing = "libumockdev.so.0"
+    if not missing and not ctypes.util.find_library("umockdev-preload"):
+        missing = "libumockdev-preload.so.0"
+    if missing:
+        raise errors.TransportError(
+            f"the USB simulator needs umockdev, and {missing} was not found: install it (Debian/Ubuntu: "
+            "sudo apt install libumockdev0 umockdev). The in-process simulated board needs nothing: "
+            "--port 'sim:stm32mp157?link=usb'", code="no_device")
+
+
 def _daemon(argv) -> int:
     """Runs the USB simulator as a server: its environment as `export` lines a shell can paste, how to
     stop it, then its answers to the commands typed on stdin (which it reads directly)."""
@@ -59,8 +78,14 @@ def _daemon(argv) -> int:
 
 def cmd_sim(args) -> int:
     import mp1boot
+    options = list(args.set or [])
+    # Checked here, before any server starts: errors name the key and what it accepts.
+    mp1boot.sim_check_options(args.soc, (["link=usb"] if args.usb else []) + options)
     if args.usb:
         argv = [_usbsim_tool(), "--soc", args.soc]
+        _check_umockdev()
+        for kv in options:
+            argv += ["--set", kv]
         if args.record:
             argv += ["--record", args.record]
         if args.storage:
@@ -80,7 +105,8 @@ def cmd_sim(args) -> int:
     if not args.uart:
         raise errors.UsageError("mp1boot sim: choose a link: --uart or --usb", code="usage")
     server = mp1boot.UartSimServer(args.soc, record_dir=args.record or "", line_timing=args.line_timing,
-                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "")
+                                   baud=args.baud, turnaround_ms=args.turnaround_ms, storage_dir=args.storage or "",
+                                   options=options)
     # First line of output: where to connect (scripts read it).
     print(f"uart: {server.path}", flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
@@ -103,7 +129,10 @@ def register(sub) -> None:
                             "  mp1boot sim --soc stm32mp157 --uart\n"
                             "  mp1boot sim --soc stm32mp157 --usb -- mp1boot info --port usb\n"
                             "  mp1boot sim --soc stm32mp157 --usb --daemon   # prints export lines; "
-                            "type 'help' on its stdin")
+                            "type 'help' on its stdin\n"
+                            "  mp1boot sim --soc stm32mp157 --usb --set uboot_block_us=2000 --set reset_phase=0x10 --daemon\n\n"
+                            "board options (--set KEY=VALUE; the same keys as sim: URLs and mp1boot-usbsim):\n" +
+                            mp1boot.sim_board_keys_help())
     sp.add_argument("--soc", default="stm32mp135", choices=mp1boot.soc_names(), help="the simulated SoC")
     sp.add_argument("--uart", action="store_true", help="on a pseudo-terminal (prints 'uart: /dev/pts/N')")
     sp.add_argument("--usb", action="store_true", help="as a USB device that libusb programs can open (umockdev)")
@@ -111,13 +140,15 @@ def register(sub) -> None:
     sp.add_argument("--storage", metavar="DIR",
                     help="keep the board's storage images (mmc0.img, nor0.img, ...) here for inspection")
     sp.add_argument("--line-timing", action="store_true", help="--uart: pace bytes like a real UART line at --baud")
-    sp.add_argument("--baud", type=int, default=115200, metavar="N", help="--uart: line rate for --line-timing")
-    sp.add_argument("--turnaround-ms", type=float, default=0.0, metavar="MS",
+    sp.add_argument("--baud", type=a.positive, default=115200, metavar="N", help="--uart: line rate for --line-timing")
+    sp.add_argument("--turnaround-ms", type=a.milliseconds, default=0.0, metavar="MS",
                     help="--uart: the board's reply delay after each command")
     sp.add_argument("--daemon", action="store_true",
                     help="--usb: serve for other processes; prints the `export` lines they need and how to stop")
-    sp.add_argument("--uboot-block-us", type=int, metavar="N",
+    sp.add_argument("--uboot-block-us", type=a.positive, metavar="N",
                     help="--usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
+    sp.add_argument("--set", "-o", action="append", metavar="KEY=VALUE",
+                    help="a board option (listed below); repeat it")
     sp.add_argument("command", nargs=argparse.REMAINDER,
                     help="--usb: -- COMMAND ARGS... to run with the board attached")
     sp.set_defaults(func=cmd_sim)

@@ -355,7 +355,7 @@ TEST(UbootUsb, DeviceChecksFailAfterTheDetach) {
 
 TEST(UbootUsb, ResetFaultCutsAPartitionDownload) {
   auto o = opts();
-  o.reset_fault = UsbResetFault{0x05, 8192};
+  o.faults.reset_during = UsbFaultPlan::Reset{0x05, 8192};
   UsbBoard board(o);
   boot_to_partitions(board);
   BoardDriver d{board};

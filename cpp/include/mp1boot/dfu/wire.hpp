@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/phase.hpp"
 #include "mp1boot/usb.hpp"
 
 namespace mp1boot::dfu {
@@ -42,10 +43,6 @@ inline constexpr std::size_t status_reply_size = 6;
 inline constexpr std::uint32_t max_poll_timeout_ms = 0xFFFFFF;
 /// Fixed part of the Get Phase reply (phase, address, offset) before the flag or message.
 inline constexpr std::size_t phase_reply_min_size = 9;
-/// Phase id of the ST "virtual" alternate setting used for Get Phase (PROTOCOL.md 1.2).
-inline constexpr std::uint8_t virtual_phase = 0xF1;
-/// Phase id meaning "error, the device will reset"; a message follows in the Get Phase reply.
-inline constexpr std::uint8_t reset_phase = 0xFF;
 /// ST's USB ids in every stage (ROM, TF-A, U-Boot stm32prog).
 inline constexpr std::uint16_t st_vendor_id = 0x0483;
 inline constexpr std::uint16_t st_dfu_product_id = 0xDF11;
@@ -160,15 +157,8 @@ std::optional<AltName> parse_alt_name(std::string_view text);
 /// "@virtual/0xf1/1*512Be" (U-Boot style). The size is written in the largest unit dividing it.
 std::string format_alt_name(const AltName& alt, bool space_before_slash = true);
 
-/// The Get Phase reply read from the virtual alt (PROTOCOL.md 3.5).
-struct PhaseInfo {
-  std::uint8_t phase = 0;
-  std::uint32_t address = 0;        ///< download address (0xFFFFFFFF = none / NVM)
-  std::uint32_t offset = 0;         ///< U-Boot resume offset
-  bool detach_requested = false;    ///< byte 9 present and == 0x01: send DFU_DETACH now
-  std::string message;              ///< phase 0xFF only: the device's error text
-  bool operator==(const PhaseInfo&) const = default;
-};
+/// The Get Phase reply read from the virtual alt (PROTOCOL.md 3.5) is a mp1boot::PhaseInfo
+/// (phase.hpp): phase, address, offset, detach flag, message.
 /// std::nullopt when shorter than 9 bytes. Phase 0xFF: bytes 9.. are the message (trailing NUL,
 /// CR, LF removed); other phases: byte 9, when present, is the detach flag.
 std::optional<PhaseInfo> parse_phase_reply(ByteView bytes);

@@ -22,7 +22,6 @@ class UartDevice : public Device {
   uart::VersionReply get_version();
   std::uint16_t get_id() override;
   PhaseInfo get_phase() override;
-  uart::PhaseReply get_phase_raw();
   /// Any length: split into reads of <= 256 bytes.
   Bytes read_memory(std::uint32_t address, std::size_t length);
   /// Any length: split into reads of <= 256 bytes at increasing offsets.
@@ -30,14 +29,15 @@ class UartDevice : public Device {
   Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
-  void download(ByteView data, const DownloadOptions& options) override;
+  void do_download(ByteView data, const DownloadOptions& options) override;
   void start(std::uint32_t address) override;
+  void close() override;
 
   transport::ByteStream& stream() { return *stream_; }
   TransferStats last_transfer() const { return last_; }
 
  protected:
-  void start_fsbl() override { start(uart::start_current_phase); }
+  void start_fsbl() override { start(start_downloaded_image); }
   double line_rate() const override { return stream_->line_rate(); }
 
  private:

@@ -47,7 +47,7 @@ class UsbDevice : public Device {
   /// From the product string ("@Device ID /0x501").
   std::uint16_t get_id() override;
   PhaseInfo get_phase() override;
-  void download(ByteView data, const DownloadOptions& options) override;
+  void do_download(ByteView data, const DownloadOptions& options) override;
   void download_stream(const DataReader& reader, std::uint64_t size, const DownloadOptions& options) override;
   bool can_write_extents() const override;
   void write_extents(const DataReader& reader, const std::vector<Extent>& extents,
@@ -62,6 +62,7 @@ class UsbDevice : public Device {
   Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
+  void close() override;
 
   /// DFU_DETACH, then wait for the next enumeration of the same board and open it.
   void detach_and_reconnect();

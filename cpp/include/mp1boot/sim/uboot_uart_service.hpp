@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/phase.hpp"
 #include "mp1boot/sim/storage.hpp"
 #include "mp1boot/sim/uart_stage.hpp"
 #include "mp1boot/sim/uboot_uart_layout.hpp"

@@ -36,11 +36,43 @@ class UsbStage;
 class UsbStageHost;
 }  // namespace usb_detail
 
-/// A fault (FIELD.md failure mode 10): the board resets in the middle of a U-Boot partition
-/// download. Fires once per board.
-struct UsbResetFault {
-  std::uint8_t phase = 0x10;      ///< the partition whose download is cut
-  std::uint64_t after_bytes = 0;  ///< data bytes of that transfer received before the reset
+/// Faults the USB board injects (PROTOCOL.md 7.4), like UartFaultPlan for the UART side. Each
+/// entry fires once. Transfers are counted from 1 over the board's life (every control request,
+/// standard or DFU, in every stage); data bytes and blocks are counted per phase (the phase of the
+/// alternate setting a DNLOAD goes to).
+struct UsbFaultPlan {
+  /// These control transfers never complete: the host sees a timeout; the device did not see
+  /// the request.
+  std::vector<std::uint64_t> fail_transfers;
+  /// These control transfers are answered with an EP0 STALL; the device did not act on them.
+  std::vector<std::uint64_t> stall_transfers;
+  /// The device drops off the bus for good (cable pulled) once `after_bytes` data bytes of phase
+  /// `phase` were received: the DNLOAD in flight answers `disconnected`.
+  struct Drop {
+    std::uint8_t phase = 0x01;
+    std::uint64_t after_bytes = 0;
+  };
+  std::optional<Drop> drop_during;
+  /// The board resets (power, DDR, watchdog: FIELD.md 10) once `after_bytes` data bytes of phase
+  /// `phase` were received, in any stage and any phase, the flash layout 0x00 included: the DNLOAD
+  /// in flight answers `disconnected`, then the boot ROM enumerates after reenumerate_delay.
+  struct Reset {
+    std::uint8_t phase = 0x10;
+    std::uint64_t after_bytes = 0;
+  };
+  std::optional<Reset> reset_during;
+  /// The stage of this name ("rom", "tf-a", "u-boot") leaves the bus and nothing enumerates
+  /// after it (FIELD.md 1, 5). Empty: every stage hands over normally.
+  std::string never_reenumerate_after;
+  /// After DNLOAD block `block` (0-based, counted per phase) of phase `phase` (any phase when
+  /// unset), the block is lost and GETSTATUS answers `status` in dfuERROR until CLRSTATUS or
+  /// ABORT (the stage itself keeps the state it had before that block).
+  struct StatusAtBlock {
+    std::uint64_t block = 0;
+    dfu::Status status = dfu::Status::err_write;
+    std::optional<std::uint8_t> phase;
+  };
+  std::optional<StatusAtBlock> status_at_block;
 };
 
 /// Options of UsbBoard. Defaults reproduce the documented device behaviour; the [INF]/[UNK]
@@ -80,9 +112,8 @@ struct UsbBoardOptions {
   /// Modelled U-Boot time per DNLOAD data block (DFU buffer copy, medium writes), returned as
   /// Reply::busy; ~2 ms per 4096 bytes gives the ~2 MB/s of FIELD.md. 0: instant.
   std::chrono::microseconds uboot_block_time{0};
-  /// Fault: U-Boot resets the board during a partition download (the request in flight answers
-  /// `disconnected`, then the boot ROM enumerates after reenumerate_delay).
-  std::optional<UsbResetFault> reset_fault;
+  /// Faults to inject (transfer failures and stalls, drop-out, reset, no re-enumeration, status).
+  UsbFaultPlan faults;
   /// U-Boot partition downloads up to this size are kept for received_images() and the records;
   /// larger ones only reach the storage images (the board's memory stays bounded whatever the
   /// image size) and are logged with their size.
@@ -211,7 +242,12 @@ class UsbBoard final : public transport::UsbPeer {
   std::vector<LogEntry> log_;
   std::size_t logged_transfers_ = 0;
   std::uint64_t transfers_ = 0;
-  bool reset_fault_fired_ = false;
+  /// Applies the fault plan to one request; a reply when a fault answers it instead of the device.
+  std::optional<Reply> inject_fault(const usb::SetupPacket& setup, ByteView out_data);
+  std::map<std::uint8_t, std::uint64_t> fault_bytes_;   ///< DNLOAD data bytes per phase
+  std::map<std::uint8_t, std::uint64_t> fault_blocks_;  ///< DNLOAD data blocks per phase
+  bool reset_fired_ = false, drop_fired_ = false, status_fired_ = false;
+  std::optional<dfu::Status> forced_status_;            ///< status_at_block fired, not yet cleared
 };
 
 }  // namespace mp1boot::sim

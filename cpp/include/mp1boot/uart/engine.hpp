@@ -19,6 +19,7 @@
 #include <variant>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/temporary_buffer.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/uart/wire.hpp"
 
@@ -48,13 +49,6 @@ struct VersionReply {
   std::uint8_t version = 0;
   std::optional<std::array<std::uint8_t, 2>> options;  ///< the ROM's two option bytes
 };
-struct PhaseReply {
-  std::uint8_t phase = 0;
-  std::uint32_t address = 0;  ///< little-endian on the wire; 0xFFFFFFFF = none / NVM
-  Bytes info;                 ///< reserved byte(s), or the error message for phase 0xFF
-  std::string message() const { return phase == phase::reset ? std::string(info.begin(), info.end()) : ""; }
-};
-
 struct Timeouts {
   ms reply{1000};        ///< each reply byte group of an ordinary command
   ms start{10000};       ///< the final reply to Start (U-Boot may flush flash first)
@@ -86,6 +80,10 @@ class Engine {
   /// 0x31: the whole phase payload in packets of <= 256 bytes, packet numbers from first_packet.
   /// `data` must stay alive until Done.
   void download(ByteView data, DownloadOp op = DownloadOp::normal, std::uint32_t first_packet = 0);
+  /// Refused: the engine keeps a view of `data`, a temporary would be gone before the first packet.
+  template <class C>
+    requires TemporaryBuffer<C>
+  void download(C&& data, DownloadOp op = DownloadOp::normal, std::uint32_t first_packet = 0) = delete;
   void start(std::uint32_t address);                     ///< 0x21
 
   // Driver interface.
@@ -98,7 +96,8 @@ class Engine {
   const GetReply& get_reply() const { return get_; }
   const VersionReply& version_reply() const { return version_; }
   std::uint16_t id() const { return id_; }
-  const PhaseReply& phase_reply() const { return phase_; }
+  /// The last Get Phase reply (message filled for phase 0xFF).
+  const PhaseInfo& phase_info() const { return phase_; }
   const Bytes& data() const { return data_; }
 
   /// Context of the current operation for errors (operation, packet, bytes acknowledged).
@@ -117,6 +116,8 @@ class Engine {
   void plan_command();
   void plan_packet();
   void step_done();
+  void packet_done();
+  bool resolve_number_nack();  // true when a NACK at the packet-number stage was explained
   void finish();
   [[noreturn]] void fail_nack(const std::string& what);
   [[noreturn]] void fail(errc code, const std::string& message);
@@ -148,12 +149,16 @@ class Engine {
   std::uint32_t first_packet_ = 0;
   std::uint32_t packet_ = 0;       // packet being sent (index from 0 within this download)
   std::uint64_t acked_ = 0;        // payload bytes acknowledged
+  // Lost final ACK (PROTOCOL.md 2.5.5): the packet whose data stage timed out without a reply
+  // byte, and the packet taken as received because the device then refused its number.
+  std::optional<std::uint32_t> silent_data_stage_;
+  std::optional<std::uint32_t> inferred_;
 
   // Results.
   GetReply get_;
   VersionReply version_;
   std::uint16_t id_ = 0;
-  PhaseReply phase_;
+  PhaseInfo phase_;
   Bytes data_;
   std::deque<Event> events_;
 };

@@ -6,6 +6,7 @@
 #include <string_view>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/phase.hpp"
 
 namespace mp1boot::uart {
 
@@ -14,8 +15,6 @@ inline constexpr std::uint8_t nack = 0x1F;
 inline constexpr std::uint8_t abort_byte = 0x5F;
 inline constexpr std::uint8_t sync = 0x7F;
 inline constexpr std::size_t max_packet = 256;
-/// Start address that means "finalise the download of the current phase".
-inline constexpr std::uint32_t start_current_phase = 0xFFFFFFFF;
 
 /// Command codes (AN5275 names).
 enum class Command : std::uint8_t {
@@ -36,28 +35,10 @@ enum class DownloadOp : std::uint8_t {
   pmic = 0xF4,    ///< PMIC NVM data (U-Boot only; irreversible once started)
 };
 
-/// Well-known phase ids (PROTOCOL.md 1.2).
-namespace phase {
-inline constexpr std::uint8_t flashlayout = 0x00;
-inline constexpr std::uint8_t fsbl = 0x01;
-inline constexpr std::uint8_t ddr_fip = 0x02;
-inline constexpr std::uint8_t ssbl = 0x03;
-inline constexpr std::uint8_t first_user = 0x10;
-inline constexpr std::uint8_t last_user = 0xF0;
-inline constexpr std::uint8_t cmd = 0xF1;
-inline constexpr std::uint8_t otp = 0xF2;
-inline constexpr std::uint8_t ssp = 0xF3;
-inline constexpr std::uint8_t pmic = 0xF4;
-inline constexpr std::uint8_t end = 0xFE;
-inline constexpr std::uint8_t reset = 0xFF;
-}  // namespace phase
-
 /// "Get Phase", "Download", ...; "0x42" for unknown codes.
 std::string_view command_name(Command c);
 /// "ACK", "NACK", "ABORT", "SYNC" or "" for other bytes.
 std::string_view reply_name(std::uint8_t b);
-/// "FSBL", "FIP", "flash layout", "END", "RESET", "OTP", "PMIC", "partition" ...
-std::string_view phase_name(std::uint8_t phase);
 
 /// XOR of all bytes.
 inline std::uint8_t xor_of(ByteView bytes) {
