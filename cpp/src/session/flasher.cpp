@@ -388,7 +388,8 @@ void Flasher::prepare() {
   }
   if (const auto* fsbl = layout_.find_none(phase::fsbl)) {
     try {
-      const image::Stm32Image img = image::parse_image(image::read_file(fsbl->binary_path), fsbl->binary_path.string());
+      const Bytes fsbl_bytes = image::read_file(fsbl->binary_path);
+      const image::Stm32Image img = image::parse_image(fsbl_bytes, fsbl->binary_path.string());
       image::check_for_rom(img, *soc, fsbl->binary_path.string());
     } catch (Error& e) {
       e.add_context(ErrorContext{.operation = "flash", .phase = phase::fsbl, .partition = fsbl->name,
@@ -441,7 +442,7 @@ void Flasher::check_board_state(const PhaseInfo& first) {
                       ErrorContext{.operation = "flash", .phase = phase, .transport = device_.describe()});
   throw DeviceError(errc::board_state,
                     "the board is not waiting for a layout" + where + ": it asks for phase " + hex8(phase) + " (" +
-                        std::string(uart::phase_name(phase)) +
+                        std::string(phase_name(phase)) +
                         ") first, so it is inside an earlier programming session with a layout this run did not "
                         "send. Reset the board in serial boot mode and flash again (--resume REPORT skips what the "
                         "earlier run programmed)",
