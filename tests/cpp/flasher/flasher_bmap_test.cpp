@@ -96,7 +96,7 @@ TEST(FlasherBmap, MappedRangesLandUnmappedKeepThePatternNextPartitionAtItsOffset
     const auto d = sha.finish();
     EXPECT_EQ(rec.sha256, session::hex_string(ByteView(d.data(), d.size())));
   }
-  EXPECT_NE(r.to_json().find("\"bytes_skipped\": " + std::to_string(rec.bytes_skipped)), std::string::npos);
+  EXPECT_NE(r.to_json().find("\"bytes_skipped\":" + std::to_string(rec.bytes_skipped)), std::string::npos);
 
   // Mapped ranges exactly; the blocks between them still hold the pattern.
   const session::BinaryFile file(rig.image);
