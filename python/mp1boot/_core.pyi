@@ -141,8 +141,11 @@ def plan_flash(device: Device, layout_path: Union[str, PathLike], defines: Dict[
 def flash_many(layout_path: str, ports: List[str], defines: Dict[str, str] = ...,
                progress: Optional[Callable[[str, Progress], None]] = None, verify: bool = False, resume: str = "",
                resume_any_board: bool = False, on_event: Optional[Callable[[str, Dict[str, Any]], None]] = None,
-               cancel: Optional[CancelToken] = None) -> Dict[str, Any]: ...
+               cancel: Optional[CancelToken] = None, bmaps: Dict[str, Union[str, PathLike]] = ...,
+               no_bmap: bool = False, skip_holes: bool = False) -> Dict[str, Any]: ...
 def flash(layout_path: str, port_url: str, defines: Dict[str, str] = ..., progress: Optional[ProgressCallback] = None,
           boot_only: bool = False, verify: bool = False, resume: str = "", resume_any_board: bool = False,
           on_event: Optional[Callable[[Dict[str, Any]], None]] = None, report_sink: Optional[List[Any]] = None,
-          cancel: Optional[CancelToken] = None, trace: Optional[TraceCallback] = None) -> Dict[str, Any]: ...
+          cancel: Optional[CancelToken] = None, trace: Optional[TraceCallback] = None,
+          bmaps: Dict[str, Union[str, PathLike]] = ..., no_bmap: bool = False,
+          skip_holes: bool = False) -> Dict[str, Any]: ...

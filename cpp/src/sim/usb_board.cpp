@@ -81,6 +81,13 @@ Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::u
     if (!in || r.kind != Reply::Kind::ok) r.data.clear();
     if (r.data.size() > in_length) r.data.resize(in_length);
   }
+  if (logged_transfers_ >= options_.log_limit) {
+    if (logged_transfers_++ == options_.log_limit)
+      log_event("\"event\": \"log_full\", \"limit\": " + std::to_string(options_.log_limit));
+    if (attached_) apply_transition();
+    return r;
+  }
+  ++logged_transfers_;
   LogEntry e;
   e.n = transfers_;
   e.stage = stage_name;

@@ -82,7 +82,7 @@ def _flash_several(args, ports, defines) -> int:
     try:
         result = mp1boot.flash_many(args.layout, ports=ports, defines=defines, progress=progress,
                                     verify=args.verify, resume=args.resume, resume_any_board=args.resume_any_board,
-                                    events=events)
+                                    events=events, **_bmap_options(args))
     finally:
         if bar:
             bar.close()
@@ -99,6 +99,11 @@ def _flash_several(args, ports, defines) -> int:
     codes = [errors.EXIT_CODES.get(r.get("error_code", ""), EXIT_UNEXPECTED)
              for r in result["boards"].values() if r["result"] != "ok"]
     return max(codes)
+
+
+def _bmap_options(args) -> dict:
+    """--bmap NAME=FILE, --no-bmap, --skip-holes as keyword arguments of mp1boot.flash."""
+    return {"bmaps": a.defines(args.bmap, "--bmap"), "no_bmap": args.no_bmap, "skip_holes": args.skip_holes}
 
 
 def cmd_flash(args) -> int:
@@ -123,7 +128,7 @@ def cmd_flash(args) -> int:
     try:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
                                resume=args.resume, resume_any_board=args.resume_any_board, events=events,
-                               trace=args.console.trace)
+                               trace=args.console.trace, **_bmap_options(args))
     except BaseException as exc:
         write_report(args.report, getattr(exc, "report", None))
         if args.report and getattr(exc, "report", None) is not None and not args.json:
@@ -159,6 +164,13 @@ def register(sub) -> None:
                          "and serial, or serial port); refused for a report of another board")
     sp.add_argument("--resume-any-board", action="store_true",
                     help="with --resume: use the report's only board even if it names another port or serial")
+    sp.add_argument("--bmap", action="append", metavar="NAME=FILE",
+                    help="block map (bmaptool create) of partition NAME: over USB only its mapped ranges are sent "
+                         "(default: IMAGE.bmap or the name with .bmap beside an MMC partition's binary; repeatable)")
+    sp.add_argument("--no-bmap", action="store_true", help="send every byte of every binary, ignore block maps")
+    sp.add_argument("--skip-holes", action="store_true",
+                    help="sparse binaries without a block map: send only their data ranges (SEEK_DATA/SEEK_HOLE); "
+                         "never implied, a raw image may rely on its zeros")
     sp.add_argument("--storage", metavar="DIR", help="simulated boards: keep their storage images here")
     sp.add_argument("--report", metavar="FILE", help="write the JSON report here (also when the run fails)")
     a.add_json(sp, "one JSON event per line (progress, stage, partition, verified, done, error)")
