@@ -99,12 +99,18 @@ PhaseInfo UsbDevice::get_phase() {
   engine_.get_phase(alts);
   try {
     drive_dfu(engine_, *port_, hooks_);
+  } catch (Error& e) {
+    // Which phase the board was in when asking failed: the last one it reported or was sent.
+    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
+    engine_ = dfu::Engine(options_.dfu);
+    throw;
   } catch (...) {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
   const PhaseInfo& p = *engine_.phase_info();
   last_phase_ = p.phase;
+  phase_known_ = true;
   return p;
 }
 
@@ -133,13 +139,20 @@ void UsbDevice::download(ByteView data, const DownloadOptions& options) {
     throw;
   }
   last_phase_ = options.phase;
+  phase_known_ = true;
   downloaded_phase_ = options.phase;
 }
 
 void UsbDevice::detach_and_reconnect() {
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   engine_.detach();
-  drive_dfu(engine_, *port_, hooks_);
+  try {
+    drive_dfu(engine_, *port_, hooks_);
+  } catch (Error& e) {
+    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
+    engine_ = dfu::Engine(options_.dfu);
+    throw;
+  }
   reconnect();
 }
 
