@@ -4,6 +4,7 @@ mp1boot-usbsim take the same key=value options, list the same keys in --help, an
 values with a UsageError that names the key (no ValueError traceback, no silent truncation)."""
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -44,12 +45,8 @@ def test_uart_server_takes_the_same_options():
 
 
 def _help_keys(text: str) -> list[str]:
-    keys = []
-    for line in text.splitlines():
-        word = line.strip().split(" ", 1)[0]
-        if line.startswith("  ") and "=" in word and not word.startswith("-"):
-            keys.append(word)
-    return keys
+    """The "  key=VALUE   help" lines of a --help text."""
+    return re.findall(r"^  ([a-z_]+=\S+)\s", text, flags=re.MULTILINE)
 
 
 def test_both_tools_list_the_same_keys_in_help():

@@ -147,8 +147,8 @@ std::unique_ptr<Device> connect_usb(const Url& u, std::string_view url) {
 
 std::string connect_url_help() {
   return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
-         "sim:stm32mp135 or sim:stm32mp157[?key=value&...] (keys: `mp1boot sim --help`; link=usb also "
-         "takes the host's reconnect_ms=N or ROM,TFA,UBOOT), "
+         "sim:stm32mp135 or sim:stm32mp157[?OPTION=VALUE&...] (the board options of `mp1boot sim --help`; "
+         "link=usb also takes the host's reconnect_ms=N or ROM,TFA,UBOOT), "
          "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
 }
 

@@ -110,12 +110,18 @@ PhaseInfo UsbDevice::get_phase() {
   engine_.get_phase(alts);
   try {
     drive_dfu(engine_, *port_, hooks_);
+  } catch (Error& e) {
+    // Which phase the board was in when asking failed: the last one it reported or was sent.
+    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
+    engine_ = dfu::Engine(options_.dfu);
+    throw;
   } catch (...) {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
   const PhaseInfo& p = *engine_.phase_info();
   last_phase_ = p.phase;
+  phase_known_ = true;
   return p;
 }
 
@@ -143,6 +149,7 @@ void UsbDevice::run_download(const DownloadOptions& options, const std::function
     throw;
   }
   last_phase_ = options.phase;
+  phase_known_ = true;
   downloaded_phase_ = options.phase;
 }
 
@@ -242,7 +249,13 @@ void UsbDevice::write_extents(const DataReader& reader, const std::vector<Extent
 void UsbDevice::detach_and_reconnect() {
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   engine_.detach();
-  drive_dfu(engine_, *port_, hooks_);
+  try {
+    drive_dfu(engine_, *port_, hooks_);
+  } catch (Error& e) {
+    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
+    engine_ = dfu::Engine(options_.dfu);
+    throw;
+  }
   reconnect();
 }
 

@@ -95,6 +95,24 @@ inline Bytes fit_reply(Bytes data, std::uint16_t in_length) {
   return data;
 }
 
+/// How the stages of one SoC family differ (usb_soc_table.cpp): alternate settings, hand-over.
+struct UsbSocRow {
+  SocFamily family;
+  /// The ROM's alternate settings: iInterface string and phase id.
+  std::vector<std::pair<const char*, std::uint8_t>> rom_alts;
+  /// true: the ROM starts TF-A at manifestation and TF-A keeps the ROM's enumeration (MP15);
+  /// false: the ROM waits for DFU_DETACH, leaves the bus and TF-A enumerates with tfa_alts.
+  bool rom_hands_over_at_manifest;
+  std::vector<std::pair<const char*, std::uint8_t>> tfa_alts;
+  /// The first phase TF-A asks for; its buffer and size (0: the FIP buffer of the SoC and the
+  /// board's tfa_buffer_size option).
+  std::uint8_t tfa_first_phase;
+  std::uint32_t tfa_first_buffer;
+  std::uint32_t tfa_first_size;
+};
+/// The row of `soc`'s family. @throws UsageError(errc::unsupported) for a family not modelled.
+const UsbSocRow& usb_soc_row(const SocInfo& soc);
+
 /// The boot ROM of host.soc().
 std::unique_ptr<UsbStage> make_rom_stage(UsbStageHost& host);
 /// U-Boot stm32prog's DFU gadget (usb_stage_uboot.cpp), with a fresh programming service on

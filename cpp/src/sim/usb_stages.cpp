@@ -32,8 +32,6 @@ using Reply = UsbBoard::Reply;
 
 constexpr std::uint32_t undefined_address = 0xFFFFFFFF;
 constexpr std::uint32_t fip_toc_name = 0xAA640001;   // FIP ToC header magic (LE32 at offset 0)
-constexpr std::uint32_t mp2_ddr_fip_buffer = 0x0E000000;
-constexpr std::uint32_t mp2_ddr_fip_size = 0xA000;
 
 Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) { return ok_reply(std::move(data), busy); }
 Reply stall() { return stall_reply(); }
@@ -61,6 +59,13 @@ Bytes phase_reply(std::uint8_t phase, std::uint32_t address, bool with_flag, boo
 }
 
 
+void set_alts(StageDescription& d, const std::vector<std::pair<const char*, std::uint8_t>>& alts) {
+  for (const auto& [name, phase] : alts) {
+    d.alts.emplace_back(name);
+    d.alt_phases.push_back(phase);
+  }
+}
+
 StageDescription rom_description(const SocInfo& soc, bool full_speed) {
   StageDescription d;
   d.name = "rom";
@@ -68,15 +73,7 @@ StageDescription rom_description(const SocInfo& soc, bool full_speed) {
   std::snprintf(buf, sizeof buf, "DFU in %s Mode @Device ID /0x%03X, @Revision ID /0x%04X", full_speed ? "FS" : "HS",
                 soc.device_id, soc.rom_revision_string);
   d.product = buf;
-  if (soc.family == SocFamily::stm32mp15) {
-    d.alts = {"@Partition0 /0x00/1*256Ke", "@FSBL /0x01/1*1Me",       "@Partition2 /0x02/1*1Me",
-              "@Partition3 /0x03/1*16Me",  "@Partition4 /0x04/1*16Me", "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {0x00, 0x01, 0x02, 0x03, 0x04, phase::command};
-  } else {
-    d.alts = {soc.family == SocFamily::stm32mp13 ? "@FSBL /0x01/1*128Ke" : "@FSBL /0x01/1*256Ke",
-              "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {phase::fsbl, phase::command};
-  }
+  set_alts(d, usb_soc_row(soc).rom_alts);
   d.functional = st_functional(255, 1024);
   return d;
 }
@@ -88,13 +85,7 @@ StageDescription tfa_description(const SocInfo& soc) {
   std::snprintf(buf, sizeof buf, "DFU @Device ID /0x%03X, @Revision ID /0x%04X, @Name /%s,", soc.device_id,
                 soc.revision_id, std::string(soc.part_name).c_str());
   d.product = buf;
-  if (soc.family == SocFamily::stm32mp25) {
-    d.alts = {"@DDR FIP /0x02/1*32Ke", "@FIP /0x03/1*16Me", "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {phase::ddr_fip, phase::ssbl, phase::command};
-  } else {
-    d.alts = {"@SSBL /0x03/1*16Me", "@virtual /0xF1/1*512Ba"};
-    d.alt_phases = {phase::ssbl, phase::command};
-  }
+  set_alts(d, usb_soc_row(soc).tfa_alts);
   d.functional = st_functional(255, 1024);
   return d;
 }
@@ -277,16 +268,16 @@ class RomStage final : public UsbStage {
 
   std::unique_ptr<UsbStage> next_stage(UsbStageHost& host) override {
     const SocInfo& soc = host.soc();
-    if (soc.family == SocFamily::stm32mp15) {
+    const UsbSocRow& row = usb_soc_row(soc);
+    const std::uint32_t buffer = row.tfa_first_buffer ? row.tfa_first_buffer : soc.tfa_fip_buffer;
+    const std::uint32_t size = row.tfa_first_size ? row.tfa_first_size : host.options().tfa_buffer_size;
+    if (row.rom_hands_over_at_manifest) {
       // TF-A keeps the ROM's enumeration (stm32mp1_usb_dfu.c); a dead FSBL leaves it stalling.
       if (!host.options().tfa_enabled) return std::make_unique<HaltedStage>(desc_);
-      return std::make_unique<TfaStage>(host, desc_, phase::ssbl, soc.tfa_fip_buffer, host.options().tfa_buffer_size);
+      return std::make_unique<TfaStage>(host, desc_, row.tfa_first_phase, buffer, size);
     }
     if (!host.options().tfa_enabled) return nullptr;
-    if (soc.family == SocFamily::stm32mp25)
-      return std::make_unique<TfaStage>(host, tfa_description(soc), phase::ddr_fip, mp2_ddr_fip_buffer, mp2_ddr_fip_size);
-    return std::make_unique<TfaStage>(host, tfa_description(soc), phase::ssbl, soc.tfa_fip_buffer,
-                                      host.options().tfa_buffer_size);
+    return std::make_unique<TfaStage>(host, tfa_description(soc), row.tfa_first_phase, buffer, size);
   }
 
   Reply dfu_request(const usb::SetupPacket& s, ByteView out, std::uint16_t in_length,
@@ -317,7 +308,7 @@ class RomStage final : public UsbStage {
               state_ = State::dfu_idle;
               fsbl_ok_ = true;
               // MP15: the ROM jumps to the FSBL; the next request is TF-A's (PROTOCOL.md 3.4.1).
-              if (host_.soc().family == SocFamily::stm32mp15) transition_ = Transition::handover;
+              if (usb_soc_row(host_.soc()).rom_hands_over_at_manifest) transition_ = Transition::handover;
             }
             break;
           default: b = status_bytes(status_, 0, state_); break;
@@ -337,7 +328,7 @@ class RomStage final : public UsbStage {
       case Request::detach:
         // MP13/MP25 start the FSBL on DETACH (PROTOCOL.md 3.8; [INF] whether the port reset that
         // tools send next is needed). Without a good FSBL the ROM ignores it [INF]. MP15 ignores it.
-        if (host_.soc().family != SocFamily::stm32mp15 && fsbl_ok_) transition_ = Transition::detach;
+        if (!usb_soc_row(host_.soc()).rom_hands_over_at_manifest && fsbl_ok_) transition_ = Transition::detach;
         return ok();
     }
     return fail(Status::err_stalled_pkt);

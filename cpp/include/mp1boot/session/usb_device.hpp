@@ -96,6 +96,7 @@ class UsbDevice : public Device {
   dfu::Engine engine_;
   bool left_ = false;  // the device left the bus during the last request
   std::uint8_t last_phase_ = 0;
+  bool phase_known_ = false;  // last_phase_ was reported or sent (errors then name it)
   std::uint8_t downloaded_phase_ = 0;  // phase of the last download (which stage a detach leaves)
   bool offset_set_ = false;  // U-Boot's stored offset is not 0 (extents were written)
 };
