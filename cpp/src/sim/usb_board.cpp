@@ -83,7 +83,7 @@ Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::u
   }
   if (logged_transfers_ >= options_.log_limit) {
     if (logged_transfers_++ == options_.log_limit)
-      log_event("\"event\": \"log_full\", \"limit\": " + std::to_string(options_.log_limit));
+      log_event({{"event", "log_full"}, {"limit", options_.log_limit}});
     if (attached_) apply_transition();
     return r;
   }
