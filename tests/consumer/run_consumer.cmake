@@ -13,8 +13,9 @@ foreach(var BIN SRC STAGE)
   endif()
 endforeach()
 file(REMOVE_RECURSE ${STAGE})
+# Programs run as a user would run them: no LD_LIBRARY_PATH pointing at the libraries.
 function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH ${ARGN} RESULT_VARIABLE rc)
   if(NOT rc EQUAL 0)
     message(FATAL_ERROR "failed (${rc}): ${ARGN}")
   endif()
@@ -54,19 +55,31 @@ if(SHARED)
     if(NOT dyn MATCHES "Library soname: \\[libmp1boot_${component}\\.so\\.0\\.1\\]")
       message(FATAL_ERROR "${lib}: no SONAME libmp1boot_${component}.so.0.1:\n${dyn}")
     endif()
+    # libmp1boot_connect needs libmp1boot_serial, ...: each library finds its siblings itself.
+    if(NOT dyn MATCHES "Library (rpath|runpath): \\[\\$ORIGIN\\]")
+      message(FATAL_ERROR "${lib}: no RUNPATH $ORIGIN (its sibling libraries are not found):\n${dyn}")
+    endif()
   endforeach()
+  # The installed USB simulator loads the installed libraries (bin/../lib).
+  run(${STAGE}/prefix/bin/mp1boot-usbsim --help)
+  # Users of the shared libraries need neither Boost nor libusb's development files.
+  set(consumer_without -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
+  set(pc_search PKG_CONFIG_LIBDIR=${pc_dir})
+else()
+  set(consumer_without "")
+  set(pc_search PKG_CONFIG_PATH=${pc_dir})  # static archives: libusb-1.0.pc is needed too
 endif()
 
 # find_package(mp1boot) with the exported targets.
 # The consumer is built with the flags of the tree it links (sanitizer builds need them).
 run(${CMAKE_COMMAND} -S ${SRC}/examples/cpp -B ${STAGE}/build -G Ninja -DCMAKE_PREFIX_PATH=${STAGE}/prefix
-    "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINK_FLAGS}")
+    "-DCMAKE_CXX_FLAGS=${CXX_FLAGS}" "-DCMAKE_EXE_LINKER_FLAGS=${LINK_FLAGS}" ${consumer_without})
 run(${CMAKE_COMMAND} --build ${STAGE}/build)
 run(${STAGE}/build/mp1boot_example)
 run(${STAGE}/build/mp1boot_flash_parallel)
 
 # pkg-config, the way a Makefile would use it.
-execute_process(COMMAND ${CMAKE_COMMAND} -E env PKG_CONFIG_PATH=${pc_dir} pkg-config --cflags --libs mp1boot
+execute_process(COMMAND ${CMAKE_COMMAND} -E env ${pc_search} pkg-config --cflags --libs mp1boot
                 RESULT_VARIABLE rc OUTPUT_VARIABLE flags OUTPUT_STRIP_TRAILING_WHITESPACE)
 if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config --cflags --libs mp1boot failed (${rc})")
