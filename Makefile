@@ -65,12 +65,18 @@ bench: build
 	$(PY) bench/uart_throughput.py
 	$(PY) bench/dfu_throughput.py
 
+# pip-check and wheel compile in one folder, $(BUILD)-wheel, next to $(BUILD) (the same depth, and
+# the compiler named as CMake names it, c++, not Python's g++), so that with ccache
+# (CMAKE_CXX_COMPILER_LAUNCHER=ccache, CCACHE_BASEDIR) they reuse the objects of `make build`.
+PIP_BUILD := -Cbuild-dir=$(CURDIR)/$(BUILD)-wheel
+PIP_CXX := CXX="$${CXX:-c++}"
+
 # `pip install .` works: build the wheel into a scratch folder (not into .venv, whose tests use the
 # build tree) and run the installed package's CLI from it.
 PIP_TARGET := $(CURDIR)/$(BUILD)/pip-target
 pip-check: bootstrap
 	rm -rf $(PIP_TARGET)
-	$(PY) -m pip install -q --no-build-isolation --target $(PIP_TARGET) .
+	$(PIP_CXX) $(PY) -m pip install -q --no-build-isolation $(PIP_BUILD) --target $(PIP_TARGET) .
 	cd /tmp && PYTHONPATH=$(PIP_TARGET) $(CURDIR)/$(PY) -c "import mp1boot; assert mp1boot.__file__.startswith('$(PIP_TARGET)'); d = mp1boot.connect('sim:stm32mp135'); print('pip install ok:', mp1boot.__version__, hex(d.get_id()))"
 
 # A binary wheel (scikit-build-core) repaired by auditwheel: libusb and every other non-system library
@@ -81,7 +87,7 @@ WHEEL_DIR := $(CURDIR)/$(BUILD)/wheel
 UMOCKDEV_LIBS := libumockdev.so.0 libglib-2.0.so.0 libgobject-2.0.so.0 libgio-2.0.so.0
 wheel: bootstrap
 	rm -rf $(WHEEL_DIR)/raw $(WHEEL_DIR)/dist
-	$(PY) -m pip wheel -q --no-build-isolation --no-deps -w $(WHEEL_DIR)/raw -Cbuild-dir=$(WHEEL_DIR)/build .
+	$(PIP_CXX) $(PY) -m pip wheel -q --no-build-isolation --no-deps -w $(WHEEL_DIR)/raw $(PIP_BUILD) .
 	PATH=$(CURDIR)/.venv/bin:$$PATH auditwheel repair -w $(WHEEL_DIR)/dist $(addprefix --exclude ,$(UMOCKDEV_LIBS)) \
 	  $(WHEEL_DIR)/raw/*.whl
 	@ls -l $(WHEEL_DIR)/dist/*.whl
@@ -92,4 +98,4 @@ test-wheel: wheel
 	$(PY) -m pytest -q tests/packaging/test_wheel.py --wheel-dir $(WHEEL_DIR)/dist
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(BUILD)-wheel $(BUILD)-shared

@@ -6,7 +6,9 @@
 #   SRC     the source tree
 #   STAGE   a scratch folder (emptied)
 #   SHARED  ON: first configure SRC as a C++ user would (plain CMake, no pybind11, no tests) with
-#           BUILD_SHARED_LIBS=ON, build it, and check the SONAME of the installed libraries
+#           BUILD_SHARED_LIBS=ON, build it, and check the SONAME and RUNPATH of the installed libraries
+#   LIB_BUILD  with SHARED: the folder of that build (emptied; default STAGE/lib). At the depth of
+#           the main build tree, ccache reuses the main build's objects (same relative paths).
 foreach(var BIN SRC STAGE)
   if(NOT DEFINED ${var})
     message(FATAL_ERROR "${var} not set")
@@ -22,7 +24,11 @@ function(run)
 endfunction()
 
 if(SHARED)
-  execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${STAGE}/lib -G Ninja -DCMAKE_BUILD_TYPE=Release
+  if(NOT LIB_BUILD)
+    set(LIB_BUILD ${STAGE}/lib)
+  endif()
+  file(REMOVE_RECURSE ${LIB_BUILD})
+  execute_process(COMMAND ${CMAKE_COMMAND} -S ${SRC} -B ${LIB_BUILD} -G Ninja -DCMAKE_BUILD_TYPE=Release
                           -DBUILD_SHARED_LIBS=ON -DMP1BOOT_BUILD_TESTS=OFF -DCMAKE_DISABLE_FIND_PACKAGE_pybind11=ON
                   RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out)
   message("${out}")
@@ -32,8 +38,8 @@ if(SHARED)
   if(NOT out MATCHES "mp1boot: pybind11 not found: the Python module is not built")
     message(FATAL_ERROR "no notice that the Python module is left out")
   endif()
-  run(${CMAKE_COMMAND} --build ${STAGE}/lib)
-  set(BIN ${STAGE}/lib)
+  run(${CMAKE_COMMAND} --build ${LIB_BUILD})
+  set(BIN ${LIB_BUILD})
 endif()
 
 run(${CMAKE_COMMAND} --install ${BIN} --prefix ${STAGE}/prefix)
@@ -60,8 +66,15 @@ if(SHARED)
       message(FATAL_ERROR "${lib}: no RUNPATH $ORIGIN (its sibling libraries are not found):\n${dyn}")
     endif()
   endforeach()
-  # The installed USB simulator loads the installed libraries (bin/../lib).
-  run(${STAGE}/prefix/bin/mp1boot-usbsim --help)
+  # The installed USB simulator loads the installed libraries and its uevent fan-out (bin/../lib),
+  # and serves a board that lsusb sees.
+  execute_process(COMMAND ${CMAKE_COMMAND} -E env --unset=LD_LIBRARY_PATH ${STAGE}/prefix/bin/mp1boot-usbsim
+                          --soc stm32mp157 -- sh -c "echo preload: $LD_PRELOAD; lsusb -d 0483:df11"
+                  RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE out TIMEOUT 120)
+  if(NOT rc EQUAL 0 OR NOT out MATCHES "preload: ${lib_dir}/mp1boot/libmp1boot-uevent-fanout.so"
+     OR NOT out MATCHES "ID 0483:df11")
+    message(FATAL_ERROR "the installed mp1boot-usbsim did not serve a board with its fan-out library (${rc}):\n${out}")
+  endif()
   # Users of the shared libraries need neither Boost nor libusb's development files.
   set(consumer_without -DCMAKE_DISABLE_FIND_PACKAGE_Boost=ON -DCMAKE_DISABLE_FIND_PACKAGE_PkgConfig=ON)
   set(pc_search PKG_CONFIG_LIBDIR=${pc_dir})

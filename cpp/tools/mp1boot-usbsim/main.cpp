@@ -152,14 +152,18 @@ bool preloaded() {
 }
 
 // libmp1boot-uevent-fanout.so (uevent_fanout.cpp: every udev monitor on the bus gets every
-// uevent) next to this executable, else where it is installed; "" when neither exists.
+// uevent) next to this executable, else where it is installed (MP1BOOT_UEVENT_FANOUT_INSTALLED,
+// relative to this executable's folder: bin/../lib/mp1boot); "" when neither exists.
 std::string uevent_fanout_lib() {
   const char* name = "libmp1boot-uevent-fanout.so";
   std::error_code ec;
-  auto here = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path() / name;
-  if (!ec && std::filesystem::exists(here, ec)) return here.string();
+  const auto dir = std::filesystem::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return {};
+  if (auto here = dir / name; std::filesystem::exists(here, ec)) return here.string();
 #ifdef MP1BOOT_UEVENT_FANOUT_INSTALLED
-  if (std::filesystem::exists(MP1BOOT_UEVENT_FANOUT_INSTALLED, ec)) return MP1BOOT_UEVENT_FANOUT_INSTALLED;
+  if (auto installed = (dir / MP1BOOT_UEVENT_FANOUT_INSTALLED / name).lexically_normal();
+      std::filesystem::exists(installed, ec))
+    return installed.string();
 #endif
   return {};
 }
