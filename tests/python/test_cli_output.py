@@ -146,3 +146,38 @@ def test_closed_pipe_ends_quietly(tmp_path):
     assert json.loads(first)["event"] == "progress"
     assert proc.wait(timeout=60) == 141, err
     assert err == ""
+
+
+def test_show_prints_json_or_text_and_builds_the_text_only_for_text(capsys):
+    from mp1boot.cli.output import show
+
+    def text():
+        raise AssertionError("the text of a --json run was built")
+    show(SimpleNamespace(json=True), {"a": 1, "b": [2]}, text)
+    assert json.loads(capsys.readouterr().out) == {"a": 1, "b": [2]}
+
+    show(SimpleNamespace(json=False), {"a": 1}, "one line")
+    show(SimpleNamespace(json=False), {"a": 1}, ["two", "lines"])
+    show(SimpleNamespace(json=False), {"a": 1}, lambda: (f"line {i}" for i in (1, 2)))
+    assert capsys.readouterr().out == "one line\ntwo\nlines\nline 1\nline 2\n"
+
+
+@pytest.mark.parametrize("verb", [
+    ["image", "info", "{dir}/tf-a.stm32"],
+    ["image", "wrap", "--soc", "stm32mp157", "--load", "2FFC2500", "--entry", "2FFC2500", "{dir}/raw.bin",
+     "{dir}/out.stm32"],
+    ["layout", "check", "{dir}/flash.tsv", "-D", "FSBL=tf-a.stm32"],
+    ["layout", "plan", "{dir}/flash.tsv", "-D", "FSBL=tf-a.stm32", "--port", "sim:stm32mp157"],
+], ids=lambda v: " ".join(v[:2]))
+def test_image_and_layout_verbs_print_one_json_document_or_text(verb, tmp_path, fsbl_mp15, capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    from test_flash import _folder
+    _folder(tmp_path, fsbl_mp15)
+    (tmp_path / "raw.bin").write_bytes(bytes(range(256)) * 4)
+    argv = [a.format(dir=tmp_path) for a in verb]
+    assert main(argv + ["--json"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and isinstance(json.loads(out), dict), out
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert text.strip() and not text.lstrip().startswith("{"), text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from . import args as a
-from .output import emit_json, json_progress_event
+from .output import emit_json, json_progress_event, show
 
 EXIT_OK = 0
 
@@ -36,26 +36,26 @@ def cmd_info(args) -> int:
     out["address"] = ph.address
     if ph.message:
         out["message"] = ph.message
-    if args.json:
-        emit_json(out)
-        return EXIT_OK
-    print(f"transport:      {out['transport']}")
-    if "commands" in out:
-        print(f"protocol:       v{out['protocol_version']}")
-        print(f"commands:       {', '.join(f'0x{c:02x} {n}' for c, n in zip(out['commands'], out['command_names']))}")
-        opts = f" (option bytes {' '.join(f'0x{b:02x}' for b in out['option_bytes'])})" if "option_bytes" in out else ""
-        print(f"version:        0x{out['version']:02x}{opts}")
-    if usb:
-        print(f"usb:            bus {usb['bus']} port {usb['port_path']} address {usb['address']}, {usb['speed']} speed")
-        print(f"product:        {usb['product']}")
-        print(f"serial:         {usb['serial']}")
-        print(f"stage:          {usb['stage']}")
-        if usb["speed"] == "full":
-            args.console.warn("full speed only: check the cable, hub and port (high speed expected)")
-    print(f"device id:      0x{dev_id:03x} ({out['soc']})")
-    print(f"phase:          0x{ph.phase:02x} ({ph.name}), address 0x{ph.address:08x}")
-    if ph.message:
-        print(f"device message: {ph.message}")
+
+    def text():
+        yield f"transport:      {out['transport']}"
+        if "commands" in out:
+            yield f"protocol:       v{out['protocol_version']}"
+            yield f"commands:       {', '.join(f'0x{c:02x} {n}' for c, n in zip(out['commands'], out['command_names']))}"
+            opts = f" (option bytes {' '.join(f'0x{b:02x}' for b in out['option_bytes'])})" if "option_bytes" in out else ""
+            yield f"version:        0x{out['version']:02x}{opts}"
+        if usb:
+            yield f"usb:            bus {usb['bus']} port {usb['port_path']} address {usb['address']}, {usb['speed']} speed"
+            yield f"product:        {usb['product']}"
+            yield f"serial:         {usb['serial']}"
+            yield f"stage:          {usb['stage']}"
+            if usb["speed"] == "full":
+                args.console.warn("full speed only: check the cable, hub and port (high speed expected)")
+        yield f"device id:      0x{dev_id:03x} ({out['soc']})"
+        yield f"phase:          0x{ph.phase:02x} ({ph.name}), address 0x{ph.address:08x}"
+        if ph.message:
+            yield f"device message: {ph.message}"
+    show(args, out, text)
     return EXIT_OK
 
 
@@ -76,11 +76,9 @@ def cmd_boot(args) -> int:
                                progress=TextBar() if args.console.progress_bars else None,
                                trace=args.console.trace)
         served = [p for p in report["partitions"] if p["result"] == "ok"]
-        if args.json:
-            emit_json({"event": "done", "report": report})
-        else:
-            print(f"booted {args.file} on {report['soc']}: " +
-                  ", ".join(f"0x{p['phase']:02x} {p['name']}" for p in served) + " loaded; nothing programmed")
+        show(args, {"event": "done", "report": report},
+             f"booted {args.file} on {report['soc']}: " +
+             ", ".join(f"0x{p['phase']:02x} {p['name']}" for p in served) + " loaded; nothing programmed")
         return EXIT_OK
     dev = mp1boot.connect(args.port)
     args.console.note(f"connected: {dev.transport}")
@@ -97,12 +95,9 @@ def cmd_boot(args) -> int:
     line_rate = 0 < t.line_fraction <= 1.0 and not _is_pty(args.port)
     if line_rate:
         summary["line_fraction"] = round(t.line_fraction, 4)
-    if args.json:
-        emit_json(summary)
-    else:
-        line = f" ({t.line_fraction * 100:.1f}% of the line rate)" if line_rate else ""
-        print(f"booted {args.file} on {r.soc}: {t.bytes} bytes in {t.seconds:.2f} s, "
-              f"{t.bytes_per_second / 1000:.1f} kB/s{line}; FSBL started")
+    line = f" ({t.line_fraction * 100:.1f}% of the line rate)" if line_rate else ""
+    show(args, summary, f"booted {args.file} on {r.soc}: {t.bytes} bytes in {t.seconds:.2f} s, "
+                        f"{t.bytes_per_second / 1000:.1f} kB/s{line}; FSBL started")
     return EXIT_OK
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from .. import errors
 from . import args as a
 from .layout import steps
-from .output import describe_event, emit_json, json_progress_event, print_partitions, write_report
+from .output import describe_event, emit_json, json_progress_event, print_partitions, show, write_report
 
 EXIT_OK = 0
 EXIT_UNEXPECTED = 1
@@ -87,13 +87,13 @@ def _flash_several(args, ports, defines) -> int:
         if bar:
             bar.close()
     write_report(args.report, result)
-    if args.json:
-        emit_json({"event": "done", "report": result})
-    else:
+
+    def text():
         for key, rep in result["boards"].items():
-            print(f"{key}: {rep['result']}" + (f" ({rep.get('error')})" if rep["result"] != "ok" else ""))
+            yield f"{key}: {rep['result']}" + (f" ({rep.get('error')})" if rep["result"] != "ok" else "")
             print_partitions(rep, "  ")
-        print(f"{len(result['boards'])} boards: {result['result']}")
+        yield f"{len(result['boards'])} boards: {result['result']}"
+    show(args, {"event": "done", "report": result}, text)
     if result["result"] == "ok":
         return EXIT_OK
     codes = [errors.EXIT_CODES.get(r.get("error_code", ""), EXIT_UNEXPECTED)
@@ -136,16 +136,15 @@ def cmd_flash(args) -> int:
                   file=sys.stderr)
         raise
     write_report(args.report, report)
-    if args.json:
-        emit_json({"event": "done", "report": report})
-    else:
+
+    def text():
         print_partitions(report)
         where = report.get("serial") or report.get("port_path") or port
         extra = f", {report['speed']} speed" if report.get("link") == "usb" and report.get("speed") else ""
-        print(f"flashed {args.layout} on {report['soc']} ({where}{extra}) in {report['seconds']:.2f} s: "
-              f"{report['result']}")
+        yield f"flashed {args.layout} on {report['soc']} ({where}{extra}) in {report['seconds']:.2f} s: {report['result']}"
         if report.get("speed") == "full":
             args.console.warn("the board runs at USB full speed (12 Mbit/s): check the cable and hub")
+    show(args, {"event": "done", "report": report}, text)
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from .. import errors
 from . import args as a
-from .output import emit_json
+from .output import show
 
 EXIT_OK = 0
 
@@ -14,12 +14,7 @@ EXIT_OK = 0
 def cmd_image_info(args) -> int:
     import mp1boot
     info = mp1boot.image_info(args.file)
-    if args.json:
-        info = {k: v for k, v in info.items() if k != "text"}
-        emit_json(info)
-    else:
-        print(f"file: {args.file}")
-        print(info["text"].rstrip("\n"))
+    show(args, {k: v for k, v in info.items() if k != "text"}, [f"file: {args.file}", info["text"].rstrip("\n")])
     return EXIT_OK if info["checksum_ok"] else 3
 
 
@@ -42,12 +37,9 @@ def cmd_image_wrap(args) -> int:
         raise errors.LayoutError(f"{args.output}: cannot write: {exc.strerror}", code="file_not_found",
                                  file=args.output) from None
     info = mp1boot.image_info(out, name=args.output)
-    if args.json:
-        emit_json({"output": args.output, "bytes": len(out), "header_version": info["header_version"],
-                   "checksum": info["checksum"]})
-    else:
-        print(f"wrote {args.output}: {len(out)} bytes, header {info['header_version']}, "
-              f"checksum 0x{info['checksum']:08x}")
+    show(args, {"output": args.output, "bytes": len(out), "header_version": info["header_version"],
+                "checksum": info["checksum"]},
+         f"wrote {args.output}: {len(out)} bytes, header {info['header_version']}, checksum 0x{info['checksum']:08x}")
     return EXIT_OK
 
 

@@ -6,7 +6,7 @@ import os
 import sys
 
 from . import args as a
-from .output import emit_json
+from .output import show
 
 EXIT_OK = 0
 
@@ -25,16 +25,15 @@ def cmd_layout_check(args) -> int:
     import mp1boot
     res = mp1boot.layout_check(args.file, a.defines(args.define), check_binaries=not args.no_binaries)
     errs = [d for d in res["diagnostics"] if d["severity"] == "error"]
-    if args.json:
-        emit_json(res)
-    else:
-        for d in res["diagnostics"]:
-            print(d["text"])
+
+    def text():
+        yield from (d["text"] for d in res["diagnostics"])
         warn = len(res["diagnostics"]) - len(errs)
-        print(f"{args.file}: {len(res['entries'])} lines, {len(errs)} error(s), {warn} warning(s); "
-              f"for {res['service']}")
+        yield (f"{args.file}: {len(res['entries'])} lines, {len(errs)} error(s), {warn} warning(s); "
+               f"for {res['service']}")
         if not errs:
-            print("order the device will ask for: " + ", ".join(f"0x{s['phase']:02x} {s['name']}" for s in res["order"]))
+            yield "order the device will ask for: " + ", ".join(f"0x{s['phase']:02x} {s['name']}" for s in res["order"])
+    show(args, res, text)
     return 3 if errs else EXIT_OK
 
 
@@ -50,13 +49,13 @@ def cmd_layout_plan(args) -> int:
     for r in plan["steps"]:
         r["eta_seconds"] = round(r["eta_seconds"], 2)
     plan["eta_seconds"] = round(plan["eta_seconds"], 1)
-    if args.json:
-        emit_json(plan)
-        return EXIT_OK
-    print(f"{args.layout} on {plan['soc']} over {plan['transport']}:")
-    for r in plan["steps"]:
-        print(f"  0x{r['phase']:02x} {r['name']:<16} {r['device']:<6} {r['bytes']:>12} B  ~{r['eta_seconds']:8.1f} s")
-    print(f"  total ETA ~{plan['eta_seconds']:.0f} s (transfer only; device flush/erase time not included)")
+
+    def text():
+        yield f"{args.layout} on {plan['soc']} over {plan['transport']}:"
+        for r in plan["steps"]:
+            yield f"  0x{r['phase']:02x} {r['name']:<16} {r['device']:<6} {r['bytes']:>12} B  ~{r['eta_seconds']:8.1f} s"
+        yield f"  total ETA ~{plan['eta_seconds']:.0f} s (transfer only; device flush/erase time not included)"
+    show(args, plan, text)
     return EXIT_OK
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import errors
 from . import args as a
-from .output import emit_json
+from .output import show
 
 EXIT_OK = 0
 
@@ -46,13 +46,12 @@ def cmd_otp(args) -> int:
     words = decoded["words"]
     if args.output:
         Path(args.output).write_bytes(image)
-    if args.json:
-        emit_json({"bsec_state": decoded["bsec_state"], "words": words})
-    else:
+    def text():
         shown = [w for w in words if w["value"] or w["locked"]] if not args.all_words else words
         for w in shown:
-            print(f"  OTP {w['word']:3d}: 0x{w['value']:08x}" + ("  locked" if w["locked"] else ""))
-        print(f"{len(words)} OTP words, {len(shown)} shown" + ("" if args.all_words else " (non-zero or locked)"))
+            yield f"  OTP {w['word']:3d}: 0x{w['value']:08x}" + ("  locked" if w["locked"] else "")
+        yield f"{len(words)} OTP words, {len(shown)} shown" + ("" if args.all_words else " (non-zero or locked)")
+    show(args, {"bsec_state": decoded["bsec_state"], "words": words}, text)
     return EXIT_OK
 
 
@@ -71,10 +70,7 @@ def cmd_pmic(args) -> int:
             return 2
         dev.write_pmic(data, i_understand_this_is_permanent=True, trace=args.console.trace)
     nvm = dev.read_pmic(trace=args.console.trace)
-    if args.json:
-        emit_json({"pmic_nvm": nvm.hex()})
-    else:
-        print("PMIC NVM: " + nvm.hex(" "))
+    show(args, {"pmic_nvm": nvm.hex()}, "PMIC NVM: " + nvm.hex(" "))
     return EXIT_OK
 
 

@@ -15,6 +15,18 @@ def emit_json(obj) -> None:
     sys.stdout.flush()
 
 
+def show(args, obj, text) -> None:
+    """A verb's result on stdout: ``obj`` as one JSON line with ``--json``, otherwise ``text``: a
+    line, a list of lines, or a function returning or yielding them (called for text output only)."""
+    if getattr(args, "json", False):
+        emit_json(obj)
+        return
+    if callable(text):
+        text = text()
+    for line in [text] if isinstance(text, str) else text:
+        print(line)
+
+
 _STYLES = {"ok": "32", "bad": "1;31", "warn": "33", "dim": "2", "bold": "1"}
 
 

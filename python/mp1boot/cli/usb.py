@@ -7,7 +7,7 @@ from pathlib import Path
 
 from .. import errors
 from . import args as a
-from .output import emit_json
+from .output import show
 
 EXIT_OK = 0
 
@@ -15,22 +15,22 @@ EXIT_OK = 0
 def cmd_list(args) -> int:
     import mp1boot
     devices = mp1boot.list_devices()
-    if args.json:
-        emit_json({"devices": [dict(index=i, **d) for i, d in enumerate(devices)]})
-        return EXIT_OK
-    if not devices:
-        print("no STM32MP device in DFU mode (0483:df11) found")
-        return EXIT_OK
-    print(f"{'#':>2}  {'bus':>3} {'port':<10} {'addr':>4} {'speed':<6} {'stage':<7} {'device':<20} {'rev':<6} serial")
-    for i, d in enumerate(devices):
-        dev = f"0x{d['device_id']:03x} {d['soc']}" if d["device_id"] else "?"
-        line = (f"{i:>2}  {d['bus']:>3} {d['port_path']:<10} {d['address']:>4} {d['speed']:<6} {d['stage']:<7} "
-                f"{dev:<20} 0x{d['revision']:04x} {d['serial']}")
-        if not d["accessible"]:
-            line += f"   ({d['problem']}: see `mp1boot udev --print`)"
-        print(line)
-        if d["product"]:
-            print(f"      {d['product']}")
+
+    def text():
+        if not devices:
+            yield "no STM32MP device in DFU mode (0483:df11) found"
+            return
+        yield f"{'#':>2}  {'bus':>3} {'port':<10} {'addr':>4} {'speed':<6} {'stage':<7} {'device':<20} {'rev':<6} serial"
+        for i, d in enumerate(devices):
+            dev = f"0x{d['device_id']:03x} {d['soc']}" if d["device_id"] else "?"
+            line = (f"{i:>2}  {d['bus']:>3} {d['port_path']:<10} {d['address']:>4} {d['speed']:<6} {d['stage']:<7} "
+                    f"{dev:<20} 0x{d['revision']:04x} {d['serial']}")
+            if not d["accessible"]:
+                line += f"   ({d['problem']}: see `mp1boot udev --print`)"
+            yield line
+            if d["product"]:
+                yield f"      {d['product']}"
+    show(args, {"devices": [dict(index=i, **d) for i, d in enumerate(devices)]}, text)
     return EXIT_OK
 
 
