@@ -12,10 +12,15 @@
 * a client program (labgrid's Python API, environment YAML with `imports: mp1boot.labgrid` and
   `tools: mp1boot:`) that flashes one layout onto both boards in parallel through MP1BootDriver.
 
-Then both storages and both reports are checked. Every process has a timeout."""
+Then both storages and both reports are checked. Every process has a timeout.
+
+Independent of what earlier or concurrent runs left in labgrid's cache on the exporter's host
+(/var/cache/labgrid/USER/SHA256/): every binary a test sends carries a random tag, so its cache
+folder is this run's alone; the checks look for those folders, and only those are removed."""
 from __future__ import annotations
 
 import getpass
+import hashlib
 import json
 import os
 import shutil
@@ -30,7 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from test_flash import _folder
+import mp1boot
+from test_flash import _fip, _folder
 from test_usb_many_processes import UsbBus, board_storage
 
 SERIALS = ["002800423232511538303641", "002800423232511538303642"]
@@ -167,10 +173,36 @@ print("RESULT " + json.dumps(result), flush=True)
 """
 
 
-def _cache():
+def _cache_dir() -> Path:
     """labgrid's ManagedFile cache on the exporter's host (this machine): one folder per SHA-256."""
-    d = Path(f"/var/cache/labgrid/{getpass.getuser()}")
-    return set(os.listdir(d)) if d.is_dir() else set()
+    from labgrid.util.helper import get_user  # the user name labgrid's clients put in the path
+    return Path(f"/var/cache/labgrid/{get_user()}")
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _images(line, rootfs: bytes = b"") -> Path:
+    """A new folder with a layout and its binaries (test_flash's set) that no other run has: a
+    random tag in the FSBL's payload, the FIP and the rootfs (``rootfs``, default test_flash's).
+    Their cache folders on the exporter's host are recorded for removal at the end."""
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
+    tag = os.urandom(16)
+    payload = bytes((i * 7 + 1) & 0xFF for i in range(8 * 1024 - len(tag))) + tag
+    fsbl = mp1boot.image_wrap(payload, soc="stm32mp157", load=0x2FFC2500, entry=0x2FFC2500)
+    _folder(src, fsbl)
+    fip = _fip()
+    (src / "fip.bin").write_bytes(fip[:-len(tag)] + tag)
+    rootfs = rootfs or (src / "rootfs.ext4").read_bytes()
+    (src / "rootfs.ext4").write_bytes(tag + rootfs[len(tag):])
+    line["sent"].update(_sha256(f) for f in src.iterdir() if f.is_file())
+    return src
+
+
+def _in_cache(src: Path) -> list:
+    """The files of ``src`` that are in labgrid's cache on the exporter's host."""
+    return [f.name for f in src.iterdir() if f.is_file() and (_cache_dir() / _sha256(f)).exists()]
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +212,10 @@ def line(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("labgrid-line")
     procs = Processes(tmp_path)
     bus = None
-    cache_before = _cache()
+    sent = set()  # SHA-256 of every file a test gave the clients: their cache folders to remove
+    # The clients' own temporary files (ssh control sockets, the driver's rewritten layouts) in a
+    # folder of this run (short: a socket path has at most 107 bytes).
+    client_tmp = tempfile.mkdtemp(prefix="mp1lg-")
     try:
         started = time.monotonic()
         bindir = _sshd(tmp_path, procs)
@@ -192,7 +227,7 @@ def line(tmp_path_factory):
         coord_port = _free_port()
         coordinator = f"127.0.0.1:{coord_port}"
         lg_env = dict(os.environ, PATH=f"{bindir}{os.pathsep}{os.environ['PATH']}", LG_COORDINATOR=coordinator,
-                      GRPC_ENABLE_FORK_SUPPORT="0", PYTHONUNBUFFERED="1")
+                      GRPC_ENABLE_FORK_SUPPORT="0", PYTHONUNBUFFERED="1", TMPDIR=client_tmp)
         bindir_py = Path(sys.executable).parent
         coord = procs.start("coordinator", [str(bindir_py / "labgrid-coordinator"), "--listen", coordinator],
                             env=lg_env, cwd=tmp_path)
@@ -250,15 +285,19 @@ def line(tmp_path_factory):
               - mp1boot.labgrid
             """))
         yield {"tmp": tmp_path, "env": lg_env, "storage": storage, "client": client, "procs": procs,
-               "setup_s": time.monotonic() - started, "tool": tool, "bus": bus}
+               "setup_s": time.monotonic() - started, "tool": tool, "bus": bus, "sent": sent}
         for i in (1, 2):
             client("-p", f"lg-board-{i}", "release", check=False)
     finally:
         procs.stop()
         if bus:
             bus.close()
-        for entry in _cache() - cache_before:  # what this test copied into labgrid's cache
-            shutil.rmtree(Path(f"/var/cache/labgrid/{getpass.getuser()}") / entry, ignore_errors=True)
+        # What this run copied into labgrid's cache (no other run has these): the binaries and the
+        # layouts the driver rewrote to name their copies (kept in the clients' TMPDIR).
+        sent.update(_sha256(f) for f in Path(client_tmp).glob("mp1boot-labgrid-*/*/*") if f.is_file())
+        for digest in sent:
+            shutil.rmtree(_cache_dir() / digest, ignore_errors=True)
+        shutil.rmtree(client_tmp, ignore_errors=True)
 
 
 def _start_clients(line, layout, fsbl, env_yaml="env.yaml"):
@@ -302,15 +341,17 @@ def _run_client(line, layout, fsbl, env_yaml="env.yaml"):
     return _results(line, _start_clients(line, layout, fsbl, env_yaml))
 
 
-def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
+def test_two_places_flash_in_parallel_through_the_exporter(line):
     """The line itself: both boards flashed at once through ssh, each storage holds the image,
     each report is mp1boot's own, for its board on its port."""
     started = time.monotonic()
     line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
-    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
-    rootfs, _ = _folder(src, fsbl_mp15)
+    src = _images(line)
+    rootfs = (src / "rootfs.ext4").read_bytes()
     from mp1boot.examples import block_map
-    (src / "rootfs.ext4.bmap").write_text(block_map((src / "rootfs.ext4").read_bytes()))  # copied beside the copy
+    (src / "rootfs.ext4.bmap").write_text(block_map(rootfs))  # copied beside the copy
+    line["sent"].add(_sha256(src / "rootfs.ext4.bmap"))
+    assert _in_cache(src) == []
     results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
     flash_s = time.monotonic() - started
     for i, serial in enumerate(SERIALS, 1):
@@ -325,31 +366,35 @@ def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
             f.seek(0x100000)
             assert f.read(len(rootfs)) == rootfs
     assert any(p["result"] == "ok" for p in results["board-1"]["report"]["partitions"])
-    # the files went through ssh (labgrid's cache on the exporter's host), not the local paths
+    # the files went through ssh in this run, into labgrid's cache on the exporter's host (folders
+    # named by this run's own content), not the local paths
     files = [p["file"] for p in results["board-1"]["report"]["partitions"] if p.get("file")]
-    assert files and all(f.startswith("/var/cache/labgrid/") for f in files), files
+    assert sorted({Path(f).name for f in files}) == ["fip.bin", "flash.tsv", "rootfs.ext4", "tf-a.stm32"], files
+    binaries = [f for f in files if not f.endswith(".tsv")]
+    for f in binaries:
+        assert f == f"{_cache_dir()}/{_sha256(src / Path(f).name)}/{Path(f).name}", f
+    layout = next(Path(f) for f in files if f.endswith(".tsv"))  # the driver's, naming the copies
+    assert layout.parent == _cache_dir() / _sha256(layout), layout
+    assert all(f in layout.read_text() for f in binaries), layout.read_text()
     copy = next(f for f in files if f.endswith("/rootfs.ext4"))
     assert Path(copy + ".bmap").read_text() == (src / "rootfs.ext4.bmap").read_text()
     print(f"labgrid line: setup {line['setup_s']:.1f} s, parallel flash of 2 boards {flash_s:.1f} s")
 
 
-def test_a_layout_naming_a_missing_file_is_refused_before_anything_is_synced(line, fsbl_mp15):
+def test_a_layout_naming_a_missing_file_is_refused_before_anything_is_synced(line):
     line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
-    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
-    _folder(src, fsbl_mp15)
+    src = _images(line)
     os.unlink(src / "fip.bin")
-    before = _cache()
     results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
     for name in ("board-1", "board-2"):
         assert results[name]["error"].startswith("LayoutError: "), results
         assert "fip.bin" in results[name]["error"] and f"nothing was copied to {HOST}" in results[name]["error"]
-    assert _cache() == before  # nothing was copied to the exporter's host
+    assert _in_cache(src) == []  # nothing was copied to the exporter's host
 
 
-def test_exporter_host_without_mp1boot(line, fsbl_mp15):
+def test_exporter_host_without_mp1boot(line):
     line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
-    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
-    _folder(src, fsbl_mp15)
+    src = _images(line)
     env_yaml = line["tmp"] / "env.yaml"
     (line["tmp"] / "env-no-tool.yaml").write_text(
         env_yaml.read_text().replace(f"mp1boot: {line['tool']}", "mp1boot: /opt/nowhere/mp1boot"))
@@ -360,12 +405,11 @@ def test_exporter_host_without_mp1boot(line, fsbl_mp15):
         assert f"mp1boot cannot run on {HOST}" in err and "pip install mp1boot" in err
 
 
-def test_the_example_station_under_labgrids_pytest_plugin(line, fsbl_mp15):
+def test_the_example_station_under_labgrids_pytest_plugin(line):
     """examples/labgrid/test_flash_line.py, run by pytest with labgrid's plugin (--lg-env) against
     this line: the place is flashed and mp1boot's events show in the pytest log as labgrid steps."""
     line["bus"].command("power-cycle")
-    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
-    _folder(src, fsbl_mp15)
+    src = _images(line)
     shutil.copy(src / "tf-a.stm32", src / "tf-a-stm32mp157c-dk2-usb.stm32")  # the example's FSBL name
     env_yaml = src / "env.yaml"
     env_yaml.write_text(textwrap.dedent(f"""\
@@ -399,14 +443,12 @@ def test_the_example_station_under_labgrids_pytest_plugin(line, fsbl_mp15):
         assert f.read(10000) == (src / "rootfs.ext4").read_bytes()
 
 
-def test_a_board_that_vanishes_mid_flash_brings_the_report_back(line, fsbl_mp15):
+def test_a_board_that_vanishes_mid_flash_brings_the_report_back(line):
     """Last in this module (the boards stay unplugged). The cables are pulled while the rootfs
     is written (16 MiB, slow U-Boot writes): the report comes back with the phase and bytes
     reached."""
     line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
-    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
-    _folder(src, fsbl_mp15)
-    (src / "rootfs.ext4").write_bytes(bytes(range(256)) * 4096 * 16)  # 16 MiB
+    src = _images(line, rootfs=bytes(range(256)) * 4096 * 16)  # 16 MiB
     procs = _start_clients(line, src / "flash.tsv", src / "tf-a.stm32")
     try:
         for name, p in procs.items():  # each client has shown the rootfs past 10 % (a labgrid step)
