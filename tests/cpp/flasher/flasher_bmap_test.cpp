@@ -86,15 +86,14 @@ TEST(FlasherBmap, MappedRangesLandUnmappedKeepThePatternNextPartitionAtItsOffset
   EXPECT_EQ(last_total, map.mapped_bytes()) << "progress counts the bytes really sent";
   EXPECT_EQ(rec.verified, "ok");
   {  // the report's SHA-256 of a block-mapped partition covers its mapped ranges, in order
-    session::Sha256 sha;
+    session::Digest sha(image::BmapChecksum::sha256);
     const session::BinaryFile file(rig.image);
     for (const auto& range : map.ranges) {
       Bytes b(static_cast<std::size_t>(map.bytes_of(range).length));
       file.read(map.bytes_of(range).offset, b);
       sha.update(b);
     }
-    const auto d = sha.finish();
-    EXPECT_EQ(rec.sha256, session::hex_string(ByteView(d.data(), d.size())));
+    EXPECT_EQ(rec.sha256, sha.hex());
   }
   EXPECT_NE(r.to_json().find("\"bytes_skipped\":" + std::to_string(rec.bytes_skipped)), std::string::npos);
 
