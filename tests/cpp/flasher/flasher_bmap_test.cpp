@@ -267,26 +267,15 @@ TEST(FlasherBmap, ResumeSkipsTheBlockMappedPartitionWithTheSameMappedData) {
   session::FlashReport first;
   {  // cancelled while sending the partition after the block-mapped rootfs
     auto dev = rig.connect("&link=usb");
-    CancelToken cancel;
-    session::DriveHooks hooks;
-    hooks.cancel = &cancel;
-    dev->set_hooks(hooks);
-    session::FlashOptions o;
-    o.progress = [&](const Progress& p) {
-      if (p.partition == "data" && p.bytes_done > 0) cancel.cancel();
-    };
-    session::Flasher f(*dev, rig.dir / "flash.tsv", o);
-    EXPECT_THROW(f.run(), CancelledError);
-    first = f.report();
+    first = flash_until(*dev, rig.dir / "flash.tsv",
+                        [](const Progress& p) { return p.partition == "data" && p.bytes_done > 0; });
   }
   ASSERT_EQ(part(first, "rootfs").result, "ok");
   auto dev = rig.connect("&link=usb");
   session::FlashOptions o;
   o.resume = {first};
   std::vector<std::string> sent;
-  o.progress = [&](const Progress& p) {
-    if (p.stage == "download" && (sent.empty() || sent.back() != p.partition)) sent.push_back(p.partition);
-  };
+  o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
   EXPECT_EQ(part(r, "rootfs").result, "skipped-done-earlier");
