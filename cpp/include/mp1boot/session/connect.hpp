@@ -25,6 +25,10 @@ struct ConnectOptions {
 ///         not answer the sync byte.
 std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options = {});
 
+/// Checks a URL as connect() does (scheme, target, every option and its range) without opening
+/// anything. @throws UsageError as connect() would for the same URL.
+void check_connect_url(std::string_view url);
+
 /// The accepted URL forms, for help texts.
 std::string connect_url_help();
 
