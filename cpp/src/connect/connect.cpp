@@ -80,9 +80,9 @@ UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std:
   return t;
 }
 
-std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, const UsbDevice::Options& uo) {
-  auto board = std::make_shared<sim::UsbBoard>(config.usb_options());
-  const transport::PeerUsbOptions so{.real_time = config.real_time};
+std::unique_ptr<Device> connect_usb_board(std::shared_ptr<sim::UsbBoard> board, bool real_time,
+                                          const UsbDevice::Options& uo) {
+  const transport::PeerUsbOptions so{.real_time = real_time};
   auto port = std::make_unique<transport::PeerUsbPort>(board, so);
   UsbDevice::Reopen reopen = [board, so](const usb::Identity&, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
@@ -156,10 +156,9 @@ Target parse(std::string_view url) {
 }
 
 std::unique_ptr<Device> connect_sim(const Target& t, const ConnectOptions& o) {
-  if (t.board.link == sim::SimLink::usb) return connect_sim_usb(t.board, t.usb);
-  auto board = std::make_shared<sim::UartBoard>(t.board.uart_options());
-  auto stream = std::make_unique<transport::PeerStream>(board, "sim:" + std::string(t.board.soc->name));
-  return finish_uart(std::move(stream), o);
+  if (t.board.link == sim::SimLink::usb)
+    return connect_usb_board(std::make_shared<sim::UsbBoard>(t.board.usb_options()), t.board.real_time, t.usb);
+  return connect_board(std::make_shared<sim::UartBoard>(t.board.uart_options()), o);
 }
 
 #ifdef MP1BOOT_HAS_USB
@@ -189,6 +188,15 @@ std::string connect_url_help() {
          "sim:stm32mp135 or sim:stm32mp157[?OPTION=VALUE&...] (the board options of `mp1boot sim --help`; "
          "link=usb also takes the host's reconnect_ms=N or ROM,TFA,UBOOT), "
          "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
+}
+
+std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UartBoard> board, const ConnectOptions& options) {
+  const std::string name = "sim:" + std::string(board->options().soc->name);
+  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), options);
+}
+
+std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UsbBoard> board, bool real_time) {
+  return connect_usb_board(std::move(board), real_time, {});
 }
 
 void check_connect_url(std::string_view url) { (void)parse(url); }
