@@ -7,6 +7,7 @@
 
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/wait.hpp"
+#include "progress_throttle.hpp"
 
 namespace mp1boot::session {
 

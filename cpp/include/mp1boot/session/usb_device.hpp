@@ -14,6 +14,8 @@
 
 namespace mp1boot::session {
 
+class ProgressThrottle;  // private to the library (src/session/progress_throttle.hpp)
+
 /// Performs the engine's actions on the port until Done; merges context into errors.
 /// `on_event` receives the engine's events (blocks acknowledged, status reports).
 /// `reader` answers the engine's NeedData (streamed downloads), reading at most 1 MiB at a time.
