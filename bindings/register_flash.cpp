@@ -34,7 +34,7 @@ std::vector<session::FlashReport> parse_resume(const std::string& text) {
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for a number like 1E400
     throw UsageError(errc::usage, std::string("resume: the report is not JSON: ") + e.what());
   }
   return session::reports_from_json(j);

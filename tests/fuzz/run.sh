@@ -3,7 +3,8 @@
 # Builds the libFuzzer harnesses (build-fuzz/, clang) and runs each for SECONDS on its committed
 # seed corpus (tests/fuzz/corpus/NAME, read only) plus a working corpus in build-fuzz/corpus/NAME.
 # Any crash, leak, UB, timeout (10 s per input) or out-of-memory fails the run; the input is kept
-# in build-fuzz/artifacts/NAME/ (add it to tests/fuzz/corpus/NAME as a regression case).
+# in build-fuzz/artifacts/NAME/ and its path printed with the command that replays it (once fixed,
+# add it to tests/fuzz/corpus/NAME as a regression case).
 #   tests/fuzz/run.sh SECONDS [HARNESS...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -21,10 +22,13 @@ status=0
 for n in "${names[@]}"; do
   mkdir -p "$B/corpus/$n" "$B/artifacts/$n"
   start=$(date +%s)
+  rm -f "$B/artifacts/$n"/*
   if ! "$B/$n" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
       -artifact_prefix="$B/artifacts/$n/" "$B/corpus/$n" "tests/fuzz/corpus/$n" >"$B/$n.log" 2>&1; then
     tail -60 "$B/$n.log"
-    echo "fuzz: $n: FINDING (input in $B/artifacts/$n/)"
+    found=$(ls "$B/artifacts/$n"/* 2>/dev/null || true)
+    echo "fuzz: $n: FINDING; input: ${found:-none written (see $B/$n.log)}"
+    for f in $found; do echo "fuzz: replay with: $B/$n $f"; done
     status=1
     continue
   fi

@@ -30,7 +30,8 @@ def files(tmp_path_factory):
          "payload": d / "payload.bin", "bigpayload": d / "big-payload.bin", "notjson": d / "report.txt",
          "jsonlist": d / "list.json", "layout": d / "flash.tsv", "biglayout": d / "big.tsv",
          "manylines": d / "many.tsv", "nullayout": d / "nul.tsv", "fifolayout": d / "fifo-binary.tsv",
-         "dirlayout": d / "dir-binary.tsv", "pmic7": d / "pmic7.bin", "badreport": d / "bad-report.json"}
+         "dirlayout": d / "dir-binary.tsv", "pmic7": d / "pmic7.bin", "badreport": d / "bad-report.json",
+         "hugenumber": d / "huge-number-report.json"}
     f["dir"].mkdir()
     os.mkfifo(f["fifo"])
     f["empty"].write_bytes(b"")
@@ -43,6 +44,7 @@ def files(tmp_path_factory):
     f["notjson"].write_text("this is not JSON\n")
     f["jsonlist"].write_text("[1, 2, 3]\n")
     f["badreport"].write_text('{"result": "failed", "partitions": "none"}\n')
+    f["hugenumber"].write_text('{"result": "failed", "partitions": [{"phase": 1e34}]}\n')
     f["layout"].write_text(LAYOUT)
     for name in ("tf-a.stm32", "fip.bin", "rootfs.ext4"):
         (d / name).write_bytes(b"\x01" * 4096)
@@ -115,6 +117,8 @@ ROWS = [
     ("flash-resume-json-list", ["flash", "{layout}", *SIM, "--resume", "{jsonlist}"], 3, "not a JSON report"),
     ("flash-resume-fields-of-wrong-type", ["flash", "{layout}", *SIM, "--resume", "{badreport}"], 2,
      "wrong type"),
+    ("flash-resume-number-out-of-range", ["flash", "{layout}", *SIM, "--resume", "{hugenumber}"], 2,
+     '"phase" is 1e+34, not an integer in 0..255'),
     ("flash-resume-directory", ["flash", "{layout}", *SIM, "--resume", "{dir}"], 3, "is a directory"),
     ("flash-resume-fifo", ["flash", "{layout}", *SIM, "--resume", "{fifo}"], 3, "FIFO"),
     ("flash-storage-is-a-file", ["flash", "{layout}", *SIM, "--storage", "{payload}"], 2, "--storage"),

@@ -80,9 +80,9 @@ UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std:
   return t;
 }
 
-std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, const UsbDevice::Options& uo) {
-  auto board = std::make_shared<sim::UsbBoard>(config.usb_options());
-  const transport::PeerUsbOptions so{.real_time = config.real_time};
+std::unique_ptr<Device> connect_usb_board(std::shared_ptr<sim::UsbBoard> board, bool real_time,
+                                          const UsbDevice::Options& uo) {
+  const transport::PeerUsbOptions so{.real_time = real_time};
   auto port = std::make_unique<transport::PeerUsbPort>(board, so);
   UsbDevice::Reopen reopen = [board, so](const usb::Identity&, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
@@ -91,42 +91,80 @@ std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, const Us
   return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }
 
+// Everything a URL says, checked, before anything is opened.
+struct Target {
+  Url u;
+  sim::BoardConfig board;   // sim:
+  UsbDevice::Options usb;   // sim: with link=usb, usb:
+#ifdef MP1BOOT_HAS_SERIAL
+  transport::SerialOptions serial;  // serial:
+#endif
+};
+
 // sim:SOC?key=value&...: the board's options in the vocabulary of sim/board_config.hpp, plus the
 // host's reconnect_ms (USB).
-std::unique_ptr<Device> connect_sim(const Url& u, std::string_view url, const ConnectOptions& o) {
-  if (u.target.empty()) bad_url(url, "the simulated board needs a SoC, e.g. sim:stm32mp135");
+void parse_sim(Target& t, std::string_view url) {
+  if (t.u.target.empty()) bad_url(url, "the simulated board needs a SoC, e.g. sim:stm32mp135");
   std::vector<std::pair<std::string, std::string>> board_options;
-  UsbDevice::Options uo;
   bool reconnect_given = false;
-  for (auto& [k, v] : sim::split_options(u.raw_query)) {
+  for (auto& [k, v] : sim::split_options(t.u.raw_query)) {
     if (k == "reconnect_ms") {
-      uo.reconnect = reconnect_timeouts(url, v);
+      t.usb.reconnect = reconnect_timeouts(url, v);
       reconnect_given = true;
     } else {
       board_options.emplace_back(k, v);
     }
   }
-  sim::BoardConfig config;
   try {
-    config = sim::board_config(u.target, board_options);
+    t.board = sim::board_config(t.u.target, board_options);
   } catch (UsageError& e) {
     bad_url(url, e.message());
   }
-  if (config.link == sim::SimLink::usb) return connect_sim_usb(config, uo);
-  if (reconnect_given) bad_url(url, "reconnect_ms applies to link=usb only");
-  auto board = std::make_shared<sim::UartBoard>(config.uart_options());
-  auto stream = std::make_unique<transport::PeerStream>(board, "sim:" + std::string(config.soc->name));
-  return finish_uart(std::move(stream), o);
+  if (t.board.link != sim::SimLink::usb && reconnect_given) bad_url(url, "reconnect_ms applies to link=usb only");
 }
 
 #ifdef MP1BOOT_HAS_USB
-std::unique_ptr<Device> connect_usb(const Url& u, std::string_view url) {
-  std::string selector = u.target;
-  UsbDevice::Options uo;
-  for (const auto& [k, v] : u.query) {
-    if (k == "reconnect_ms") uo.reconnect = reconnect_timeouts(url, v);
+void parse_usb(Target& t, std::string_view url) {
+  for (const auto& [k, v] : t.u.query) {
+    if (k == "reconnect_ms") t.usb.reconnect = reconnect_timeouts(url, v);
     else bad_url(url, "unknown USB option '" + k + "' (reconnect_ms=N or ROM,TFA,UBOOT)");
   }
+}
+#endif
+
+Target parse(std::string_view url) {
+  Target t{.u = parse_url(url)};
+  if (t.u.scheme == "sim") {
+    parse_sim(t, url);
+  } else if (t.u.scheme == "serial") {
+#ifdef MP1BOOT_HAS_SERIAL
+    if (t.u.target.empty()) bad_url(url, "no device path after 'serial:'");
+    t.serial = transport::parse_serial_options(t.u.raw_query);
+#else
+    bad_url(url, "this build has no serial support");
+#endif
+  } else if (t.u.scheme == "usb") {
+#ifdef MP1BOOT_HAS_USB
+    parse_usb(t, url);
+#else
+    bad_url(url, "this build has no USB support");
+#endif
+  } else {
+    bad_url(url, "unknown scheme '" + t.u.scheme + "'");
+  }
+  return t;
+}
+
+std::unique_ptr<Device> connect_sim(const Target& t, const ConnectOptions& o) {
+  if (t.board.link == sim::SimLink::usb)
+    return connect_usb_board(std::make_shared<sim::UsbBoard>(t.board.usb_options()), t.board.real_time, t.usb);
+  return connect_board(std::make_shared<sim::UartBoard>(t.board.uart_options()), o);
+}
+
+#ifdef MP1BOOT_HAS_USB
+std::unique_ptr<Device> connect_usb(const Target& t) {
+  const std::string& selector = t.u.target;
+  const UsbDevice::Options& uo = t.usb;
   auto port = transport::open_usb(selector);
   UsbDevice::Reopen reopen = [](const usb::Identity& prev, std::chrono::milliseconds timeout,
                                 const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
@@ -152,26 +190,27 @@ std::string connect_url_help() {
          "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
 }
 
+std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UartBoard> board, const ConnectOptions& options) {
+  const std::string name = "sim:" + std::string(board->options().soc->name);
+  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), options);
+}
+
+std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UsbBoard> board, bool real_time) {
+  return connect_usb_board(std::move(board), real_time, {});
+}
+
+void check_connect_url(std::string_view url) { (void)parse(url); }
+
 std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options) {
-  const Url u = parse_url(url);
-  if (u.scheme == "sim") return connect_sim(u, url, options);
-  if (u.scheme == "serial") {
+  const Target t = parse(url);
+  if (t.u.scheme == "sim") return connect_sim(t, options);
 #ifdef MP1BOOT_HAS_SERIAL
-    if (u.target.empty()) bad_url(url, "no device path after 'serial:'");
-    auto so = transport::parse_serial_options(u.raw_query);
-    return finish_uart(std::make_unique<transport::SerialPort>(u.target, so), options);
-#else
-    bad_url(url, "this build has no serial support");
+  if (t.u.scheme == "serial") return finish_uart(std::make_unique<transport::SerialPort>(t.u.target, t.serial), options);
 #endif
-  }
-  if (u.scheme == "usb") {
 #ifdef MP1BOOT_HAS_USB
-    return connect_usb(u, url);
-#else
-    bad_url(url, "this build has no USB support");
+  if (t.u.scheme == "usb") return connect_usb(t);
 #endif
-  }
-  bad_url(url, "unknown scheme '" + u.scheme + "'");
+  bad_url(url, "unknown scheme '" + t.u.scheme + "'");  // parse() refused every other scheme
 }
 
 }  // namespace mp1boot::session

@@ -7,9 +7,12 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <set>
+#include <type_traits>
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
@@ -51,6 +54,18 @@ template <typename T>
 void field(const nlohmann::json& j, const char* key, T& out, const char* what) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
+  if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
+    // nlohmann casts any number to T: 1e300 is undefined behaviour, 300 becomes 44, -1 wraps.
+    const bool fits = it->is_number_unsigned() ? it->template get<std::uint64_t>() <= std::numeric_limits<T>::max()
+                      : it->is_number_integer()
+                          ? it->template get<std::int64_t>() >= 0 &&
+                                static_cast<std::uint64_t>(it->template get<std::int64_t>()) <= std::numeric_limits<T>::max()
+                          : !it->is_number();  // a string, ...: the wrong type, said below
+    if (!fits)
+      throw UsageError(errc::usage, std::string(what) + ": field \"" + key + "\" is " + it->dump() +
+                                        ", not an integer in 0.." + std::to_string(std::numeric_limits<T>::max()),
+                       ErrorContext{.operation = "read report"});
+  }
   try {
     it->get_to(out);
   } catch (const nlohmann::json::exception&) {
@@ -136,7 +151,12 @@ void from_json(const nlohmann::json& j, FlashReport& r) {
   field(j, "soc", r.soc, w);
   if (auto it = j.find("device_id"); it != j.end() && it->is_string()) {  // reports before 0.2: "0x0500"
     const std::string id = it->get<std::string>();
-    r.device_id = id.empty() ? 0 : static_cast<std::uint16_t>(std::strtoul(id.c_str(), nullptr, 0));
+    char* end = nullptr;
+    const unsigned long v = id.empty() ? 0 : std::strtoul(id.c_str(), &end, 0);
+    if (!id.empty() && (*end != '\0' || id.find('-') != std::string::npos || v > 0xFFFF))
+      throw UsageError(errc::usage, std::string(w) + ": field \"device_id\" is \"" + id + "\", not a 16-bit id",
+                       ErrorContext{.operation = "read report"});
+    r.device_id = static_cast<std::uint16_t>(v);
   } else {
     field(j, "device_id", r.device_id, w);
   }

@@ -76,7 +76,7 @@ struct Row {
 // The fault entry, created with its defaults when the first of its keys is given.
 template <class T>
 T& entry(std::optional<T>& o) {
-  if (!o) o.emplace();
+  if (!o) o = T{};  // not emplace(): clang 14 finds no default constructor of a nested struct
   return *o;
 }
 

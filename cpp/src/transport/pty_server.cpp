@@ -113,7 +113,7 @@ struct PtyServer::Impl {
   std::size_t ready_pos = 0;
 
   void serve(const std::function<bool()>& keep_running);
-  void read_host(Clock::time_point now);
+  void read_host();
   void deliver_due(Clock::time_point now);
   void take_device_output(Clock::time_point now);
   void move_due_tx(Clock::time_point now);
@@ -224,7 +224,7 @@ void PtyServer::stop() {
 void PtyServer::Impl::serve(const std::function<bool()>& keep_running) {
   while (keep_running()) {
     const Clock::time_point now = Clock::now();
-    read_host(now);
+    read_host();
     deliver_due(now);
     take_device_output(now);
     move_due_tx(now);
@@ -235,7 +235,7 @@ void PtyServer::Impl::serve(const std::function<bool()>& keep_running) {
 
 constexpr std::chrono::microseconds kSpinWindow{800};
 
-void PtyServer::Impl::read_host(Clock::time_point now) {
+void PtyServer::Impl::read_host() {
   std::uint8_t buf[kReadChunk];
   for (int rounds = 0; rounds < 16; ++rounds) {
     const ssize_t n = ::read(master.get(), buf, sizeof buf);
@@ -245,6 +245,9 @@ void PtyServer::Impl::read_host(Clock::time_point now) {
       throw_os("read from pty master of " + slave_path, errno);
     }
     if (n == 0) return;
+    // Stamped when read, not when this round started: the host may have written them in between
+    // (a thread preempted between the two), and bytes must never arrive before they were sent.
+    const Clock::time_point now = Clock::now();
     const auto count = static_cast<std::size_t>(n);
     received += count;
     if (!timing.enabled) {

@@ -181,4 +181,35 @@ TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   }
 }
 
+// Found by tests/fuzz/fuzz_report: a number out of a field's range was cast (1e34 as device_id is
+// undefined behaviour, a phase of 300 became 44, a size of -1 wrapped). Each is refused, naming
+// the field; the largest value of each type still reads back.
+TEST(FlashReportJson, NumbersOutOfRangeAreRefusedNamingTheField) {
+  const std::pair<nlohmann::json, const char*> bad[] = {
+      {{{"device_id", 1.3e34}}, "\"device_id\""},
+      {{{"device_id", 0x10000}}, "\"device_id\""},
+      {{{"device_id", "0x12345"}}, "\"device_id\""},
+      {{{"device_id", "-1"}}, "\"device_id\""},
+      {{{"device_id", "12ab"}}, "\"device_id\""},
+      {{{"partitions", {{{"phase", 300}}}}}, "\"phase\""},
+      {{{"partitions", {{{"size", -1}}}}}, "\"size\""},
+      {{{"partitions", {{{"bytes_sent", 1e300}}}}}, "\"bytes_sent\""},
+      {{{"partitions", {{{"layout_line", 2.5}}}}}, "\"layout_line\""},
+  };
+  for (const auto& [j, key] : bad) {
+    try {
+      session::reports_from_json(j);
+      ADD_FAILURE() << "accepted " << j.dump();
+    } catch (const UsageError& e) {
+      EXPECT_NE(e.message().find(key), std::string::npos) << e.message();
+    }
+  }
+  const auto r = session::FlashReport::from_json(
+      {{"device_id", "0xFFFF"}, {"partitions", {{{"phase", 255}, {"size", UINT64_MAX}, {"layout_line", 0xFFFFFFFFu}}}}});
+  EXPECT_EQ(r.device_id, 0xFFFF);
+  EXPECT_EQ(r.partitions.at(0).phase, 255);
+  EXPECT_EQ(r.partitions.at(0).size, UINT64_MAX);
+  EXPECT_EQ(r.partitions.at(0).layout_line, 0xFFFFFFFFu);
+}
+
 }  // namespace

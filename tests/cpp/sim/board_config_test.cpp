@@ -113,6 +113,32 @@ TEST(BoardConfig, SimUrlsUseTheSameParser) {
   EXPECT_EQ(session::connect("sim:stm32mp157?link=usb&reconnect_ms=0x10,2,3")->link(), "usb");
 }
 
+// check_connect_url() refuses what connect() refuses, with the same message, and opens nothing:
+// a serial port or USB selector that does not exist passes the check (only opening would fail).
+TEST(BoardConfig, CheckConnectUrlOpensNothing) {
+  for (const char* bad : {"sim:stm32mp135?reset_phase=x", "sim:stm32mp157?link=usb&reconnect_ms=-5", "sim:",
+                          "sim:stm32mp999", "nfs:/x", "serial:", "serial:/dev/ttyS0?baud=0",
+                          "serial:/dev/ttyS0?parity", "usb:1-1?blocks=2"}) {
+    std::string checked, connected;
+    try {
+      session::check_connect_url(bad);
+    } catch (const UsageError& e) {
+      checked = e.message();
+    }
+    try {
+      session::connect(bad);
+    } catch (const UsageError& e) {
+      connected = e.message();
+    }
+    EXPECT_FALSE(checked.empty()) << bad;
+    EXPECT_EQ(checked, connected) << bad;
+  }
+  EXPECT_NO_THROW(session::check_connect_url("serial:/nonexistent/ttyX?baud=9600&framing=7O2"));
+  EXPECT_NO_THROW(session::check_connect_url("usb:0000:0000?reconnect_ms=1,2,3"));
+  EXPECT_NO_THROW(session::check_connect_url("sim:stm32mp157?link=usb&record=/nonexistent/dir"));
+  EXPECT_THROW(session::connect("serial:/nonexistent/ttyX?baud=9600"), TransportError);
+}
+
 TEST(BoardConfig, SplitOptions) {
   EXPECT_EQ(split_options("a=1&b&c=x=y"), (Options{{"a", "1"}, {"b", "1"}, {"c", "x=y"}}));
   EXPECT_EQ(split_options(""), Options{});

@@ -147,6 +147,10 @@ TEST(PtyServer, WithoutTimingTheReplyFollowsTheLastByte) {
   EXPECT_EQ(read_bytes(port, 1), Bytes{0x79});
 }
 
+// The line model, not the wall clock, decides when the device sees a byte: each delivery comes
+// at least its own bytes' line time after the previous one, none before the host wrote it, and
+// the reply only after the last. Only lower bounds (a loaded machine only makes things later) and
+// a generous timeout for the reply.
 TEST(PtyServer, LineTimingPacesHostToDevice) {
   auto peer = std::make_shared<TestPeer>(265);
   LineTiming timing;
@@ -156,11 +160,21 @@ TEST(PtyServer, LineTimingPacesHostToDevice) {
   SerialPort port(server.slave_path());
   const auto t0 = Clock::now();
   port.write(Bytes(265, 0x55));
-  EXPECT_EQ(read_bytes(port, 1, 1000ms), Bytes{0x79});
+  EXPECT_EQ(read_bytes(port, 1, 10000ms), Bytes{0x79});
   const auto elapsed = Clock::now() - t0;
+  const auto deliveries = peer->deliveries();
+  ASSERT_GE(deliveries.size(), 2u);  // paced in groups, not handed over at once
+  std::size_t total = 0;
+  auto previous = t0;
+  for (const auto& [at, n] : deliveries) {
+    EXPECT_GE(at - previous, static_cast<double>(n) * byte_time_115200) << "a delivery of " << n << " bytes came early";
+    previous = at;
+    total += n;
+  }
+  EXPECT_EQ(total, 265u);
   // 265 bytes in and one byte back, each 11 bits at 115200 baud.
-  EXPECT_GE(elapsed, 266 * byte_time_115200);
   EXPECT_GE(peer->last_receive() - t0, 265 * byte_time_115200);
+  EXPECT_GE(elapsed, 266 * byte_time_115200);
 }
 
 TEST(PtyServer, LineTimingPacesDeviceToHost) {

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <thread>
 #include <utility>
+#include <vector>
 
 #include "mp1boot/transport/byte_peer.hpp"
 #include "mp1boot/transport/byte_stream.hpp"
@@ -31,6 +32,7 @@ class TestPeer : public BytePeer {
     if (throw_on_receive_) throw std::runtime_error("test peer failure");
     received_.insert(received_.end(), bytes.begin(), bytes.end());
     last_receive_ = now;
+    deliveries_.emplace_back(now, bytes.size());
     for (std::uint8_t b : bytes) {
       if (ack_every_ == 0) {
         out_.push_back(b == 0x7F ? std::uint8_t{0x79} : b);
@@ -70,6 +72,11 @@ class TestPeer : public BytePeer {
     std::lock_guard lock(mutex_);
     return last_receive_;
   }
+  /// Every on_receive: its time and how many bytes it gave.
+  std::vector<std::pair<Clock::time_point, std::size_t>> deliveries() const {
+    std::lock_guard lock(mutex_);
+    return deliveries_;
+  }
 
  private:
   mutable std::mutex mutex_;
@@ -77,6 +84,7 @@ class TestPeer : public BytePeer {
   Bytes reply_;
   std::size_t count_ = 0;
   Bytes received_, out_;
+  std::vector<std::pair<Clock::time_point, std::size_t>> deliveries_;
   Clock::time_point last_receive_{};
   std::optional<std::pair<Clock::time_point, Bytes>> scheduled_;
   bool throw_on_receive_ = false;

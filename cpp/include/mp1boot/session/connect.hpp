@@ -12,6 +12,11 @@
 #include "mp1boot/session/device.hpp"
 #include "mp1boot/uart/engine.hpp"
 
+namespace mp1boot::sim {
+class UartBoard;
+class UsbBoard;
+}  // namespace mp1boot::sim
+
 namespace mp1boot::session {
 
 struct ConnectOptions {
@@ -24,6 +29,17 @@ struct ConnectOptions {
 ///         TransportError when the port cannot be opened; TimeoutError when a UART device does
 ///         not answer the sync byte.
 std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options = {});
+
+/// A device on a simulated board the caller built and keeps: the board's options give any fault
+/// plan (packet NACKs, lost ACKs, dropped bytes, stalled transfers, ...), and the caller can read
+/// the board's state afterwards. connect("sim:...") goes through these.
+std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UartBoard> board, const ConnectOptions& options = {});
+/// `real_time`: sleep for the board's modelled busy and re-enumeration times (default: virtual time).
+std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UsbBoard> board, bool real_time = false);
+
+/// Checks a URL as connect() does (scheme, target, every option and its range) without opening
+/// anything. @throws UsageError as connect() would for the same URL.
+void check_connect_url(std::string_view url);
 
 /// The accepted URL forms, for help texts.
 std::string connect_url_help();
