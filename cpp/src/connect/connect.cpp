@@ -80,7 +80,9 @@ UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std:
   return t;
 }
 
-std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, const UsbDevice::Options& uo) {
+std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, UsbDevice::Options uo) {
+  // Virtual time unless realtime=1: the driver loop's waits (bwPollTimeout) cost nothing either.
+  if (!config.real_time) uo.clock = std::make_shared<VirtualClock>();
   auto board = std::make_shared<sim::UsbBoard>(config.usb_options());
   const transport::PeerUsbOptions so{.real_time = config.real_time};
   auto port = std::make_unique<transport::PeerUsbPort>(board, so);

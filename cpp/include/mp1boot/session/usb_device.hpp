@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // session::UsbDevice: a board on USB DFU (libusb or the in-process simulated device), driven by
-// the DFU engine through session::drive_dfu. It follows the board across re-enumerations: after a
+// the DFU engine through session::drive_dfu (drive.hpp). It follows the board across re-enumerations: after a
 // DETACH (or the MP15 ROM's hand-over) it reopens the device with the same serial number and port
 // path through the `Reopen` function the caller gave.
 #pragma once
@@ -13,11 +13,6 @@
 #include "mp1boot/transport/usb_port.hpp"
 
 namespace mp1boot::session {
-
-/// Performs the engine's actions on the port until Done; merges context into errors.
-/// `on_event` receives the engine's events (blocks acknowledged, status reports).
-dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event = {});
 
 class UsbDevice : public Device {
  public:
@@ -36,6 +31,9 @@ class UsbDevice : public Device {
   struct Options {
     dfu::Options dfu;
     ReconnectTimeouts reconnect;
+    /// The loop's clock when the hooks give none (a VirtualClock for in-process simulated boards);
+    /// null: real time.
+    std::shared_ptr<DriveClock> clock;
   };
 
   UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options);
@@ -74,6 +72,8 @@ class UsbDevice : public Device {
  private:
   /// Continues on the board's new enumeration with a fresh engine.
   void adopt(std::unique_ptr<transport::UsbControlPort> next);
+  /// Runs the engine through session::drive_dfu with the device's hooks and clock.
+  dfu::Done run(const std::function<void(const dfu::Event&)>& on_event = {});
 
   std::unique_ptr<transport::UsbControlPort> port_;
   Reopen reopen_;
