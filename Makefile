@@ -7,7 +7,7 @@ JOBS ?= 2
 export PYTHONPATH := $(CURDIR)/$(BUILD)/python
 export PATH := $(CURDIR)/$(BUILD)/cpp:$(PATH)
 
-.PHONY: all bootstrap build demo test test-cpp test-python bench pip-check clean
+.PHONY: all bootstrap build demo test test-packaging test-wheel test-cpp test-python bench pip-check wheel clean asan fuzz soak
 
 all: build
 
@@ -30,11 +30,36 @@ DEMO_TARGETS := _core mp1boot_python_files mp1boot_python_tools
 demo: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	$(PY) scripts/dev_install.py $(BUILD)
-	$(PY) examples/python/demo.py
+	$(PY) examples/python/demo.py $(DEMO_ARGS)
 
 test: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 300 -LE packaging
 	$(PY) -m pytest -q tests/python
+
+# What a user outside this tree gets: a C++ user's plain CMake build with shared libraries
+# (installed, used through find_package and pkg-config). Compiles the library once more.
+test-packaging: build test-wheel
+	cd $(BUILD) && ctest --output-on-failure -L packaging --timeout 1200
+
+# make asan: the C++ library, tools and every C++ test (GoogleTest, compile and consumer tests)
+# under AddressSanitizer + UndefinedBehaviorSanitizer + LeakSanitizer (CMake preset asan, in
+# build-asan/, no Python module); any finding fails its test (-fno-sanitize-recover).
+asan: bootstrap
+	cmake --preset asan
+	cmake --build --preset asan -j $(JOBS)
+	ctest --preset asan -j $(JOBS)
+
+# make fuzz: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (clang, build-fuzz/).
+FUZZ_SECONDS ?= 300
+fuzz: bootstrap
+	tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# make soak: a long seeded fault campaign (random seed, printed; replay one run with
+# MP1BOOT_CAMPAIGN_SEED=N MP1BOOT_CAMPAIGN_RUNS=1).
+SOAK_RUNS ?= 2000
+soak: build
+	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$${MP1BOOT_CAMPAIGN_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	  ./tests/mp1boot_flasher_tests --gtest_filter='FaultCampaign.*'
 
 bench: build
 	$(PY) bench/uart_throughput.py
@@ -47,6 +72,23 @@ pip-check: bootstrap
 	rm -rf $(PIP_TARGET)
 	$(PY) -m pip install -q --no-build-isolation --target $(PIP_TARGET) .
 	cd /tmp && PYTHONPATH=$(PIP_TARGET) $(CURDIR)/$(PY) -c "import mp1boot; assert mp1boot.__file__.startswith('$(PIP_TARGET)'); d = mp1boot.connect('sim:stm32mp135'); print('pip install ok:', mp1boot.__version__, hex(d.get_id()))"
+
+# A binary wheel (scikit-build-core) repaired by auditwheel: libusb and every other non-system library
+# inside, and the USB simulator in mp1boot/bin. umockdev is left out on purpose: the simulator uses
+# the system's umockdev (its LD_PRELOAD library must be the system's), and says which package gives it.
+WHEEL_DIR := $(CURDIR)/$(BUILD)/wheel
+UMOCKDEV_LIBS := libumockdev.so.0 libglib-2.0.so.0 libgobject-2.0.so.0 libgio-2.0.so.0
+wheel: bootstrap
+	rm -rf $(WHEEL_DIR)/raw $(WHEEL_DIR)/dist
+	$(PY) -m pip wheel -q --no-build-isolation --no-deps -w $(WHEEL_DIR)/raw -Cbuild-dir=$(WHEEL_DIR)/build .
+	$(CURDIR)/.venv/bin/auditwheel repair -w $(WHEEL_DIR)/dist $(addprefix --exclude ,$(UMOCKDEV_LIBS)) \
+	  $(WHEEL_DIR)/raw/*.whl
+	@ls -l $(WHEEL_DIR)/dist/*.whl
+
+# The wheel installed into a fresh virtual environment with no compiler, headers or pkg-config on
+# the search paths: `mp1boot info`, a USB flash of the simulated board, `import mp1boot`.
+test-wheel: wheel
+	$(PY) -m pytest -q tests/packaging/test_wheel.py --wheel-dir $(WHEEL_DIR)/dist
 
 clean:
 	rm -rf $(BUILD)

@@ -10,11 +10,14 @@
 #include <pybind11/stl/filesystem.h>
 
 #include <filesystem>
+#include <optional>
+#include <vector>
 #include <map>
 #include <string>
 
 #include "callbacks.hpp"
 #include "mp1boot/session/connect.hpp"
+#include "mp1boot/session/flash_many.hpp"
 #include "mp1boot/session/flasher.hpp"
 
 namespace py = pybind11;
@@ -24,6 +27,18 @@ namespace mp1boot::py_bindings {
 namespace {
 py::object json_loads(const std::string& text) { return py::module_::import("json").attr("loads")(text); }
 
+// The earlier report (JSON text of one report or of flash_many's {"boards": ...}); empty: none.
+std::vector<session::FlashReport> parse_resume(const std::string& text) {
+  if (text.empty()) return {};
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    throw UsageError(errc::usage, std::string("resume: the report is not JSON: ") + e.what());
+  }
+  return session::reports_from_json(j);
+}
+
 py::object event_dict(const session::FlashEvent& e) {
   using Kind = session::FlashEvent::Kind;
   if (e.kind == Kind::stage) {
@@ -32,7 +47,7 @@ py::object event_dict(const session::FlashEvent& e) {
     d["stage"] = e.stage;
     return std::move(d);
   }
-  py::dict d = json_loads(session::to_json(*e.partition));
+  py::dict d = json_loads(nlohmann::json(*e.partition).dump());
   d["event"] = e.kind == Kind::partition_done ? "partition" : "verified";
   return std::move(d);
 }
@@ -46,21 +61,27 @@ void register_flash(py::module_& m) {
 
   auto run_flash = [](session::Device& device, const std::filesystem::path& layout,
                       const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
-                      bool verify, const std::map<int, std::string>& completed, py::object on_event,
-                      py::object report_sink, const CancelToken* cancel, py::object trace) {
+                      bool verify, const std::string& resume, bool resume_any_board, py::object on_event,
+                      py::object report_sink, const CancelToken* cancel, const std::string& port, py::object trace) {
     session::FlashOptions o;
     o.parse.defines = defines;
     o.boot_only = boot_only;
     o.verify = verify;
-    for (const auto& [phase, sha] : completed) o.completed[static_cast<std::uint8_t>(phase)] = sha;
+    o.resume = parse_resume(resume);
+    o.resume_any_board = resume_any_board;
     CallScope s(&device, progress, trace);
     s.watch(cancel);
     o.progress = s.progress_fn();
     if (!on_event.is_none())
       o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e); }); };
     session::Flasher flasher(device, layout, o);
+    auto text = [&] {
+      auto j = flasher.report().json();
+      if (!port.empty()) j["port"] = port;
+      return j.dump();
+    };
     auto sink = [&] {
-      if (!report_sink.is_none()) report_sink.attr("append")(json_loads(flasher.report().to_json()));
+      if (!report_sink.is_none()) report_sink.attr("append")(json_loads(text()));
     };
     try {
       s.run([&] { return flasher.run(); });
@@ -69,28 +90,86 @@ void register_flash(py::module_& m) {
       throw;
     }
     sink();
-    return json_loads(flasher.report().to_json());
+    return json_loads(text());
   };
 
   m.def(
       "flash",
       [run_flash](const std::filesystem::path& layout, const std::string& port_url,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
-                  const std::map<int, std::string>& completed, py::object on_event, py::object report_sink,
+                  const std::string& resume, bool resume_any_board, py::object on_event, py::object report_sink,
                   const CancelToken* cancel, py::object trace) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
-        return run_flash(*device, layout, defines, progress, boot_only, verify, completed, on_event, report_sink,
-                         cancel, trace);
+        return run_flash(*device, layout, defines, progress, boot_only, verify, resume, resume_any_board, on_event,
+                         report_sink, cancel, port_url, trace);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
-      py::arg("completed") = std::map<int, std::string>{}, py::arg("on_event") = py::none(),
+      py::arg("resume") = std::string(), py::arg("resume_any_board") = false, py::arg("on_event") = py::none(),
       py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
+
+  m.def(
+      "flash_many",
+      [](const std::filesystem::path& layout, const std::vector<std::string>& ports,
+         const std::map<std::string, std::string>& defines, py::object progress, bool verify, const std::string& resume,
+         bool resume_any_board, py::object on_event, CancelToken* cancel) {
+        session::FlashManyOptions o;
+        o.flash.parse.defines = defines;
+        o.flash.verify = verify;
+        o.flash.resume = parse_resume(resume);
+        o.flash.resume_any_board = resume_any_board;
+        CancelToken own;
+        o.cancel = cancel ? cancel : &own;
+        // Only touched with the GIL held: the first Python error of a callback or Ctrl-C.
+        std::optional<py::error_already_set> error;
+        auto call = [&](const py::object& fn, const std::function<py::tuple()>& args) {
+          py::gil_scoped_acquire gil;
+          if (error) return;
+          try {
+            fn(*args());
+          } catch (py::error_already_set& e) {
+            error.emplace(std::move(e));
+            o.cancel->cancel();
+          }
+        };
+        if (!progress.is_none())
+          o.progress = [&](const std::string& port, const Progress& p) {
+            call(progress, [&] { return py::make_tuple(port, p); });
+          };
+        if (!on_event.is_none())
+          o.on_event = [&](const std::string& port, const session::FlashEvent& e) {
+            call(on_event, [&] { return py::make_tuple(port, event_dict(e)); });
+          };
+        o.while_waiting = [&] {
+          py::gil_scoped_acquire gil;
+          if (!error && PyErr_CheckSignals() != 0) {
+            error.emplace();
+            o.cancel->cancel();
+          }
+        };
+        session::FlashManyReport report;
+        {
+          py::gil_scoped_release release;
+          report = session::flash_many(ports, layout, o);
+        }
+        if (error) {
+          if (error->matches(PyExc_KeyboardInterrupt))
+            throw CancelledError(errc::cancelled, "interrupted (Ctrl-C): every board was stopped");
+          py::error_already_set e = std::move(*error);
+          throw e;
+        }
+        return json_loads(report.to_json());
+      },
+      py::arg("layout_path"), py::arg("ports"), py::arg("defines") = std::map<std::string, std::string>{},
+      py::arg("progress") = py::none(), py::arg("verify") = false, py::arg("resume") = std::string(),
+      py::arg("resume_any_board") = false, py::arg("on_event") = py::none(), py::arg("cancel") = nullptr,
+      "Flashes a layout onto every port in parallel (session::flash_many); returns {tool_version, result, "
+      "boards: {board key: report}}.");
 
   auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
   device.def(
@@ -98,7 +177,8 @@ void register_flash(py::module_& m) {
       [run_flash](session::Device& d, const std::filesystem::path& layout,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                   bool verify, py::object on_event, py::object trace) {
-        return run_flash(d, layout, defines, progress, boot_only, verify, {}, on_event, py::none(), nullptr, trace);
+        return run_flash(d, layout, defines, progress, boot_only, verify, {}, false, on_event, py::none(), nullptr, {},
+                         trace);
       },
       py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,

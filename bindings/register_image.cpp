@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include "convert.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 #include "mp1boot/soc.hpp"
 
@@ -51,13 +52,20 @@ py::dict image_dict(const image::Stm32Image& img, std::size_t file_size) {
 
 void register_image(py::module_& m) {
   m.def("image_info", [](const std::filesystem::path& path) {
-    Bytes data = image::read_file(path);
-    auto img = image::parse_image(data, path.string());
-    py::dict d = image_dict(img, data.size());
+    const image::ImageFile f = image::read_image_file(path);
+    auto img = image::parse_image(f.data, path.string());
+    img.trailing_bytes += static_cast<std::size_t>(f.file_size - f.data.size());
+    py::dict d = image_dict(img, static_cast<std::size_t>(f.file_size));
     d["file"] = path.string();
     d["text"] = image::describe(img);
     return d;
   }, py::arg("path"), "Every header field of an STM32 image file, and whether the checksum holds.");
+
+  m.def("read_input_file", [](const std::filesystem::path& path, std::uint64_t limit, const std::string& what) {
+    return to_py(image::read_file(path, limit, what));
+  }, py::arg("path"), py::arg("limit") = image::max_in_memory_file, py::arg("what") = "",
+     "Reads a whole input file after checking it with stat(): a regular file of at most `limit` bytes "
+     "(a FIFO, a device node, a directory or a larger file is a LayoutError naming the file and the limit).");
 
   m.def("image_info_bytes", [](py::buffer data, const std::string& name) {
     Bytes b = buffer_bytes(data);
@@ -67,19 +75,21 @@ void register_image(py::module_& m) {
     return d;
   }, py::arg("data"), py::arg("name") = "<bytes>");
 
-  m.def("image_wrap", [](py::buffer payload, const std::string& soc, std::uint32_t load, std::uint32_t entry,
-                         std::uint32_t binary_type, std::uint32_t image_version, int header_major) {
-    image::WrapOptions o = image::wrap_options_for(soc_by_name(soc));
-    if (header_major) {
-      o.header_major = header_major;
-      if (header_major == 1) o.header_minor = 0;
+  // Every argument is checked here (py::object): a pybind11 conversion error would print the payload.
+  m.def("image_wrap", [](const py::object& payload, const py::object& soc, const py::object& load,
+                         const py::object& entry, const py::object& binary_type, const py::object& image_version,
+                         const py::object& header_major) {
+    image::WrapOptions o = image::wrap_options_for(soc_by_name(str_arg(soc, "soc")));
+    if (const auto major = uint_arg(header_major, "header_major", 2)) {
+      o.header_major = static_cast<int>(major);
+      if (major == 1) o.header_minor = 0;
     }
-    o.load_address = load;
-    o.entry_point = entry;
-    o.binary_type = binary_type;
-    o.image_version = image_version;
-    Bytes out = image::wrap(buffer_bytes(payload), o);
-    return py::bytes(reinterpret_cast<const char*>(out.data()), out.size());
+    o.load_address = static_cast<std::uint32_t>(uint_arg(load, "load"));
+    o.entry_point = static_cast<std::uint32_t>(uint_arg(entry, "entry"));
+    o.binary_type = static_cast<std::uint32_t>(uint_arg(binary_type, "binary_type"));
+    o.image_version = static_cast<std::uint32_t>(uint_arg(image_version, "image_version"));
+    Bytes out = image::wrap(bytes_arg(payload), o);
+    return to_py(out);
   }, py::arg("payload"), py::arg("soc"), py::arg("load"), py::arg("entry"), py::arg("binary_type") = 0x10,
      py::arg("image_version") = 0, py::arg("header_major") = 0,
      "Wraps a raw binary into an STM32 image for the SoC (v1 for STM32MP15x, v2 for STM32MP13x).");
@@ -105,7 +115,7 @@ void register_image(py::module_& m) {
     }
     return out;
   });
-  m.def("device_id_name", &device_id_name);
+  m.def("device_id_name", &device_id_name, py::arg("device_id"), "The SoC family of a device id (0x500 -> \"STM32MP15x\").");
 }
 
 }  // namespace mp1boot::py_bindings

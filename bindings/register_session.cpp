@@ -6,6 +6,7 @@
 #include <pybind11/stl.h>
 #include <pybind11/stl/filesystem.h>
 
+#include <cstdio>
 #include <filesystem>
 
 #include "callbacks.hpp"
@@ -39,6 +40,19 @@ std::pair<Bytes, std::string> image_arg(const py::object& obj) {
   return {image::read_file(path), path.string()};
 }
 
+// "16640 bytes in 1.62 s, 10.3 kB/s[, 0.981 of the line rate]"
+std::string describe_transfer(const session::TransferStats& t) {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "%llu bytes in %.2f s, %.1f kB/s", static_cast<unsigned long long>(t.bytes),
+                t.seconds, t.bytes_per_second / 1000.0);
+  std::string out = buf;
+  if (t.line_fraction > 0 && t.line_fraction <= 1.0) {
+    std::snprintf(buf, sizeof buf, ", %.3f of the line rate", t.line_fraction);
+    out += buf;
+  }
+  return out;
+}
+
 }  // namespace
 
 void register_session(py::module_& m) {
@@ -55,7 +69,7 @@ void register_session(py::module_& m) {
         return "<Progress " + p.stage + " " + std::to_string(p.bytes_done) + "/" + std::to_string(p.bytes_total) + ">";
       });
 
-  py::class_<uart::GetReply>(m, "GetReply")
+  py::class_<uart::GetReply>(m, "GetReply", "What UART Get (0x00) reports: protocol version and commands.")
       .def_readonly("protocol_version", &uart::GetReply::protocol_version)
       .def_property_readonly("commands", [](const uart::GetReply& r) { return std::vector<int>(r.commands.begin(), r.commands.end()); })
       .def_property_readonly("command_names", [](const uart::GetReply& r) {
@@ -65,7 +79,7 @@ void register_session(py::module_& m) {
       })
       .def("__repr__", [](const uart::GetReply& r) { return "<GetReply v" + hex8(r.protocol_version) + " " + to_hex(r.commands) + ">"; });
 
-  py::class_<uart::VersionReply>(m, "VersionReply")
+  py::class_<uart::VersionReply>(m, "VersionReply", "What UART Get Version (0x01) reports.")
       .def_readonly("version", &uart::VersionReply::version)
       .def_property_readonly("options", [](const uart::VersionReply& r) -> py::object {
         if (!r.options) return py::none();
@@ -86,76 +100,101 @@ void register_session(py::module_& m) {
                hex32(p.address) + (p.message.empty() ? "" : " \"" + p.message + "\"") + ">";
       });
 
-  py::class_<session::TransferStats>(m, "TransferStats")
+  py::class_<session::TransferStats>(m, "TransferStats", "Bytes, time and rate of one transfer.")
       .def_readonly("bytes", &session::TransferStats::bytes)
       .def_readonly("seconds", &session::TransferStats::seconds)
       .def_readonly("bytes_per_second", &session::TransferStats::bytes_per_second)
-      .def_readonly("line_fraction", &session::TransferStats::line_fraction);
+      .def_readonly("line_fraction", &session::TransferStats::line_fraction)
+      .def("__repr__", [](const session::TransferStats& t) { return "<TransferStats " + describe_transfer(t) + ">"; });
 
-  py::class_<session::BootResult>(m, "BootResult")
+  py::class_<session::BootResult>(m, "BootResult", "What Device.boot() did: SoC, phase, transfer, image name.")
       .def_readonly("soc", &session::BootResult::soc)
       .def_readonly("phase", &session::BootResult::phase)
       .def_readonly("transfer", &session::BootResult::transfer)
-      .def_readonly("image", &session::BootResult::image);
+      .def_readonly("image", &session::BootResult::image)
+      .def("__repr__", [](const session::BootResult& r) {
+        return "<BootResult " + r.image + " phase " + hex8(r.phase) + " on " + r.soc + ": " +
+               describe_transfer(r.transfer) + ">";
+      });
 
   py::class_<Device>(m, "Device", "A connected board. Use mp1boot.connect() to get one.")
-      .def_property_readonly("transport", &Device::describe)
-      .def_property_readonly("link", &Device::link)
+      .def_property_readonly("transport", &Device::describe, "The port, as text (\"serial:/dev/ttyUSB0@115200 ...\").")
+      .def_property_readonly("link", &Device::link, "\"uart\" or \"usb\".")
       .def_property_readonly("soc", [](const Device& d) -> py::object {
         return d.soc() ? py::cast(std::string(d.soc()->family_name)) : py::none();
-      })
+      }, "The SoC family (\"STM32MP15x\") once get_id() ran, else None.")
+      .def_property_readonly("closed", &Device::closed, "True after close().")
+      .def("close", [](Device& d) {
+        py::gil_scoped_release release;
+        d.close();
+      }, "Releases the port (serial line, USB handle). Later calls raise UsageError. Idempotent.")
+      .def("__enter__", [](py::object self) { return self; }, "`with mp1boot.connect(...) as dev:` closes dev at the end.")
+      .def("__exit__", [](Device& d, py::object, py::object, py::object) {
+        py::gil_scoped_release release;
+        d.close();
+        return false;
+      }, "Closes the device; exceptions propagate.")
       .def("sync", [](Device& d, py::object trace) {
         CallScope s(&d, py::none(), trace);
         s.run([&] { uart_of(d, "sync").sync(); });
-      }, py::arg("trace") = py::none())
+      }, py::arg("trace") = py::none(),
+         "UART: sends 0x7F and waits for the ACK (connect() does it already). trace(direction, bytes, note) "
+         "receives the wire exchange.")
       .def("get", [](Device& d, py::object trace) {
         CallScope s(&d, py::none(), trace);
         return s.run([&] { return uart_of(d, "get").get(); });
-      }, py::arg("trace") = py::none())
+      }, py::arg("trace") = py::none(), "UART Get (0x00): the protocol version and the commands the ROM accepts.")
       .def("get_version", [](Device& d, py::object trace) {
         CallScope s(&d, py::none(), trace);
         return s.run([&] { return uart_of(d, "get_version").get_version(); });
-      }, py::arg("trace") = py::none())
+      }, py::arg("trace") = py::none(), "UART Get Version (0x01): the bootloader version and option bytes.")
       .def("get_id", [](Device& d, py::object trace) {
         CallScope s(&d, py::none(), trace);
         return s.run([&] { return d.get_id(); });
-      }, py::arg("trace") = py::none())
+      }, py::arg("trace") = py::none(), "The device id (0x500 STM32MP15x, 0x501 STM32MP13x, ...); sets .soc.")
       .def("get_phase", [](Device& d, py::object trace) {
         CallScope s(&d, py::none(), trace);
         return s.run([&] { return d.get_phase(); });
-      }, py::arg("trace") = py::none())
+      }, py::arg("trace") = py::none(),
+         "Get Phase: the phase the device asks for next (PhaseInfo: phase, address, message of 0xFF).")
       .def("read_memory", [](Device& d, std::uint32_t address, std::size_t length, py::object trace) {
         CallScope s(&d, py::none(), trace);
         return to_py(s.run([&] { return uart_of(d, "read_memory").read_memory(address, length); }));
-      }, py::arg("address"), py::arg("length"), py::arg("trace") = py::none())
+      }, py::arg("address"), py::arg("length"), py::arg("trace") = py::none(),
+         "UART Read Memory (0x11, STM32MP15x ROM): `length` bytes from `address`, as bytes.")
       .def("read_partition", [](Device& d, std::uint8_t id, std::uint32_t offset, std::size_t length, py::object trace) {
         CallScope s(&d, py::none(), trace);
         return to_py(s.run([&] { return uart_of(d, "read_partition").read_partition(id, offset, length); }));
-      }, py::arg("id"), py::arg("offset"), py::arg("length"), py::arg("trace") = py::none())
+      }, py::arg("id"), py::arg("offset"), py::arg("length"), py::arg("trace") = py::none(),
+         "UART Read Partition (0x12, U-Boot stm32prog): `length` bytes of partition `id` from `offset`.")
       .def("download", [](Device& d, py::object data, std::uint8_t phase, std::string name, std::uint8_t op,
                           py::object progress, py::object trace) {
         Bytes bytes = bytes_arg(data);
         session::DownloadOptions o;
         o.phase = phase;
         o.name = std::move(name);
-        o.op = static_cast<uart::DownloadOp>(op);
-        if (o.op != uart::DownloadOp::normal)
-          throw UsageError(errc::usage, "download: special operations (OTP 0xF2, PMIC 0xF4) need the explicit opt-in API");
+        o.op = static_cast<uart::DownloadOp>(op);  // OTP/PMIC: refused by the core without consent
         CallScope s(&d, progress, trace);
         o.progress = s.progress_fn();
         s.run([&] { d.download(bytes, o); });
       }, py::arg("data"), py::arg("phase") = 1, py::arg("name") = "", py::arg("op") = 0,
-         py::arg("progress") = py::none(), py::arg("trace") = py::none())
+         py::arg("progress") = py::none(), py::arg("trace") = py::none(),
+         "Downloads `data` (bytes-like) as phase `phase`. OTP (op or phase 0xF2) and PMIC (0xF4) data are "
+         "refused: use write_otp()/write_pmic(), which need the explicit consent.")
       .def("start", [](Device& d, std::uint32_t address, py::object trace) {
         CallScope s(&d, py::none(), trace);
         s.run([&] { d.start(address); });
-      }, py::arg("address") = 0xFFFFFFFFu, py::arg("trace") = py::none())
+      }, py::arg("address") = 0xFFFFFFFFu, py::arg("trace") = py::none(),
+         "Start (Go): jump to `address`; the default 0xFFFFFFFF starts the phase just downloaded (over USB: "
+         "the hand-over, followed across the re-enumeration).")
       .def("boot", [](Device& d, py::object image, py::object progress, py::object trace) {
         auto [bytes, name] = image_arg(image);
         CallScope s(&d, progress, trace);
         auto fn = s.progress_fn();
         return s.run([&] { return d.boot(bytes, name, fn); });
-      }, py::arg("image"), py::arg("progress") = py::none(), py::arg("trace") = py::none())
+      }, py::arg("image"), py::arg("progress") = py::none(), py::arg("trace") = py::none(),
+         "Checks an STM32 image (bytes or a path) against the SoC, downloads it as phase 0x01 and starts it; "
+         "returns a BootResult. progress(p) receives Progress reports.")
       .def("__repr__", [](const Device& d) { return "<mp1boot.Device " + d.describe() + ">"; });
 
   m.def("connect", [](const std::string& url, double timeout, int retries, bool sync) {
@@ -165,8 +204,9 @@ void register_session(py::module_& m) {
     if (retries > 0) o.uart.retry.attempts = retries;
     py::gil_scoped_release release;  // opening a port and syncing can block
     return session::connect(url, o);
-  }, py::arg("url"), py::arg("timeout") = 0.0, py::arg("retries") = 0, py::arg("sync") = true);
-  m.def("connect_url_help", &session::connect_url_help);
+  }, py::arg("url"), py::arg("timeout") = 0.0, py::arg("retries") = 0, py::arg("sync") = true,
+     "Opens the port the URL names (see connect_url_help()) and returns a Device.");
+  m.def("connect_url_help", &session::connect_url_help, "The accepted port URL forms, as text.");
 }
 
 }  // namespace mp1boot::py_bindings

@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake ninja-build pkg-config make
   libusb-1.0-0-dev libboost-dev nlohmann-json3-dev libgtest-dev
-  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat
-  openssh-server openssh-client rsync)
-PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial "labgrid>=26,<27")
-PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, labgrid"
+  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat patchelf
+  openssh-server openssh-client rsync clang-14 libclang-rt-14-dev)
+PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial auditwheel jsonschema "labgrid>=26,<27")
+PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -36,6 +36,8 @@ class Category : public std::error_category {
       case errc::unsupported: return "not supported";
       case errc::verify_mismatch: return "read-back differs from the data written";
       case errc::device_reset: return "the board reset";
+      case errc::board_state: return "the board is not at a stage that programs a layout";
+      case errc::other_board: return "the report names another board";
     }
     return "unknown mp1boot error";
   }
@@ -75,6 +77,8 @@ const char* errc_name(errc e) noexcept {
     case errc::unsupported: return "unsupported";
     case errc::verify_mismatch: return "verify_mismatch";
     case errc::device_reset: return "device_reset";
+    case errc::board_state: return "board_state";
+    case errc::other_board: return "other_board";
   }
   return "unknown";
 }

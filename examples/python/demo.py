@@ -9,6 +9,7 @@ The simulated board runs in this process on a pty with line timing (115200 8E1: 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -31,9 +32,33 @@ def wire(direction: str, data: bytes, note: str) -> None:
     print(f"    {'host ->' if direction == '>' else '<- dev '} {text:<48} {label}")
 
 
+# Every file of the demo goes under one temporary folder, removed at the end (--keep keeps it).
+WORK = ""
+
+
+def workdir(name: str) -> str:
+    path = os.path.join(WORK, name)
+    os.makedirs(path)
+    return path
+
+
 def main() -> int:
-    soc = sys.argv[1] if len(sys.argv) > 1 else "stm32mp135"
-    record = tempfile.mkdtemp(prefix="mp1boot-demo-")
+    global WORK
+    argv = [a for a in sys.argv[1:] if a != "--keep"]
+    keep = "--keep" in sys.argv[1:]
+    WORK = tempfile.mkdtemp(prefix="mp1boot-demo-")
+    try:
+        return run(argv[0] if argv else "stm32mp135")
+    finally:
+        if keep:
+            print(f"\nthe demo's files are kept in {WORK}")
+        else:
+            shutil.rmtree(WORK, ignore_errors=True)
+            print(f"\nremoved the demo's files ({WORK}); `make demo DEMO_ARGS=--keep` keeps them")
+
+
+def run(soc: str) -> int:
+    record = workdir("uart-record")
     sim = mp1boot.UartSimServer(soc, record_dir=record, line_timing=True, baud=115200, turnaround_ms=1.0)
     sim.start()
     print(f"simulated {soc} serving on {sim.path} (115200 8E1 line timing, 1 ms turnaround)\n")
@@ -98,7 +123,7 @@ def main() -> int:
 def flash_part() -> int:
     """A small flash layout over UART: ROM -> TF-A -> U-Boot stm32prog, then the storage checked."""
     print("\n--- flash layout over UART on the simulated STM32MP157 (ROM -> TF-A -> U-Boot stm32prog) ---\n")
-    work = tempfile.mkdtemp(prefix="mp1boot-flash-")
+    work = workdir("uart-flash")
     payload = bytes((i * 7 + 3) & 0xFF for i in range(32 * 1024))
     files = {
         "tf-a.stm32": mp1boot.image_wrap(payload, soc="stm32mp157", load=0x2FFC2500, entry=0x2FFC2500),
@@ -123,7 +148,7 @@ def flash_part() -> int:
     print(f"$ mp1boot flash {tsv} --port sim:stm32mp157?storage={storage}")
     report = mp1boot.flash(tsv, port=f"sim:stm32mp157?storage={storage}")
     ok = check_storage(report, storage)
-    print(f"flash {report['result']} in {report['seconds']:.2f} s; storage kept in {storage}")
+    print(f"flash {report['result']} in {report['seconds']:.2f} s; storage in {storage}")
     return 0 if ok else 1
 
 
@@ -152,7 +177,7 @@ def usb_flash_part() -> int:
     import subprocess
     import sdcard_layout
     print("\n--- SD-card layout over USB on the simulated STM32MP157 (umockdev + libusb, U-Boot stm32prog) ---\n")
-    work = tempfile.mkdtemp(prefix="mp1boot-sdcard-")
+    work = workdir("usb-sdcard")
     tsv = sdcard_layout.make(work)
     storage = os.path.join(work, "storage")
     report_path = os.path.join(work, "report.json")

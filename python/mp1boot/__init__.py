@@ -38,6 +38,7 @@ __all__ = [
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
     "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
+    "read_input_file",
 ]
 
 
@@ -59,106 +60,77 @@ def list_devices() -> list:
 
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
-          verify: bool = False, resume=None, events=None, cancel=None, trace=None) -> dict:
+          verify: bool = False, resume=None, resume_any_board: bool = False, events=None, cancel=None,
+          trace=None) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
     tool version, link, serial number, port path and speed, SoC, and per partition the id, name,
-    device, offset, size, SHA-256, time, throughput and result.
+    device, offset, size, SHA-256, time, throughput and result (docs/flash-report.schema.json).
 
-    ``verify`` reads every programmed partition back at the end and compares SHA-256 (a difference
-    raises DeviceError with code ``verify_mismatch``). ``resume`` is an earlier report (dict or
-    JSON file): partitions it lists as done, whose files are unchanged, are not sent again.
-    ``events`` is called with one dict per stage change (``{"event": "stage", ...}``), finished
-    partition (``"partition"``) and verified partition (``"verified"``). ``trace(direction, data,
-    note)`` sees the wire exchange, as in :meth:`Device.boot`. With ``boot_only`` only
-    the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
+    A board that is not at a stage that programs the layout (U-Boot already done at phase 0xFE,
+    or inside an earlier session) raises DeviceError with code ``board_state``: nothing would be
+    programmed. ``verify`` reads every programmed partition back at the end and compares SHA-256 (a
+    difference raises DeviceError with code ``verify_mismatch``). ``resume`` is an earlier report
+    (dict or JSON file, one board or flash_many's): the entry of this board (same USB port path and
+    serial number, or the same serial port) says which partitions were done; those whose files are
+    unchanged are not sent again and are reported as ``"skipped-done-earlier"`` (read back too with
+    ``verify``). A report of another board raises UsageError with code ``other_board`` unless
+    ``resume_any_board``. ``events`` is called with one dict per stage change (``{"event": "stage",
+    ...}``), finished partition (``"partition"``) and verified partition (``"verified"``). With
+    ``trace(direction, data, note)`` sees the wire exchange, as in
+    :meth:`Device.boot`. With ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
 
     When the run fails (or is interrupted), the exception carries the report so far as
     ``exc.report``: write it out and pass it as ``resume`` next time.
     """
-    completed = _completed(resume, port) if resume is not None else {}
     sink: list = []
     try:
-        report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify, completed,
-                             events, sink, cancel, trace)
+        report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify,
+                             _resume_text(resume), resume_any_board, events, sink, cancel, trace)
     except BaseException as exc:
         if sink:
-            exc.report = dict(sink[-1], port=port)
+            exc.report = sink[-1]
         raise
-    report["port"] = port
     return report
 
 
-def _completed(resume, port: str) -> dict:
-    """Phase -> SHA-256 of the partitions an earlier report says were programmed."""
+def _read_report(path) -> dict:
+    """An earlier JSON report, checked: a missing, unreadable or non-regular file and text that is
+    not a JSON object are LayoutErrors naming the file (never a traceback)."""
     import json
-    from pathlib import Path
-    report = resume if isinstance(resume, dict) else json.loads(Path(resume).read_text())
-    if "boards" in report:  # a report of several boards: the entry of this port (or the only one)
-        boards = report["boards"]
-        entry = next((b for b in boards.values() if b.get("port") == port or b.get("serial") and
-                      port.endswith(b["serial"])), None)
-        if entry is None and len(boards) == 1:
-            entry = next(iter(boards.values()))
-        if entry is None:
-            return {}
-        report = entry
-    return {int(p["phase"]): p["sha256"] for p in report.get("partitions", [])
-            if p.get("result") in ("ok", "resumed") and p.get("sha256")}
+    text = read_input_file(path, 64 << 20, "a report")
+    try:
+        report = json.loads(text)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise LayoutError(f"{path}: not a JSON report ({exc})", code="file_not_found", file=str(path)) from None
+    if not isinstance(report, dict):
+        raise LayoutError(f"{path}: not a JSON report (a JSON {type(report).__name__}, expected an object)",
+                          code="file_not_found", file=str(path))
+    return report
+
+
+def _resume_text(resume) -> str:
+    """The earlier report as JSON text for the core ("" for none); a file is checked first."""
+    import json
+    if resume is None:
+        return ""
+    return json.dumps(resume if isinstance(resume, dict) else _read_report(resume))
 
 
 def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
-               resume=None, events=None) -> dict:
-    """Flash several boards in parallel, one thread per board (the transfers run without the GIL).
+               resume=None, resume_any_board: bool = False, events=None, cancel=None) -> dict:
+    """Flash several boards in parallel: one thread per board in the C++ core, without the GIL.
 
-    ``progress(port, p)`` and ``events(port, event)`` receive the board's port first. Returns
-    ``{"result": "ok"|"failed", "boards": {key: report}}`` keyed by serial number (the port when the
-    link has none); a board that failed has its report (``result`` "failed", ``error``,
-    ``error_code``). Ctrl-C stops every board.
+    ``progress(port, p)`` and ``events(port, event)`` receive the board's port first (called from
+    the boards' threads, one at a time). Returns ``{"tool_version", "result": "ok"|"failed",
+    "boards": {key: report}}`` keyed by board identity (``usb:PORTPATH`` over USB, else the port);
+    a board that failed has its report (``result`` "failed", ``error``, ``error_code``) and does not
+    stop the others. ``resume`` (an earlier report of one board or of several) gives each board
+    the entry of its own earlier run. Ctrl-C, or ``cancel`` (a CancelToken), stops every board.
     """
-    import threading
-    token = _core.CancelToken()
-    results: dict = {}
-
-    def run(port: str) -> None:
-        def prog(p):
-            if progress:
-                progress(port, p)
-
-        def ev(e):
-            if events:
-                events(port, e)
-
-        try:
-            results[port] = flash(layout, port=port, defines=defines, progress=prog if progress else None,
-                                  verify=verify, resume=resume, events=ev if events else None, cancel=token)
-        except BaseException as exc:  # noqa: BLE001 - reported per board
-            report = getattr(exc, "report", None) or {"result": "failed", "partitions": []}
-            report["error"] = str(exc)
-            report["error_code"] = getattr(exc, "code", "")
-            results[port] = report
-
-    threads = [threading.Thread(target=run, args=(p,), name=f"mp1boot-flash-{p}") for p in ports]
-    for t in threads:
-        t.start()
-    try:
-        for t in threads:
-            while t.is_alive():
-                t.join(0.05)
-    except KeyboardInterrupt:
-        token.cancel()
-        for t in threads:
-            t.join()
-        raise
-    boards = {}
-    for port in ports:
-        report = results[port]
-        report["port"] = port
-        key = report.get("serial") or port
-        boards[key if key not in boards else port] = report
-    ok = all(r.get("result") == "ok" for r in boards.values())
-    return {"tool_version": __version__, "result": "ok" if ok else "failed", "boards": boards}
+    return _core.flash_many(str(layout), [str(p) for p in ports], dict(defines or {}), progress, verify,
+                            _resume_text(resume), resume_any_board, events, cancel)
 
 
 def image_info(image, *, name: str | None = None) -> dict:
@@ -168,6 +140,13 @@ def image_info(image, *, name: str | None = None) -> dict:
     if isinstance(image, (bytes, bytearray, memoryview)):
         return _core.image_info_bytes(image, name or "<bytes>")
     return _core.image_info(image)
+
+
+def read_input_file(path, limit: int = 256 << 20, what: str = "") -> bytes:
+    """Read a whole input file after checking it: a regular file of at most ``limit`` bytes. A
+    missing file, a directory, a FIFO, a device node or a larger file is a LayoutError naming the
+    file (and ``what`` accepts the limit, e.g. "U-Boot's flash-layout buffer"); nothing blocks."""
+    return _core.read_input_file(str(path), limit, what)
 
 
 def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: int = 0x10,

@@ -158,6 +158,7 @@ class MP1BootDriver(Driver, BootstrapProtocol):
         return mf.get_remote_path()
 
     def _read_remote(self, path: str):
+        """The JSON file `path` on the resource's host (None when missing), removed there."""
         r = subprocess.run(self._prefix() + ["cat", path], capture_output=True, timeout=60, stdin=subprocess.DEVNULL)
         subprocess.run(self._prefix() + ["rm", "-f", path], capture_output=True, timeout=60,
                        stdin=subprocess.DEVNULL)
@@ -190,16 +191,22 @@ class MP1BootDriver(Driver, BootstrapProtocol):
         else:
             self._event(event=" ".join(f"{k}={v}" for k, v in e.items()))
 
+    def _command(self, args):
+        """`tool ARGS --json` as run on the resource's host (one quoted string through ssh)."""
+        argv = [self.tool] + args + ["--json"]
+        if isinstance(self.device, NetworkResource):
+            return self._prefix() + [" ".join(shlex.quote(a) for a in argv)]
+        return self._prefix() + argv
+
     def _run(self, args, report_path=None):
         """Runs `tool ARGS --json` on the resource's host; returns (events, report)."""
-        cmd = self._prefix() + [self.tool] + args + ["--json"]
-        if isinstance(self.device, NetworkResource):
-            cmd = self._prefix() + [" ".join(shlex.quote(a) for a in [self.tool] + args + ["--json"])]
         events, last = [], {}
+        errfile = tempfile.TemporaryFile(mode="w+")  # a file: a full stderr pipe cannot stall mp1boot
         try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    text=True)
+            proc = subprocess.Popen(self._command(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                    stderr=errfile, text=True)
         except FileNotFoundError:
+            errfile.close()
             self._check_tool()
             raise
         try:
@@ -214,18 +221,20 @@ class MP1BootDriver(Driver, BootstrapProtocol):
                         continue
                     events.append(e)
                     self._forward(e, last)
-                stderr = proc.stderr.read()
                 proc.wait()
         finally:
             proc.stdout.close()
-            proc.stderr.close()
+            errfile.seek(0)
+            stderr = errfile.read()
+            errfile.close()
+        # mp1boot writes the report also when the run fails; read it back and remove it there
         report = None
-        done = [e for e in events if e.get("event") == "done"]
-        if done:
-            report = done[-1].get("report")
-        elif report_path:
+        if report_path:
             report = self._read_remote(report_path) if isinstance(self.device, NetworkResource) \
                 else _read_local(report_path)
+        done = [e for e in events if e.get("event") == "done"]
+        if done:
+            report = done[-1].get("report") or report
         if proc.returncode != 0 or not done:
             err = next((e for e in reversed(events) if e.get("event") == "error"), {})
             where = f"mp1boot on {self.host} ({' '.join(args[:1])} {self.port()})"
@@ -319,8 +328,6 @@ class MP1BootDriver(Driver, BootstrapProtocol):
         report_path = f"{os.path.dirname(remote)}/report-{uuid.uuid4().hex}.json"
         args = ["flash", remote, "--port", port, "--report", report_path] + (["--verify"] if verify else [])
         _, report = self._run(args, report_path)
-        if isinstance(self.device, NetworkResource):
-            self._read_remote(report_path)  # removes it
         return report
 
     @Driver.check_active
@@ -351,9 +358,7 @@ class MP1BootDriver(Driver, BootstrapProtocol):
         return self._run_plain(["info", "--port", self.port()])
 
     def _run_plain(self, args) -> dict:
-        cmd = self._prefix() + [self.tool] + args + ["--json"]
-        if isinstance(self.device, NetworkResource):
-            cmd = self._prefix() + [" ".join(shlex.quote(a) for a in [self.tool] + args + ["--json"])]
+        cmd = self._command(args)
         try:
             r = subprocess.run(cmd, capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
         except FileNotFoundError:

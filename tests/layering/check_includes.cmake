@@ -14,7 +14,8 @@ set(std_allowed
   cstdint cstdio cstdlib cstring deque filesystem fstream functional initializer_list iomanip ios
   iterator limits map memory numeric optional set span sstream stdexcept string string_view
   system_error tuple type_traits unordered_map unordered_set utility variant vector)
-set(base_allowed mp1boot/bytes.hpp mp1boot/error.hpp mp1boot/soc.hpp mp1boot/usb.hpp mp1boot/phase.hpp)
+set(base_allowed mp1boot/bytes.hpp mp1boot/error.hpp mp1boot/soc.hpp mp1boot/usb.hpp mp1boot/phase.hpp
+  mp1boot/temporary_buffer.hpp)
 
 set(violations "")
 macro(violation file line text)

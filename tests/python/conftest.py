@@ -69,3 +69,71 @@ def uart_sim():
     yield make
     for s in servers:
         s.stop()
+
+
+# ---- every flash report a test produces is checked against docs/flash-report.schema.json ----------
+
+REPORT_SCHEMA = ROOT / "docs" / "flash-report.schema.json"
+
+
+def report_validator():
+    import json
+
+    import jsonschema
+    schema = json.loads(REPORT_SCHEMA.read_text())
+    jsonschema.Draft202012Validator.check_schema(schema)
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _looks_like_report(obj) -> bool:
+    return isinstance(obj, dict) and ("partitions" in obj or "boards" in obj) and "tool_version" in obj
+
+
+@pytest.fixture(autouse=True)
+def _reports_match_the_schema(monkeypatch, tmp_path):
+    """Wraps the core's flash entry points (mp1boot.flash, flash_many, Device.flash and the CLI
+    all go through them) and collects their reports, including the report of a failed run; after
+    the test, those and every report-like JSON file in tmp_path (CLI --report, subprocesses) must
+    validate against the schema."""
+    import json
+
+    try:
+        from mp1boot import _core
+    except ImportError:  # pragma: no cover - tests that do not need the module
+        yield
+        return
+    seen: list = []
+
+    def wrap(fn, sink_index=None):
+        import functools
+
+        @functools.wraps(fn)
+        def wrapper(*args, **kwargs):
+            try:
+                result = fn(*args, **kwargs)
+            finally:
+                sink = kwargs.get("report_sink", args[sink_index] if sink_index is not None and
+                                  len(args) > sink_index else None)
+                if isinstance(sink, list):
+                    seen.extend(sink)
+            seen.append(result)
+            return result
+        return wrapper
+
+    monkeypatch.setattr(_core, "flash", wrap(_core.flash, sink_index=9))
+    monkeypatch.setattr(_core, "flash_many", wrap(_core.flash_many))
+    monkeypatch.setattr(_core.Device, "flash", wrap(_core.Device.flash))
+    yield
+    for path in sorted(tmp_path.rglob("*.json")):
+        try:
+            obj = json.loads(path.read_text())
+        except (ValueError, UnicodeDecodeError):
+            continue
+        if _looks_like_report(obj):
+            seen.append(obj)
+    if seen:
+        validator = report_validator()
+        for report in seen:
+            errors = sorted(validator.iter_errors(report), key=lambda e: list(e.path))
+            assert not errors, "report does not match docs/flash-report.schema.json: " + "; ".join(
+                f"{'/'.join(map(str, e.path))}: {e.message}" for e in errors[:5])

@@ -27,7 +27,7 @@ def test_info_json_and_trace(capsys):
     assert main(["info", "--port", "sim:stm32mp157", "--json", "--trace"]) == 0
     cap = capsys.readouterr()
     d = json.loads(cap.out)
-    assert d["device_id"] == "0x500" and d["phase"] == "0x01" and d["address"] == "0x2ffc2400"
+    assert d["device_id"] == 0x500 and d["phase"] == 0x01 and d["address"] == 0x2FFC2400
     assert "> 03 fc" in cap.err
 
 

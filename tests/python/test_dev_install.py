@@ -69,7 +69,29 @@ def test_sim_usb_without_the_simulator_says_where_it_looked(monkeypatch, tmp_pat
     from mp1boot.cli import sim
     monkeypatch.setattr(sim, "__file__", str(tmp_path / "mp1boot" / "cli" / "sim.py"))
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr("os.execv", lambda *a: pytest.fail("a simulator was started"))
     assert main(["sim", "--usb", "--", "true"]) == 4
     err = capsys.readouterr().err
     assert str(tmp_path / "mp1boot" / "bin" / "mp1boot-usbsim") in err
     assert "on PATH" in err and "libumockdev-dev" in err
+
+
+def test_sim_usb_without_umockdev_names_the_package(monkeypatch, capsys):
+    import ctypes
+
+    from mp1boot.cli import main
+    real = ctypes.CDLL
+
+    def cdll(name, *a, **kw):
+        if "umockdev" in str(name):
+            raise OSError(f"{name}: cannot open shared object file")
+        return real(name, *a, **kw)
+
+    def no_exec(*a):
+        raise AssertionError("the simulator was started without umockdev")
+
+    monkeypatch.setattr(ctypes, "CDLL", cdll)
+    monkeypatch.setattr("os.execv", no_exec)
+    assert main(["sim", "--usb", "--", "true"]) == 4
+    err = capsys.readouterr().err
+    assert "libumockdev.so.0 was not found" in err and "apt install libumockdev0" in err

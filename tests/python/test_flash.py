@@ -45,7 +45,7 @@ def test_flash_small_layout_returns_the_report(tmp_path, fsbl_mp15):
     assert report["tool_version"] == mp1boot._core.__version__
     assert report["transport"].startswith("sim:")
     assert report["soc"] == "STM32MP15x"
-    assert report["device_id"] == "0x0500"
+    assert report["device_id"] == 0x500
     parts = report["partitions"]
     assert [p["phase"] for p in parts] == [0x01, 0x03, 0x00, 0x04, 0x10]
     assert all(p["result"] == "ok" for p in parts)

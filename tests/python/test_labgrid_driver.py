@@ -162,6 +162,49 @@ def test_uart_flash_through_a_local_serial_resource_streams_steps(tmp_path, fsbl
         assert f.read(len(rootfs)) == rootfs
 
 
+def _uart_driver(tmp_path, sim):
+    t = Target("uart-board")
+    RawSerialPort(t, name=None, port=sim.path, speed=115200)
+    d = MP1BootDriver(t, name=None, timeout=120)
+    d.tool = _tool(tmp_path)
+    t.activate(d)
+    return d
+
+
+def test_load_boots_an_fsbl(tmp_path, fsbl_mp15):
+    (tmp_path / "tf-a.stm32").write_bytes(fsbl_mp15)
+    sim = mp1boot.UartSimServer("stm32mp157")
+    sim.start()
+    try:
+        _uart_driver(tmp_path, sim).load(str(tmp_path / "tf-a.stm32"))
+        assert sim.stage != "rom"
+        assert sim.received_images()[0x01] == fsbl_mp15
+    finally:
+        sim.stop()
+
+
+def test_load_of_a_layout_boots_its_dash_lines(tmp_path, fsbl_mp15):
+    from test_flash import LAYOUT
+    _folder(tmp_path, fsbl_mp15, layout=LAYOUT.replace("%FSBL%", "tf-a.stm32"))
+    sim = mp1boot.UartSimServer("stm32mp157")
+    sim.start()
+    try:
+        _uart_driver(tmp_path, sim).load(str(tmp_path / "flash.tsv"))
+        images = sim.received_images()
+        assert images[0x01] == fsbl_mp15 and images[0x03] == (tmp_path / "fip.bin").read_bytes()
+    finally:
+        sim.stop()
+
+
+def test_load_of_a_missing_file_runs_nothing(tmp_path, uart_sim):
+    sim = uart_sim("stm32mp157")
+    d = _uart_driver(tmp_path, sim)
+    with pytest.raises(mp1boot.LayoutError) as info:
+        d.load(str(tmp_path / "nope.stm32"))
+    assert info.value.code == "file_not_found" and "nothing was copied to localhost" in info.value.message
+    assert sim.bytes_received == 0
+
+
 def test_a_failed_flash_brings_the_report_back(tmp_path, fsbl_mp15):
     """The board answers no more mid-job (the simulated pty closes): FlashFailed with mp1boot's
     report of what was reached."""
@@ -260,3 +303,64 @@ def test_strategy_unknown_state_breaks_it(monkeypatch):
         s.transition("off")
     assert log == []
 
+
+
+# ---- examples/labgrid ------------------------------------------------------------------------
+
+EXAMPLES = __import__("pathlib").Path(__file__).resolve().parents[2] / "examples" / "labgrid"
+
+
+def test_example_exporter_yaml_is_what_the_exporter_reads():
+    from labgrid.remote.config import ResourceConfig
+    cfg = ResourceConfig(str(EXAMPLES / "exporter.yaml")).data
+    assert set(cfg) == {"board-1", "board-2"}
+    for group in cfg.values():
+        assert group["DFUDevice"]["match"]["ID_PATH"].startswith("pci-")
+
+
+def test_example_environment_loads_the_driver_and_tool():
+    from labgrid import Environment
+    env = Environment(str(EXAMPLES / "env.yaml"))
+    assert env.config.get_tool("mp1boot") == "/usr/local/bin/mp1boot"
+    assert env.config.get_image_path("layout").endswith("examples/labgrid/images/FlashLayout.tsv")
+    assert env.config.data["targets"]["main"]["drivers"]["MP1BootDriver"] == {"layout": "layout"}
+    assert env.config.get_imports() == ["mp1boot.labgrid"]
+
+
+LOCAL_USB = r"""
+import json, sys
+from labgrid import Target
+from labgrid.resource.udev import DFUDevice
+from mp1boot.labgrid import MP1BootDriver
+t = Target("local")
+res = DFUDevice(t, name=None, match={"ID_PATH": "platform-mp1boot-usbsim-usb-0:2"})
+d = MP1BootDriver(t, name=None, timeout=120)
+d.tool = sys.argv[1]
+t.activate(d)
+print(json.dumps({"port": d.port(), "ids": [res.vendor_id, res.model_id], "serial":
+                  res.device.properties.get("ID_SERIAL_SHORT")}), flush=True)
+report = d.flash(sys.argv[2], defines={"FSBL": sys.argv[3]}, verify=True)
+print(json.dumps(report), flush=True)
+"""
+
+
+def test_local_dfu_device_matched_by_id_path_on_the_simulated_bus(tmp_path, fsbl_mp15):
+    """labgrid's own DFUDevice (udev matching through pyudev) finds the simulated board on port
+    1-2 by ID_PATH and the driver flashes it locally, without an exporter."""
+    from test_usb_many_processes import UsbBus
+    rootfs, storage = _folder(tmp_path, fsbl_mp15)
+    serials = ["002800423232511538303651", "002800423232511538303652"]
+    bus = UsbBus("stm32mp157", serials, storage)
+    try:
+        r = subprocess.run([sys.executable, "-c", LOCAL_USB, _tool(tmp_path), str(tmp_path / "flash.tsv"),
+                            str(tmp_path / "tf-a.stm32")], env=bus.env, capture_output=True, text=True, timeout=180)
+    finally:
+        bus.close()
+    assert r.returncode == 0, r.stdout + r.stderr
+    first, report = (json.loads(x) for x in r.stdout.splitlines()[-2:])
+    assert first == {"port": "usb:1-2", "ids": [0x0483, 0xDF11], "serial": serials[1]}
+    assert report["result"] == "ok" and report["serial"] == serials[1] and report["port_path"] == "1-2"
+    with open(storage / serials[1] / "mmc0.img", "rb") as f:
+        f.seek(0x100000)
+        assert f.read(len(rootfs)) == rootfs
+    assert not (storage / serials[0] / "mmc0.img").exists()

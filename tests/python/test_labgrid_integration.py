@@ -22,7 +22,9 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -146,22 +148,39 @@ def _mp1boot_on_exporter_host(tmp: Path, bus_env: dict):
 CLIENT = r"""
 import json, sys, traceback
 from labgrid import Environment
+from labgrid.step import steps
+
+def show(event):  # mp1boot's events arrive as labgrid steps while it runs on the exporter's host
+    if event.step.title == "mp1boot" and event.data.get("state") == "start":
+        print("STEP " + event.step.args["event"], flush=True)
+
+steps.subscribe(show)
 env = Environment(sys.argv[1])
 drv = env.get_target(sys.argv[4]).get_driver("MP1BootDriver")
 try:
-    result = {"report": drv.flash(sys.argv[2], defines={"FSBL": sys.argv[3]}, verify=True)}
+    result = {"report": drv.flash(sys.argv[2], defines={"FSBL": sys.argv[3]}, verify=True, bmap=True)}
 except Exception as e:
     result = {"error": f"{type(e).__name__}: {e}", "report": getattr(e, "report", None),
+              "phase": getattr(e, "phase", None), "bytes_sent": getattr(e, "bytes_sent", None),
               "trace": traceback.format_exc()}
 print("RESULT " + json.dumps(result), flush=True)
 """
 
 
-@pytest.fixture
-def line(tmp_path):
-    """Everything of the line up and running; yields a dict of paths, ports and helpers."""
+def _cache():
+    """labgrid's ManagedFile cache on the exporter's host (this machine): one folder per SHA-256."""
+    d = Path(f"/var/cache/labgrid/{getpass.getuser()}")
+    return set(os.listdir(d)) if d.is_dir() else set()
+
+
+@pytest.fixture(scope="module")
+def line(tmp_path_factory):
+    """Everything of the line up and running, once for this module (the last test unplugs the
+    boards); yields a dict of paths, ports and helpers."""
+    tmp_path = tmp_path_factory.mktemp("labgrid-line")
     procs = Processes(tmp_path)
     bus = None
+    cache_before = _cache()
     try:
         started = time.monotonic()
         bindir = _sshd(tmp_path, procs)
@@ -238,11 +257,13 @@ def line(tmp_path):
         procs.stop()
         if bus:
             bus.close()
+        for entry in _cache() - cache_before:  # what this test copied into labgrid's cache
+            shutil.rmtree(Path(f"/var/cache/labgrid/{getpass.getuser()}") / entry, ignore_errors=True)
 
 
-def _start_clients(line, layout, fsbl):
+def _start_clients(line, layout, fsbl, env_yaml="env.yaml"):
     """One client process per place, started together (labgrid's steps are per process)."""
-    return {name: subprocess.Popen([sys.executable, "-c", CLIENT, str(line["tmp"] / "env.yaml"), str(layout),
+    return {name: subprocess.Popen([sys.executable, "-c", CLIENT, str(line["tmp"] / env_yaml), str(layout),
                                     str(fsbl), name], env=line["env"], stdout=subprocess.PIPE,
                                    stderr=subprocess.PIPE, text=True, stdin=subprocess.DEVNULL)
             for name in ("board-1", "board-2")}
@@ -252,29 +273,43 @@ def _results(line, procs, timeout=300):
     results = {}
     try:
         for name, p in procs.items():
-            out, err = p.communicate(timeout=timeout)
+            timer = threading.Timer(timeout, p.kill)  # reads through the text buffers, never hangs
+            timer.start()
+            try:
+                out, err = p.stdout.read(), p.stderr.read()
+                p.wait()
+            finally:
+                timer.cancel()
+                p.stdout.close()
+                p.stderr.close()
             lines = [x for x in out.splitlines() if x.startswith("RESULT ")]
-            assert p.returncode == 0 and lines, f"{out}\n{err}\nexporter:\n{line['procs'].log('exporter')}"
+            assert p.returncode == 0 and lines, (
+                f"{out}\n{err}\nbus: {line['bus'].command('status')}\nresources: "
+                f"{line['client']('-v', 'resources', check=False).stdout}\nexporter:\n{line['procs'].log('exporter')}")
             results[name] = json.loads(lines[-1][len("RESULT "):])
     finally:
         for p in procs.values():
             if p.poll() is None:
                 p.kill()
-                p.communicate()
+                p.wait()
+            for f in (p.stdout, p.stderr):
+                if not f.closed:
+                    f.close()
     return results
 
 
-def _run_client(line, layout, fsbl):
-    return _results(line, _start_clients(line, layout, fsbl))
+def _run_client(line, layout, fsbl, env_yaml="env.yaml"):
+    return _results(line, _start_clients(line, layout, fsbl, env_yaml))
 
 
 def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
     """The line itself: both boards flashed at once through ssh, each storage holds the image,
     each report is mp1boot's own, for its board on its port."""
     started = time.monotonic()
-    src = line["tmp"] / "images"
-    src.mkdir()
+    line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
     rootfs, _ = _folder(src, fsbl_mp15)
+    (src / "rootfs.ext4.bmap").write_text("<bmap version='2.0'/>\n")  # copied next to the image's copy
     results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
     flash_s = time.monotonic() - started
     for i, serial in enumerate(SERIALS, 1):
@@ -288,60 +323,100 @@ def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
         with open(line["storage"] / serial / "mmc0.img", "rb") as f:
             f.seek(0x100000)
             assert f.read(len(rootfs)) == rootfs
+    assert any(p["result"] == "ok" for p in results["board-1"]["report"]["partitions"])
     # the files went through ssh (labgrid's cache on the exporter's host), not the local paths
-    assert all(str(src) not in p["file"] for p in results["board-1"]["report"]["partitions"] if p.get("file"))
+    files = [p["file"] for p in results["board-1"]["report"]["partitions"] if p.get("file")]
+    assert files and all(f.startswith("/var/cache/labgrid/") for f in files), files
+    copy = next(f for f in files if f.endswith("/rootfs.ext4"))
+    assert Path(copy + ".bmap").read_text() == (src / "rootfs.ext4.bmap").read_text()
     print(f"labgrid line: setup {line['setup_s']:.1f} s, parallel flash of 2 boards {flash_s:.1f} s")
 
 
 def test_a_layout_naming_a_missing_file_is_refused_before_anything_is_synced(line, fsbl_mp15):
-    src = line["tmp"] / "images"
-    src.mkdir()
+    line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
     _folder(src, fsbl_mp15)
     os.unlink(src / "fip.bin")
-    import hashlib
-    # labgrid's cache on the exporter's host names each synced file by its SHA-256; an earlier
-    # test may have synced the same FSBL, so start from a cache without it
-    digest = hashlib.sha256((src / "tf-a.stm32").read_bytes()).hexdigest()
-    shutil.rmtree(f"/var/cache/labgrid/{getpass.getuser()}/{digest}", ignore_errors=True)
+    before = _cache()
     results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
     for name in ("board-1", "board-2"):
         assert results[name]["error"].startswith("LayoutError: "), results
         assert "fip.bin" in results[name]["error"] and f"nothing was copied to {HOST}" in results[name]["error"]
-    cache = subprocess.run(["ls", f"/var/cache/labgrid/{getpass.getuser()}"], capture_output=True, text=True,
-                           timeout=30).stdout.split()
-    assert digest not in cache
+    assert _cache() == before  # nothing was copied to the exporter's host
 
 
 def test_exporter_host_without_mp1boot(line, fsbl_mp15):
-    src = line["tmp"] / "images"
-    src.mkdir()
+    line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
     _folder(src, fsbl_mp15)
     env_yaml = line["tmp"] / "env.yaml"
-    env_yaml.write_text(env_yaml.read_text().replace(f"mp1boot: {line['tool']}", "mp1boot: /opt/nowhere/mp1boot"))
-    results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
+    (line["tmp"] / "env-no-tool.yaml").write_text(
+        env_yaml.read_text().replace(f"mp1boot: {line['tool']}", "mp1boot: /opt/nowhere/mp1boot"))
+    results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32", "env-no-tool.yaml")
     for name in ("board-1", "board-2"):
         err = results[name]["error"]
         assert err.startswith("TransportError: "), results
         assert f"mp1boot cannot run on {HOST}" in err and "pip install mp1boot" in err
 
 
-def test_a_board_that_vanishes_mid_flash_brings_the_report_back(line, fsbl_mp15):
-    """The cable is pulled while the rootfs is written (a big rootfs, slow U-Boot writes): the
-    report comes back with the phase and bytes reached."""
-    src = line["tmp"] / "images"
-    src.mkdir()
+def test_the_example_station_under_labgrids_pytest_plugin(line, fsbl_mp15):
+    """examples/labgrid/test_flash_line.py, run by pytest with labgrid's plugin (--lg-env) against
+    this line: the place is flashed and mp1boot's events show in the pytest log as labgrid steps."""
+    line["bus"].command("power-cycle")
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
     _folder(src, fsbl_mp15)
-    (src / "rootfs.ext4").write_bytes(bytes(range(256)) * 4096 * 8)  # 8 MiB
+    shutil.copy(src / "tf-a.stm32", src / "tf-a-stm32mp157c-dk2-usb.stm32")  # the example's FSBL name
+    env_yaml = src / "env.yaml"
+    env_yaml.write_text(textwrap.dedent(f"""\
+        targets:
+          main:
+            resources:
+              RemotePlace:
+                name: lg-board-2
+            drivers:
+              MP1BootDriver:
+                layout: layout
+                detect_nfs: false
+                timeout: 240
+        images:
+          layout: {src / 'flash.tsv'}
+        tools:
+          mp1boot: {line['tool']}
+        imports:
+          - mp1boot.labgrid
+        """))
+    example = Path(__file__).resolve().parents[2] / "examples" / "labgrid" / "test_flash_line.py"
+    r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(src),
+                        "--lg-env", str(env_yaml), "--log-cli-level=INFO", str(example)], cwd=src, env=line["env"],
+                       capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+    assert r.returncode == 0 and "1 passed" in r.stdout, r.stdout[-3000:] + r.stderr[-2000:]
+    assert "MP1BootDriver.mp1boot(event='rootfs: " in r.stdout, r.stdout[-3000:]  # labgrid's StepLogger
+    assert "MP1BootDriver.mp1boot(event='done: ok')" in r.stdout, r.stdout[-3000:]
+    serial = SERIALS[1]
+    with open(line["storage"] / serial / "mmc0.img", "rb") as f:
+        f.seek(0x100000)
+        assert f.read(10000) == (src / "rootfs.ext4").read_bytes()
+
+
+def test_a_board_that_vanishes_mid_flash_brings_the_report_back(line, fsbl_mp15):
+    """Last in this module (the boards stay unplugged). The cables are pulled while the rootfs
+    is written (16 MiB, slow U-Boot writes): the report comes back with the phase and bytes
+    reached."""
+    line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
+    src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
+    _folder(src, fsbl_mp15)
+    (src / "rootfs.ext4").write_bytes(bytes(range(256)) * 4096 * 16)  # 16 MiB
     procs = _start_clients(line, src / "flash.tsv", src / "tf-a.stm32")
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # wait until both are writing the rootfs, then unplug
-            time.sleep(0.2)
-            storages = [line["storage"] / s / "mmc0.img" for s in SERIALS]
-            if all(p.exists() and p.stat().st_size > 0x100000 + 65536 for p in storages):
-                break
-        line["bus"].proc.stdin.write("unplug\n")
-        line["bus"].proc.stdin.flush()
+        for name, p in procs.items():  # each client has shown the rootfs past 10 % (a labgrid step)
+            seen = []
+            for out in p.stdout:
+                seen.append(out)
+                if out.startswith("STEP rootfs: ") and not out.startswith("STEP rootfs: 0/"):
+                    break
+            else:
+                raise AssertionError(f"{name} never showed rootfs progress: {''.join(seen)}")
+        line["bus"].command("unplug")
     finally:
         results = _results(line, procs)
     for name in ("board-1", "board-2"):
@@ -349,5 +424,8 @@ def test_a_board_that_vanishes_mid_flash_brings_the_report_back(line, fsbl_mp15)
         assert res["error"].startswith("FlashFailed: "), res
         rep = res["report"]
         assert rep and rep["result"] != "ok"
-        rootfs = {p["name"]: p for p in rep["partitions"]}["rootfs"]
-        assert rootfs["result"] != "ok"
+        parts = {p["name"]: p for p in rep["partitions"]}
+        assert parts["fsbl1"]["result"] == "ok" and parts["rootfs"]["result"] != "ok", rep
+        assert res["phase"] == 0x10 and 0 < res["bytes_sent"] < 16 << 20, res
+        assert "rootfs" in rep["error"] and "disconnected" in rep["error"], rep["error"]
+        print(name, "vanished at phase", hex(res["phase"]), "bytes", res["bytes_sent"], rep.get("error"))

@@ -39,6 +39,17 @@ class UsbBus:
         else:
             raise RuntimeError("mp1boot-usbsim ended before READY")
 
+    def command(self, cmd):
+        """A daemon stdin command (power-cycle, unplug, status); returns its output lines."""
+        self.proc.stdin.write(cmd + "\n")
+        self.proc.stdin.flush()
+        out = []
+        for line in self.proc.stdout:
+            if line.strip() == "OK":
+                return out
+            out.append(line.rstrip("\n"))
+        raise RuntimeError(f"mp1boot-usbsim ended during {cmd}")
+
     def close(self):
         self.proc.stdin.close()
         try:
@@ -49,11 +60,16 @@ class UsbBus:
         self.proc.stdout.close()
 
 
-@pytest.mark.parametrize("boards", [2, 8])
-def test_processes_started_together_each_flash_their_board(tmp_path, fsbl_mp15, boards):
+@pytest.mark.parametrize("boards,fanout", [(2, True), (8, True), (2, False)],
+                         ids=["2-boards", "8-boards", "2-boards-hotplug-events-lost"])
+def test_processes_started_together_each_flash_their_board(tmp_path, fsbl_mp15, boards, fanout):
+    """Without the bus's uevent fan-out library, the processes lose each other's hot-plug events
+    (test_usb_uevents.py): then mp1boot's periodic bus scan alone must find every board."""
     rootfs, storage = _folder(tmp_path, fsbl_mp15)
     serials = _serials(boards)
     bus = UsbBus("stm32mp157", serials, storage)
+    if not fanout:
+        bus.env["LD_PRELOAD"] = ":".join(p for p in bus.env["LD_PRELOAD"].split(":") if "uevent-fanout" not in p)
     procs = []
     try:
         for port in range(1, boards + 1):

@@ -43,7 +43,7 @@ def test_info_over_usb():
     r = run_under_sim("stm32mp135", sys.executable, "-m", "mp1boot", "info", "--port", "usb", "--json")
     assert r.returncode == 0, r.stderr
     d = json.loads(r.stdout)
-    assert d["link"] == "usb" and d["device_id"] == "0x501" and d["phase"] == "0x01"
+    assert d["link"] == "usb" and d["device_id"] == 0x501 and d["phase"] == 0x01
     assert d["usb"]["stage"] == "rom"
 
 

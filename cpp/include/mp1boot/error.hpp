@@ -37,9 +37,11 @@ enum class errc {
   unsupported = 21,      ///< the device or stage does not support the request
   verify_mismatch = 22,  ///< data read back differs from what was written
   device_reset = 23,     ///< the board reset during an operation (the boot ROM came back)
+  board_state = 24,      ///< the board is not at a stage that would program the layout (done, mid-session)
+  other_board = 25,      ///< a resume report names another board than the one connected
 };
 /// The last errc value (for tables and tests).
-inline constexpr errc errc_last = errc::device_reset;
+inline constexpr errc errc_last = errc::other_board;
 
 const std::error_category& mp1boot_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;

@@ -12,6 +12,7 @@
 
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/error.hpp"
+#include "mp1boot/image/stm32_header.hpp"
 
 namespace mp1boot::image {
 
@@ -21,6 +22,10 @@ constexpr std::size_t max_layout_bytes = 256 * 1024;  // U-Boot's FlashLayout al
 constexpr std::uint32_t last_user_phase = 0xF0;
 constexpr std::size_t max_name_length = 16;
 constexpr std::size_t stm32_v1_header_size = 256;
+
+std::string too_large_message(std::uint64_t size) {
+  return std::to_string(size) + " bytes: U-Boot's flash-layout buffer holds at most 256 KiB (262144 bytes)";
+}
 
 std::string hex(std::uint64_t value) {
   std::ostringstream out;
@@ -72,6 +77,8 @@ struct RawLine {
   std::vector<std::string> fields;  // non-empty columns
   bool comment = false;
   bool trailing_tab = false;
+  bool one_tab_after_column = false;  // the line's last character is one TAB right after a column
+  bool text_follows = false;          // more bytes after this line's newline
   std::string dropped_by_cr;  // text U-Boot drops because a '\r' ends its column early
   bool has_content() const { return comment || !fields.empty(); }
 };
@@ -81,7 +88,7 @@ RawLine tokenize(std::string_view line, std::uint32_t number) {
   raw.number = number;
   bool first = true;
   std::size_t start = 0;
-  std::string_view last_segment;
+  std::string_view last_segment, previous_segment;
   bool saw_tab = false;
   while (true) {
     const std::size_t tab = line.find('\t', start);
@@ -106,12 +113,14 @@ RawLine tokenize(std::string_view line, std::uint32_t number) {
       first = false;
       raw.fields.emplace_back(segment);
     }
+    previous_segment = last_segment;
     last_segment = segment;
     if (tab == std::string_view::npos) break;
     saw_tab = true;
     start = tab + 1;
   }
   raw.trailing_tab = saw_tab && last_segment.empty() && !raw.fields.empty();
+  raw.one_tab_after_column = raw.trailing_tab && line.back() == '\t' && !previous_segment.empty();
   return raw;
 }
 
@@ -120,18 +129,20 @@ class Parser {
   Parser(FlashLayout& layout, const ParseOptions& options) : layout_(layout), options_(options) {}
 
   void parse(std::string_view text) {
-    if (text.size() > max_layout_bytes)
-      add(Severity::error, 0, "", std::to_string(text.size()) +
-          " bytes: U-Boot's flash-layout buffer holds at most 256 KiB (262144 bytes)", "layout-too-large");
+    if (text.size() > max_layout_bytes) {  // U-Boot refuses it whole: no line is read
+      add(Severity::error, 0, "", too_large_message(text.size()), "layout-too-large");
+      return;
+    }
     if (!strip_header(text)) return;
     const std::size_t nul = text.find('\0');
+    const bool whole_buffer = nul == std::string_view::npos;  // the text ends where U-Boot's buffer ends
     if (nul != std::string_view::npos) {
       const auto line = static_cast<std::uint32_t>(std::count(text.begin(), text.begin() +
                                                    static_cast<std::ptrdiff_t>(nul), '\n') + 1);
       add(Severity::warning, line, "", "NUL byte: U-Boot stops reading the layout here", "nul-byte");
       text = text.substr(0, nul);
     }
-    count_lines(text);
+    const std::size_t line_count = count_lines(text);
 
     std::vector<RawLine> lines;
     std::size_t start = 0;
@@ -141,12 +152,13 @@ class Parser {
       const std::string_view line = text.substr(start, nl == std::string_view::npos ? std::string_view::npos
                                                                                       : nl - start);
       lines.push_back(tokenize(line, number++));
+      lines.back().text_follows = nl != std::string_view::npos && nl + 1 < text.size();
       if (nl == std::string_view::npos) break;
       start = nl + 1;
     }
 
-    std::size_t data_lines = 0;
-    bool last_dropped = false;
+    std::size_t data_lines = 0, completed = 0;
+    bool last_dropped = false, misread = false;
     for (std::size_t i = 0; i < lines.size(); ++i) {
       const RawLine& raw = lines[i];
       if (raw.comment || raw.fields.empty()) continue;
@@ -155,7 +167,26 @@ class Parser {
         add(Severity::warning, raw.number, "", "carriage return inside the line: U-Boot ends the column "
             "there and ignores '" + raw.dropped_by_cr + "'", "stray-cr");
       const LayoutEntry* entry = parse_line(raw);
-      if (raw.trailing_tab) last_dropped = trailing_tab(lines, i, entry) || last_dropped;
+      // U-Boot ends a line at the end of its buffer: when the very last byte is the TAB after a
+      // column (no newline, no NUL after it), that TAB completes the line.
+      const bool ends_buffer = i + 1 == lines.size() && whole_buffer && raw.one_tab_after_column;
+      if (ends_buffer)
+        add(Severity::warning, raw.number, "", "the last line ends with a TAB and the file with no newline: U-Boot "
+            "completes the line only because the TAB is the last byte (a final newline would make it drop the "
+            "line)", "trailing-tab-at-end");
+      bool dropped = false;
+      if (!ends_buffer && raw.trailing_tab) {
+        dropped = trailing_tab(lines, i, entry);
+        last_dropped = dropped || last_dropped;
+        misread = misread || !dropped;
+      }
+      // U-Boot sized its table from the line count; a completed line that fills it while text
+      // follows (comments after the last partition line, no final newline) is refused.
+      if (!dropped && ++completed >= line_count && raw.text_follows && !misread)
+        add(Severity::error, raw.number, "", "U-Boot counts " + std::to_string(line_count) + " possible partition "
+            "line(s) (lines not starting with '#', plus one after the final newline) and this line fills them while "
+            "more text follows: U-Boot refuses the layout ('no enought memory for " + std::to_string(completed) +
+            " part'); end the file with a newline", "no-memory");
     }
     if (data_lines == 0 || (data_lines == 1 && last_dropped))
       add(Severity::error, 0, "", "no partition line: U-Boot refuses the layout (no partition found)",
@@ -208,7 +239,7 @@ class Parser {
 
   // U-Boot sizes its partition table from the line count before parsing: one more than the
   // number of newlines, minus the lines after a newline that start with '#'.
-  void count_lines(std::string_view text) {
+  std::size_t count_lines(std::string_view text) {
     std::size_t count = 1;
     for (std::size_t i = 0; i < text.size(); ++i) {
       if (text[i] != '\n') continue;
@@ -219,6 +250,7 @@ class Parser {
       add(Severity::error, 0, "", "U-Boot counts " + std::to_string(count) + " possible partition lines "
           "(all lines but comments, plus one after the final newline); at most 240 (0xF0): too many partition",
           "too-many-lines");
+    return count;
   }
 
   // Reports a TAB before the end of a line. Returns true when U-Boot drops this (last) line.
@@ -240,19 +272,20 @@ class Parser {
   }
 
   const LayoutEntry* parse_line(const RawLine& raw) {
-    if (raw.fields.size() < 6) {
+    // U-Boot parses each column as soon as it ends: a short line still gets its column errors.
+    using ColumnParser = bool (Parser::*)(const std::string&, LayoutEntry&);
+    static constexpr ColumnParser columns[] = {&Parser::parse_option, &Parser::parse_id, &Parser::parse_name,
+                                               &Parser::parse_type, &Parser::parse_ip, &Parser::parse_offset};
+    LayoutEntry e;
+    e.line = raw.number;
+    bool ok = true;
+    for (std::size_t c = 0; c < std::size(columns) && c < raw.fields.size(); ++c)
+      ok = (this->*columns[c])(raw.fields[c], e) && ok;
+    if (raw.fields.size() < std::size(columns)) {
       add(Severity::error, raw.number, "", "only " + std::to_string(raw.fields.size()) +
           " column(s): a partition line needs at least 6 (Opt Id Name Type IP Offset)", "too-few-columns");
       return nullptr;
     }
-    LayoutEntry e;
-    e.line = raw.number;
-    bool ok = parse_option(raw.fields[0], e);
-    ok = parse_id(raw.fields[1], e) && ok;
-    ok = parse_name(raw.fields[2], e) && ok;
-    ok = parse_type(raw.fields[3], e) && ok;
-    ok = parse_ip(raw.fields[4], e) && ok;
-    ok = parse_offset(raw.fields[5], e) && ok;
     ok = parse_binary(raw.fields.size() > 6 ? raw.fields[6] : std::string(), e) && ok;
     if (!ok) return nullptr;
     layout_.entries.push_back(std::move(e));
@@ -482,16 +515,23 @@ FlashLayout parse_layout(std::string_view text, const std::filesystem::path& fil
 }
 
 FlashLayout load_layout(const std::filesystem::path& file, const ParseOptions& options) {
-  std::ifstream in(file, std::ios::binary);
-  std::error_code ec;
-  if (!in || std::filesystem::is_directory(file, ec)) {
-    ErrorContext context;
-    context.operation = "load_layout";
-    context.file = file.string();
-    throw LayoutError(errc::file_not_found, "cannot read flash layout " + file.string(), context);
+  ErrorContext context;
+  context.operation = "load_layout";
+  context.file = file.string();
+  std::uint64_t size = 0;
+  try {
+    size = check_input_file(file, UINT64_MAX);  // a FIFO, a device node, a directory: refused
+  } catch (const LayoutError& e) {
+    throw LayoutError(e.code(), "cannot read the flash layout: " + e.message(), context);
   }
-  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  return parse_layout(text, file, options);
+  if (size > max_layout_bytes) {  // refused before reading or parsing it
+    FlashLayout layout;
+    layout.file = file;
+    layout.diagnostics.push_back({Severity::error, 0, "", too_large_message(size), "layout-too-large"});
+    return layout;
+  }
+  const Bytes bytes = read_file(file, max_layout_bytes, "U-Boot's flash-layout buffer");
+  return parse_layout(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), file, options);
 }
 
 std::vector<ProgrammingStep> programming_order(const FlashLayout& layout) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <unordered_map>
 
 #include "mp1boot/image/flash_layout.hpp"
 
@@ -163,9 +164,22 @@ class Checker {
   void check_lines() {
     const auto& entries = layout_.entries;
     std::vector<std::string> devices;
+    // One pass each way instead of a scan per line (linear in the number of lines): the next line
+    // with the same Id, and the first IP none line of each Id.
+    std::vector<std::size_t> next_same_id(entries.size(), entries.size());
+    std::unordered_map<std::uint32_t, std::size_t> later;
+    for (std::size_t i = entries.size(); i-- > 0;) {
+      const auto [it, fresh] = later.try_emplace(entries[i].id, i);
+      if (!fresh) {
+        next_same_id[i] = it->second;
+        it->second = i;
+      }
+    }
+    std::unordered_map<std::uint32_t, std::size_t> first_none;
     for (std::size_t i = 0; i < entries.size(); ++i) {
       const LayoutEntry& e = entries[i];
       if (!e.is_device()) {
+        first_none.try_emplace(e.id, i);
         if (e.select)
           error(e, "Opt", "selected none phase " + phase_hex(e.id) + " for part '" + e.name +
                 "': U-Boot refuses 'P' on an IP none line (write '-'; the ROM or TF-A serves it)", "selected-none");
@@ -176,21 +190,15 @@ class Checker {
               "': 0x00 is the flash layout itself; device partitions use 0x01..0xF0", "invalid-phase");
         continue;
       }
-      for (std::size_t j = i + 1; j < entries.size(); ++j)
-        if (entries[j].id == e.id) {
-          error(e, "Id", "duplicated phase " + phase_hex(e.id) + " for part '" + e.name + "' and " +
-                where(entries[j]), "duplicate-id");
-          break;
-        }
-      for (std::size_t j = 0; j < i; ++j)
-        if (entries[j].id == e.id && !entries[j].is_device()) {
-          warning(e, "Id", "phase " + phase_hex(e.id) + " is first found on IP none line " +
-                  std::to_string(entries[j].line) + ": U-Boot selects that line and never programs '" +
-                  e.name + "'", "shadowed-id");
-          break;
-        }
+      if (const std::size_t j = next_same_id[i]; j < entries.size())
+        error(e, "Id", "duplicated phase " + phase_hex(e.id) + " for part '" + e.name + "' and " +
+              where(entries[j]), "duplicate-id");
+      if (const auto none = first_none.find(e.id); none != first_none.end())
+        warning(e, "Id", "phase " + phase_hex(e.id) + " is first found on IP none line " +
+                std::to_string(entries[none->second].line) + ": U-Boot selects that line and never programs '" +
+                e.name + "'", "shadowed-id");
       const std::string key = device_key(e);
-      if (std::find(devices.begin(), devices.end(), key) == devices.end()) {
+      if (devices.size() <= max_devices && std::find(devices.begin(), devices.end(), key) == devices.end()) {
         devices.push_back(key);
         if (devices.size() == max_devices + 1)
           error(e, "IP", "too many devices: '" + key + "' is the 6th device; U-Boot handles at most 5 per layout",

@@ -290,23 +290,77 @@ void check_for_rom(const Stm32Image& img, const SocInfo& soc, std::string_view f
          file);
 }
 
-Bytes read_file(const std::filesystem::path& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  ErrorContext c;
-  c.file = path.string();
-  if (!std::filesystem::exists(status))
-    throw LayoutError(errc::file_not_found, "no such file", c);
-  if (std::filesystem::is_directory(status))
-    throw LayoutError(errc::io, "is a directory, not a file", c);
+namespace {
+
+std::string file_kind(std::filesystem::file_type t) {
+  using std::filesystem::file_type;
+  switch (t) {
+    case file_type::directory: return "a directory";
+    case file_type::fifo: return "a FIFO (named pipe): reading it could block forever";
+    case file_type::character: return "a character device: reading it may never end";
+    case file_type::block: return "a block device";
+    case file_type::socket: return "a socket";
+    default: return "not a regular file";
+  }
+}
+
+std::string size_text(std::uint64_t n) {
+  std::string s = std::to_string(n) + " bytes";
+  if (n >= 1024 && n % 1024 == 0) s += " (" + std::to_string(n / 1024) + " KiB)";
+  return s;
+}
+
+Bytes read_prefix(const std::filesystem::path& path, std::uint64_t n, const ErrorContext& c) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     const int err = errno;
     throw LayoutError(errc::io, std::string("cannot open: ") + std::strerror(err), c);
   }
-  Bytes out((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Bytes out(static_cast<std::size_t>(n));
+  in.read(reinterpret_cast<char*>(out.data()), static_cast<std::streamsize>(n));
   if (in.bad()) throw LayoutError(errc::io, "read error", c);
+  out.resize(static_cast<std::size_t>(in.gcount()));  // the file may have shrunk since stat()
   return out;
+}
+
+}  // namespace
+
+std::uint64_t check_input_file(const std::filesystem::path& path, std::uint64_t limit, std::string_view limit_what) {
+  std::error_code ec;
+  const auto status = std::filesystem::status(path, ec);
+  ErrorContext c;
+  c.file = path.string();
+  if (!std::filesystem::exists(status)) throw LayoutError(errc::file_not_found, "no such file", c);
+  if (!std::filesystem::is_regular_file(status))
+    throw LayoutError(errc::file_not_found, "is " + file_kind(status.type()) + ", not a regular file", c);
+  const std::uint64_t size = std::filesystem::file_size(path, ec);
+  if (ec) throw LayoutError(errc::io, "cannot read its size: " + ec.message(), c);
+  if (size > limit)
+    throw LayoutError(errc::file_not_found, "is " + size_text(size) + ", more than the " + size_text(limit) + " " +
+                                    (limit_what.empty() ? std::string("read into memory at most")
+                                                        : "that " + std::string(limit_what) + " accepts"),
+                      c);
+  return size;
+}
+
+Bytes read_file(const std::filesystem::path& path, std::uint64_t limit, std::string_view limit_what) {
+  const std::uint64_t size = check_input_file(path, limit, limit_what);
+  ErrorContext c;
+  c.file = path.string();
+  return read_prefix(path, size, c);
+}
+
+ImageFile read_image_file(const std::filesystem::path& path) {
+  ImageFile f;
+  f.file_size = check_input_file(path, UINT64_MAX);
+  ErrorContext c;
+  c.file = path.string();
+  f.data = read_prefix(path, std::min<std::uint64_t>(f.file_size, 64 * 1024), c);  // header and extensions
+  const Stm32Header h = parse_header(f.data, path.string());
+  const std::uint64_t wanted = std::min<std::uint64_t>(f.file_size, std::uint64_t(h.header_size) + h.image_length);
+  if (wanted > f.data.size()) f.data = read_prefix(path, wanted, c);
+  else f.data.resize(static_cast<std::size_t>(wanted));
+  return f;
 }
 
 namespace {

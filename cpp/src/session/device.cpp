@@ -2,9 +2,29 @@
 // Device::boot and progress throttling, common to both links.
 #include "mp1boot/session/device.hpp"
 
+#include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 
 namespace mp1boot::session {
+
+void throw_closed(const std::string& describe, const char* operation) {
+  throw UsageError(errc::usage, std::string(operation) + ": the device " + describe + " was closed; connect again",
+                   ErrorContext{.operation = operation, .transport = describe});
+}
+
+void Device::download(ByteView data, const DownloadOptions& options) {
+  const bool permanent = options.op == uart::DownloadOp::otp || options.op == uart::DownloadOp::pmic ||
+                         options.phase == uart::phase::otp || options.phase == uart::phase::pmic;
+  if (permanent && !options.consent.i_understand_this_is_permanent) {
+    const bool otp = options.op == uart::DownloadOp::otp || options.phase == uart::phase::otp;
+    throw UsageError(errc::usage,
+                     std::string(otp ? "OTP programming (0xF2)" : "PMIC NVM programming (0xF4)") +
+                         " cannot be undone: the download needs the explicit consent (DownloadOptions::consent, "
+                         "or write_otp/write_pmic with PermanentWrite{true}); nothing was sent",
+                     ErrorContext{.operation = "download", .phase = options.phase, .transport = describe()});
+  }
+  do_download(data, options);
+}
 
 ProgressThrottle::ProgressThrottle(ProgressFn fn, Progress base) : fn_(std::move(fn)), p_(std::move(base)) {}
 

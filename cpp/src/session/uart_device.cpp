@@ -105,6 +105,27 @@ bool UartDevice::reset_detected(std::chrono::milliseconds wait) {
   return false;
 }
 
+namespace {
+/// What a closed UartDevice talks to: every operation is a UsageError.
+class ClosedStream final : public transport::ByteStream {
+ public:
+  explicit ClosedStream(std::string describe) : describe_(std::move(describe)) {}
+  void write(ByteView) override { throw_closed(describe_, "write"); }
+  std::size_t read_some(std::span<std::uint8_t>, std::chrono::milliseconds) override { throw_closed(describe_, "read"); }
+  void flush_input() override { throw_closed(describe_, "flush"); }
+  std::string describe() const override { return describe_; }
+
+ private:
+  std::string describe_;
+};
+}  // namespace
+
+void UartDevice::close() {
+  if (closed_) return;
+  stream_ = std::make_unique<ClosedStream>(stream_->describe());  // the port is released here
+  closed_ = true;
+}
+
 LinkInfo UartDevice::link_info() const {
   LinkInfo info;
   info.link = "uart";
@@ -113,7 +134,7 @@ LinkInfo UartDevice::link_info() const {
   return info;
 }
 
-void UartDevice::download(ByteView data, const DownloadOptions& options) {
+void UartDevice::do_download(ByteView data, const DownloadOptions& options) {
   ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
   progress.update(0, data.size());
   DriveHooks hooks = hooks_;

@@ -51,7 +51,7 @@ PhaseInfo UsbDevice::get_phase() {
   return p;
 }
 
-void UsbDevice::download(ByteView data, const DownloadOptions& options) {
+void UsbDevice::do_download(ByteView data, const DownloadOptions& options) {
   if (left_) reconnect();
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
@@ -206,6 +206,37 @@ bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
   } catch (const Error&) {
     return false;
   }
+}
+
+namespace {
+/// What a closed UsbDevice talks to: every transfer is a UsageError; the identity stays known.
+class ClosedUsbPort final : public transport::UsbControlPort {
+ public:
+  ClosedUsbPort(transport::UsbIdentity id, std::string describe) : id_(std::move(id)), describe_(std::move(describe)) {}
+  std::size_t control_in(const transport::SetupPacket&, std::span<std::uint8_t>, ms) override {
+    throw_closed(describe_, "control_in");
+  }
+  void control_out(const transport::SetupPacket&, ByteView, ms) override { throw_closed(describe_, "control_out"); }
+  std::vector<transport::AltSetting> alt_settings() override { throw_closed(describe_, "alt_settings"); }
+  void set_alt_setting(std::uint8_t) override { throw_closed(describe_, "set_alt_setting"); }
+  transport::UsbIdentity identity() const override { return id_; }
+  void reset() override { throw_closed(describe_, "reset"); }
+  std::string describe() const override { return describe_; }
+
+ private:
+  transport::UsbIdentity id_;
+  std::string describe_;
+};
+}  // namespace
+
+void UsbDevice::close() {
+  if (closed_) return;
+  const std::string d = port_->describe();
+  port_ = std::make_unique<ClosedUsbPort>(port_->identity(), d);  // the handle is released here
+  reopen_ = [d](const transport::UsbIdentity&, std::chrono::milliseconds,
+                const CancelToken*) -> std::unique_ptr<transport::UsbControlPort> { throw_closed(d, "reconnect"); };
+  left_ = false;
+  closed_ = true;
 }
 
 LinkInfo UsbDevice::link_info() const {

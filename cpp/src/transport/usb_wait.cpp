@@ -113,6 +113,14 @@ class Waiter {
     return 0;
   }
 
+  // The port path is the board's identity when known; the serial number is a cross-check that a
+  // blank or all-zero serial (some boot ROMs) cannot fail.
+  bool same_serial(const std::string& serial) const {
+    if (serial == o_.serial) return true;
+    auto blank = [](const std::string& s) { return s.find_first_not_of("0 ") == std::string::npos; };
+    return !o_.port_path.empty() && (blank(serial) || blank(o_.serial));
+  }
+
   bool skipped(const UsbDeviceInfo& info) const {
     return o_.skip_address && info.address == *o_.skip_address && (!o_.skip_bus || info.bus == *o_.skip_bus);
   }
@@ -170,7 +178,7 @@ class Waiter {
       blocked_.emplace_back(dev, ctx);
       return nullptr;
     }
-    if (impl->id.serial != o_.serial) {
+    if (!same_serial(impl->id.serial)) {
       rejected_.insert(key);
       return nullptr;
     }
@@ -229,8 +237,8 @@ class Waiter {
 }  // namespace
 
 std::unique_ptr<UsbPort> wait_for_device(const UsbWaitOptions& options) {
-  if (options.serial.empty())
-    throw UsageError(errc::usage, "wait_for_device needs the serial number of the board");
+  if (options.serial.empty() && options.port_path.empty())
+    throw UsageError(errc::usage, "wait_for_device needs the port path or the serial number of the board");
   Waiter w(options);
   return w.run();
 }

@@ -20,6 +20,14 @@
 // NACK, a timeout or an unexpected byte -> retry (the unsolicited NACK a stage sends when it starts
 // is absorbed this way, PROTOCOL.md 2.3). ABORT -> DeviceError at once: the device says the
 // accepted operation failed and a retry cannot help.
+//
+// Lost final ACK. When the data stage of packet k times out without a byte and the resend of k
+// is refused at the packet-number stage (ROM and TF-A check the number before that ACK and keep
+// their counter at k+1), the device has packet k: the engine goes on with k+1. That inference is
+// confirmed when k+1 passes its packet-number stage; a NACK there instead means the device did
+// not have k after all, and k is sent again. U-Boot checks the number after the ACK, so its
+// refusal is indistinguishable from a checksum NACK: no inference there, the retries run out into
+// a NackError naming the packet (and --resume recovers the partition).
 #include "mp1boot/uart/engine.hpp"
 
 #include <algorithm>
@@ -174,6 +182,8 @@ void Engine::download(ByteView data, DownloadOp op, std::uint32_t first_packet) 
   first_packet_ = first_packet;
   packet_ = 0;
   acked_ = 0;
+  silent_data_stage_.reset();
+  inferred_.reset();
   begin(Op::download, "download");
 }
 
@@ -204,6 +214,7 @@ void Engine::on_timeout() {
   if (op_ == Op::idle || draining_) throw UsageError(errc::usage, "UART engine: unexpected timeout input");
   std::string what = "no reply";
   if (!rx_.empty()) what = "incomplete reply (" + to_hex(rx_) + ")";
+  if (op_ == Op::download && steps_.size() == 1 && rx_.empty()) silent_data_stage_ = packet_;
   retry_or_fail(errc::timeout, what);
 }
 
@@ -227,6 +238,7 @@ void Engine::handle_reply_byte_group() {
       const std::uint8_t b = rx_[0];
       if (b == ack) break;
       if (b == abort_byte) fail(errc::abort, std::string(op_name_) + " aborted by device (ABORT)");
+      if (b == nack && op_ == Op::download && steps_.size() == 2 && resolve_number_nack()) return;
       if (b == nack) return retry_or_fail(errc::nack, "NACK");
       return retry_or_fail(errc::unexpected_byte, "unexpected byte " + byte_text(b) + " instead of ACK");
     }
@@ -266,20 +278,57 @@ void Engine::handle_reply_byte_group() {
 
 void Engine::step_done() {
   steps_.pop_front();
+  // k+1 got past its packet-number stage: the device did have packet k.
+  if (op_ == Op::download && steps_.size() == 1 && inferred_ && *inferred_ + 1 == packet_) inferred_.reset();
   arm_step();
   if (!steps_.empty()) return;
-  if (op_ == Op::download) {
-    const std::size_t offset = std::size_t(packet_) * max_packet;
-    acked_ += std::min(max_packet, payload_.size() - offset);
-    events_.push_back(PacketAcked{first_packet_ + packet_, acked_, payload_.size()});
-    ++packet_;
-    if (acked_ < payload_.size()) {
-      attempt_ = 0;
-      begin_attempt();
-      return;
-    }
+  if (op_ == Op::download) return packet_done();
+  finish();
+}
+
+void Engine::packet_done() {
+  const std::size_t offset = std::size_t(packet_) * max_packet;
+  acked_ += std::min(max_packet, payload_.size() - offset);
+  events_.push_back(PacketAcked{first_packet_ + packet_, acked_, payload_.size()});
+  silent_data_stage_.reset();
+  ++packet_;
+  if (acked_ < payload_.size()) {
+    attempt_ = 0;
+    begin_attempt();
+    return;
   }
   finish();
+}
+
+bool Engine::resolve_number_nack() {
+  const std::uint32_t number = first_packet_ + packet_;
+  if (silent_data_stage_ == packet_ && attempt_ > 1) {
+    // The resend of a packet whose final ACK never came is refused: the device has it.
+    events_.push_back(Retrying{op_name_, "final ACK of packet " + std::to_string(number) +
+                                   " lost; the device refuses its resend, so it has it: going on with packet " +
+                                   std::to_string(number + 1), attempt_});
+    inferred_ = packet_;
+    steps_.clear();
+    packet_done();
+    if (op_ == Op::download) draining_ = true;
+    return true;
+  }
+  if (inferred_ && *inferred_ + 1 == packet_ && attempt_ == 1) {
+    // The device refuses k+1 as well: it did not have k. Send k again.
+    const std::size_t offset = std::size_t(*inferred_) * max_packet;
+    acked_ -= std::min(max_packet, payload_.size() - offset);
+    packet_ = *inferred_;
+    inferred_.reset();
+    silent_data_stage_.reset();
+    events_.push_back(Retrying{op_name_, "packet " + std::to_string(number) + " refused too: sending packet " +
+                                   std::to_string(number - 1) + " again", attempt_});
+    attempt_ = 1;
+    steps_.clear();
+    begin_attempt();
+    draining_ = true;
+    return true;
+  }
+  return false;
 }
 
 void Engine::finish() {

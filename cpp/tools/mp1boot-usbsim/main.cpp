@@ -24,6 +24,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ const char* usage_head =
     "options:\n"
     "  --soc SOC                 stm32mp135, stm32mp157 or stm32mp257 (required)\n"
     "  --serial S                iSerialNumber; repeat it to serve several boards, the Nth on port\n"
-    "                            1-N (same options; record and storage folders get a SERIAL/ level)\n"
+    "                            1-N (same options; the same serial may repeat: boards are told\n"
+    "                            apart by port; record and storage folders get a 1-N/ level)\n"
     "  --set KEY=VALUE, -o       a board option, as in sim: URLs and `mp1boot sim` (link=usb here)\n"
     "  --keep-timerslack         do not set 1 ns timer slack\n"
     "  --node-mode MODE          device node permissions (default 0666; others also open the\n"
@@ -117,10 +119,7 @@ Args parse(int argc, char** argv) {
     } else if (legacy_flag != legacy_flags.end()) {
       add(legacy_flag->second);
     } else if (opt == "--serial") {
-      std::string serial = value(opt);
-      for (const auto& s : a.serials)
-        if (s == serial) usage_error("--serial " + serial + " given twice");
-      a.serials.push_back(serial);
+      a.serials.push_back(value(opt));
     } else if (opt == "--node-mode") {
       a.bus.node_mode = static_cast<unsigned>(std::strtoul(value(opt), nullptr, 8));
     } else if (opt == "--keep-timerslack") {
@@ -253,11 +252,13 @@ std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
   const mp1boot::sim::UsbBoardOptions base = args.config.usb_options();
   if (args.serials.empty()) return {base};
   std::vector<mp1boot::sim::UsbBoardOptions> out;
-  for (const auto& serial : args.serials) {
+  // Several boards: their folders are named by USB port (1-N), their identity; serials may repeat.
+  for (std::size_t i = 0; i < args.serials.size(); ++i) {
     auto b = base;
-    b.serial = serial;
-    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + serial;
-    if (args.serials.size() > 1 && b.uboot && !b.uboot->storage.dir.empty()) b.uboot->storage.dir += "/" + serial;
+    b.serial = args.serials[i];
+    const std::string port = "1-" + std::to_string(i + 1);
+    if (args.serials.size() > 1 && !b.record_dir.empty()) b.record_dir += "/" + port;
+    if (args.serials.size() > 1 && b.uboot && !b.uboot->storage.dir.empty()) b.uboot->storage.dir += "/" + port;
     out.push_back(std::move(b));
   }
   return out;
@@ -265,7 +266,9 @@ std::vector<mp1boot::sim::UsbBoardOptions> boards(const Args& args) {
 
 int serve(Args& args) {
   RunState st;
-  st.loop = g_main_loop_new(nullptr, FALSE);
+  // Owned here: every return (spawn failure, a throwing bus) releases it (LeakSanitizer checks).
+  std::unique_ptr<GMainLoop, decltype(&g_main_loop_unref)> loop(g_main_loop_new(nullptr, FALSE), &g_main_loop_unref);
+  st.loop = loop.get();
   mp1boot::usbsim::UmockdevBus bus(boards(args), args.bus);
   st.bus = &bus;
   if (args.daemon) {
@@ -275,7 +278,6 @@ int serve(Args& args) {
     g_unix_signal_add(SIGTERM, &quit_loop, &st);
     g_unix_signal_add(SIGINT, &quit_loop, &st);
     g_main_loop_run(st.loop);
-    g_main_loop_unref(st.loop);
     return 0;
   }
   std::vector<char*> argv;
@@ -293,7 +295,6 @@ int serve(Args& args) {
   g_unix_signal_add(SIGINT, &forward_signal, &st);
   g_unix_signal_add(SIGHUP, &forward_signal, &st);
   g_main_loop_run(st.loop);
-  g_main_loop_unref(st.loop);
   if (WIFEXITED(st.status)) return WEXITSTATUS(st.status);
   if (WIFSIGNALED(st.status)) return 128 + WTERMSIG(st.status);
   return 1;

@@ -2,6 +2,8 @@
 """Verbs that talk to one board: info, boot."""
 from __future__ import annotations
 
+import os
+
 from . import args as a
 from .output import emit_json, json_progress_event
 
@@ -16,22 +18,22 @@ def cmd_info(args) -> int:
     if dev.link == "uart":
         g = dev.get(trace=trace)
         out["protocol_version"] = f"{g.protocol_version >> 4}.{g.protocol_version & 15}"
-        out["commands"] = [f"0x{c:02x}" for c in g.commands]
+        out["commands"] = list(g.commands)
         out["command_names"] = list(g.command_names)
         v = dev.get_version(trace=trace)
-        out["version"] = f"0x{v.version:02x}"
+        out["version"] = v.version
         if v.options is not None:
-            out["option_bytes"] = [f"0x{b:02x}" for b in v.options]
+            out["option_bytes"] = list(v.options)
     dev_id = dev.get_id(trace=trace)
-    out["device_id"] = f"0x{dev_id:03x}"
+    out["device_id"] = dev_id
     out["soc"] = mp1boot.device_id_name(dev_id)
     usb = mp1boot.usb_identity(dev)
     if usb:
         out["usb"] = usb
     ph = dev.get_phase(trace=trace)
-    out["phase"] = f"0x{ph.phase:02x}"
+    out["phase"] = ph.phase
     out["phase_name"] = ph.name
-    out["address"] = f"0x{ph.address:08x}"
+    out["address"] = ph.address
     if ph.message:
         out["message"] = ph.message
     if args.json:
@@ -40,9 +42,9 @@ def cmd_info(args) -> int:
     print(f"transport:      {out['transport']}")
     if "commands" in out:
         print(f"protocol:       v{out['protocol_version']}")
-        print(f"commands:       {', '.join(f'{c} {n}' for c, n in zip(out['commands'], out['command_names']))}")
-        opts = f" (option bytes {' '.join(out['option_bytes'])})" if "option_bytes" in out else ""
-        print(f"version:        {out['version']}{opts}")
+        print(f"commands:       {', '.join(f'0x{c:02x} {n}' for c, n in zip(out['commands'], out['command_names']))}")
+        opts = f" (option bytes {' '.join(f'0x{b:02x}' for b in out['option_bytes'])})" if "option_bytes" in out else ""
+        print(f"version:        0x{out['version']:02x}{opts}")
     if usb:
         print(f"usb:            bus {usb['bus']} port {usb['port_path']} address {usb['address']}, {usb['speed']} speed")
         print(f"product:        {usb['product']}")
@@ -50,11 +52,19 @@ def cmd_info(args) -> int:
         print(f"stage:          {usb['stage']}")
         if usb["speed"] == "full":
             args.console.warn("full speed only: check the cable, hub and port (high speed expected)")
-    print(f"device id:      {out['device_id']} ({out['soc']})")
-    print(f"phase:          {out['phase']} ({out['phase_name']}), address {out['address']}")
+    print(f"device id:      0x{dev_id:03x} ({out['soc']})")
+    print(f"phase:          0x{ph.phase:02x} ({ph.name}), address 0x{ph.address:08x}")
     if ph.message:
         print(f"device message: {ph.message}")
     return EXIT_OK
+
+
+def _is_pty(port: str) -> bool:
+    """A pseudo-terminal has no line rate of its own (whatever paces it, the host cannot know)."""
+    if not port.startswith("serial:"):
+        return False
+    path = port[len("serial:"):].split("?", 1)[0]
+    return os.path.realpath(path).startswith("/dev/pts/")
 
 
 def cmd_boot(args) -> int:
@@ -84,12 +94,13 @@ def cmd_boot(args) -> int:
     summary = {"event": "done", "file": args.file, "soc": r.soc, "phase": r.phase, "bytes": t.bytes,
                "seconds": round(t.seconds, 4), "bytes_per_second": round(t.bytes_per_second, 1),
                "transport": dev.transport}
-    if t.line_fraction:
+    line_rate = 0 < t.line_fraction <= 1.0 and not _is_pty(args.port)
+    if line_rate:
         summary["line_fraction"] = round(t.line_fraction, 4)
     if args.json:
         emit_json(summary)
     else:
-        line = f" ({t.line_fraction * 100:.1f}% of the line rate)" if t.line_fraction else ""
+        line = f" ({t.line_fraction * 100:.1f}% of the line rate)" if line_rate else ""
         print(f"booted {args.file} on {r.soc}: {t.bytes} bytes in {t.seconds:.2f} s, "
               f"{t.bytes_per_second / 1000:.1f} kB/s{line}; FSBL started")
     return EXIT_OK

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .. import errors
 from . import args as a
+from .layout import steps
 from .output import describe_event, emit_json, json_progress_event, print_partitions, write_report
 
 EXIT_OK = 0
@@ -28,13 +29,36 @@ def _flash_ports(args) -> list:
     if args.storage:
         if any(not p.startswith("sim:") for p in ports):
             raise errors.UsageError("--storage applies to simulated boards (sim:SOC ports) only", code="usage")
+        if Path(args.storage).exists() and not Path(args.storage).is_dir():
+            raise errors.UsageError(f"--storage {args.storage}: not a folder", code="usage")
         out = []
         for i, p in enumerate(ports):
             folder = Path(args.storage) if len(ports) == 1 else Path(args.storage) / f"board{i}"
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise errors.UsageError(f"--storage {args.storage}: cannot create {folder}: {exc.strerror}",
+                                        code="usage") from None
             out.append(p + ("&" if "?" in p else "?") + f"storage={folder}")
         ports = out
     return ports
+
+
+def _total_bytes(layout, defines, verify: bool):
+    """Bytes a flash of ``layout`` sends (every phase in the device's order) and, with verify, reads
+    back: the overall part of the progress bar. None when the layout does not check (the run says why)."""
+    import mp1boot
+    try:
+        res = mp1boot.layout_check(layout, defines)
+    except errors.Error:
+        return None
+    if any(d["severity"] == "error" for d in res["diagnostics"]):
+        return None
+    total = 0
+    for _, size, entry in steps(res):
+        read_back = verify and entry and entry.get("ip") not in (None, "", "none")
+        total += size * (2 if read_back else 1)
+    return total or None
 
 
 def _flash_several(args, ports, defines) -> int:
@@ -92,7 +116,8 @@ def cmd_flash(args) -> int:
         def events(e):
             emit_json(e)
     else:
-        progress = TextBar() if args.console.progress_bars else None
+        progress = TextBar(total=_total_bytes(args.layout, defines, args.verify)) \
+            if args.console.progress_bars else None
         events = (lambda e: args.console.note(describe_event(e))) if args.console.verbosity >= 1 else None
     try:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,

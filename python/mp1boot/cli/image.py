@@ -2,7 +2,6 @@
 """``mp1boot image``: STM32 image files (info, wrap)."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from .. import errors
@@ -26,13 +25,22 @@ def cmd_image_info(args) -> int:
 
 def cmd_image_wrap(args) -> int:
     import mp1boot
-    payload = Path(args.input).read_bytes() if os.path.exists(args.input) else None
-    if payload is None:
-        raise errors.LayoutError(f"{args.input}: no such file", code="file_not_found", file=args.input)
+    output = Path(args.output)
+    if output.is_dir():
+        raise errors.LayoutError(f"{args.output}: is a directory, not a file to write", code="file_not_found",
+                                 file=args.output)
+    if not output.parent.is_dir():
+        raise errors.LayoutError(f"{args.output}: no such folder {output.parent}", code="file_not_found",
+                                 file=args.output)
+    payload = mp1boot.read_input_file(args.input)
     out = mp1boot.image_wrap(payload, soc=args.soc, load=args.load, entry=args.entry,
                              binary_type=args.binary_type, image_version=args.image_version,
                              header_major=args.header_version or 0)
-    Path(args.output).write_bytes(out)
+    try:
+        output.write_bytes(out)
+    except OSError as exc:
+        raise errors.LayoutError(f"{args.output}: cannot write: {exc.strerror}", code="file_not_found",
+                                 file=args.output) from None
     info = mp1boot.image_info(out, name=args.output)
     if args.json:
         emit_json({"output": args.output, "bytes": len(out), "header_version": info["header_version"],
@@ -58,9 +66,9 @@ def register(sub) -> None:
                     help="load address, hex (0x optional), e.g. 2FFC2500")
     wp.add_argument("--entry", type=a.address, required=True, metavar="ADDR",
                     help="entry point, hex (0x optional)")
-    wp.add_argument("--binary-type", type=a.integer, default=0x10, metavar="N",
+    wp.add_argument("--binary-type", type=a.u32, default=0x10, metavar="N",
                     help="binary type: 0x10 TF-A BL2, 0x00 U-Boot, ...")
-    wp.add_argument("--image-version", type=a.integer, default=0, metavar="N", help="image version field")
+    wp.add_argument("--image-version", type=a.u32, default=0, metavar="N", help="image version field")
     wp.add_argument("--header-version", type=int, choices=(1, 2),
                     help="force header v1 or v2 (default: the SoC's own)")
     a.add_json(wp)

@@ -23,6 +23,17 @@ def _eta_rate(link: str, baud: int, phase: int) -> float:
     return USB_RATES[stage]
 
 
+def steps(res) -> list:
+    """(step, file size, layout entry or None) for each phase of a checked layout, in the device's order."""
+    entries = {e["line"]: e for e in res["entries"]}
+    out = []
+    for step in res["order"]:
+        path = step["binary_path"]
+        size = os.path.getsize(path) if path and os.path.exists(path) else 0
+        out.append((step, size, entries.get(step["line"])))
+    return out
+
+
 def cmd_layout_check(args) -> int:
     import mp1boot
     res = mp1boot.layout_check(args.file, a.defines(args.define), check_binaries=not args.no_binaries)
@@ -55,16 +66,12 @@ def cmd_layout_plan(args) -> int:
             baud = int(dev.transport.split("@", 1)[1].split()[0])
         except ValueError:
             pass
-    sizes = {e["line"]: e for e in res["entries"]}
     rows, total = [], 0.0
-    for step in res["order"]:
-        path = step["binary_path"]
-        size = os.path.getsize(path) if path and os.path.exists(path) else 0
+    for step, size, entry in steps(res):
         eta = size / _eta_rate(dev.link, baud, step["phase"])
         total += eta
-        rows.append({"phase": step["phase"], "name": step["name"], "file": path, "bytes": size,
-                     "eta_seconds": round(eta, 2),
-                     "device": sizes[step["line"]]["ip"] if step["line"] in sizes else "ram"})
+        rows.append({"phase": step["phase"], "name": step["name"], "file": step["binary_path"], "bytes": size,
+                     "eta_seconds": round(eta, 2), "device": entry["ip"] if entry else "ram"})
     plan = {"layout": args.layout, "transport": dev.transport, "link": dev.link,
             "soc": mp1boot.device_id_name(dev.get_id()), "steps": rows, "eta_seconds": round(total, 1)}
     if args.json:

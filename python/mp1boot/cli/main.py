@@ -6,13 +6,14 @@ import argparse
 import sys
 from typing import List, Optional
 
-from .. import errors
+from .. import errors, progress
 from . import args as a
 from . import device, flash, image, layout, nvm, ports, sim, usb
-from .output import Console, emit_json
+from .output import Console, emit_json, paint
 
 EXIT_USAGE = 2
 EXIT_UNEXPECTED = 1
+EXIT_PIPE = 141  # 128 + SIGPIPE, what a shell reports for a program stopped by a closed pipe
 
 # The verb modules, in the order their verbs appear in the help.
 VERB_MODULES = (device, image, layout, flash, nvm, usb, sim)
@@ -22,8 +23,8 @@ TOPICS = {"ports": ports.text}
 
 EPILOG = """\
 exit codes: 0 success, 1 unexpected error, 2 usage, 3 bad input file, 4 port or device not
-available, 5 device disconnected, 6 timeout, 7 refused by the device, 8 device-reported failure,
-130 interrupted.
+available, 5 device disconnected or reset, 6 timeout, 7 refused by the device, 8 device-reported
+failure, 9 verify found a difference, 130 interrupted, 141 stdout closed (a pipe's reader left).
 
 `mp1boot help ports` gives the whole port grammar; `mp1boot VERB --help` each verb's options.
 """
@@ -65,6 +66,17 @@ def _help(parser: argparse.ArgumentParser, topic: Optional[str]) -> int:
     return EXIT_USAGE
 
 
+def _pipe_closed() -> int:
+    """The reader of stdout went away (`mp1boot ... | head`): stop quietly, as `cat` would."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush must not fail again
+    except (OSError, ValueError):
+        pass
+    return EXIT_PIPE
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -76,13 +88,17 @@ def main(argv: Optional[List[str]] = None) -> int:
     args.console = Console(args)
     try:
         return args.func(args)
+    except BrokenPipeError:
+        return _pipe_closed()
     except errors.Error as e:
+        progress.end_line()
         if getattr(args, "json", False):
             emit_json({"event": "error", **e.to_dict()})
         else:
-            print(f"mp1boot: error: {e}", file=sys.stderr)
+            print(paint("mp1boot: error:", "bad", sys.stderr) + f" {e}", file=sys.stderr)
         return errors.EXIT_CODES.get(e.code, EXIT_UNEXPECTED)
     except KeyboardInterrupt:
+        progress.end_line()
         print("mp1boot: interrupted", file=sys.stderr)
         return 130
     finally:

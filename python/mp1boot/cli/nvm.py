@@ -25,18 +25,16 @@ def _nvm_device(args):
 
 def cmd_otp(args) -> int:
     import mp1boot
+    values = {}
+    if args.action == "write":  # every number is checked before the board is touched
+        if not args.word:
+            raise errors.UsageError("otp write needs --word N=VALUE (repeatable)", code="usage")
+        for spec in args.word:
+            word, value = a.word_value("--word", spec)
+            values[word] = value
     dev = _nvm_device(args)
     image = dev.read_otp(trace=args.console.trace)
     if args.action == "write":
-        if not args.word:
-            raise errors.UsageError("otp write needs --word N=VALUE (repeatable)", code="usage")
-        values = {}
-        for spec in args.word:
-            n, _, v = spec.partition("=")
-            try:
-                values[int(n, 0)] = int(v, 0)
-            except ValueError:
-                raise errors.UsageError(f"--word {spec}: expected N=VALUE, e.g. 60=0x1234", code="usage") from None
         request = mp1boot.otp_request(image, values, set(args.lock or []))  # checks the word numbers
         if not args.i_understand_this_is_permanent:
             print("mp1boot: OTP fuses cannot be cleared once blown. Words to program: " +
@@ -59,11 +57,14 @@ def cmd_otp(args) -> int:
 
 
 def cmd_pmic(args) -> int:
-    dev = _nvm_device(args)
-    if args.action == "write":
-        data = Path(args.file).read_bytes() if args.file else b""
+    import mp1boot
+    data = b""
+    if args.action == "write":  # the file is checked before the board is touched
+        data = mp1boot.read_input_file(args.file, 4096) if args.file else b""
         if len(data) != 8:
             raise errors.UsageError("pmic write needs FILE holding the 8 NVM bytes", code="usage")
+    dev = _nvm_device(args)
+    if args.action == "write":
         if not args.i_understand_this_is_permanent:
             print(f"mp1boot: writing the PMIC NVM ({data.hex(' ')}) changes the board's power-up sequence for good. "
                   "Add --i-understand-this-is-permanent to do it.", file=sys.stderr)
@@ -93,7 +94,7 @@ def register(sub) -> None:
     _board_and_boot(sp)
     sp.add_argument("--word", action="append", metavar="N=VALUE",
                     help="write: program word N (decimal or 0x) with VALUE (0x for hex); repeatable")
-    sp.add_argument("--lock", action="append", type=a.integer, metavar="N", help="write: also lock word N for good")
+    sp.add_argument("--lock", action="append", type=a.u32, metavar="N", help="write: also lock word N for good")
     sp.add_argument("--i-understand-this-is-permanent", action="store_true",
                     help="write: required; fuses cannot be undone")
     sp.add_argument("--all-words", action="store_true", help="read: show zero words too")

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
+
+from ..progress import human_bytes, use_colour
 
 
 def emit_json(obj) -> None:
     """One JSON document on one line of stdout."""
     sys.stdout.write(json.dumps(obj, indent=None, sort_keys=False) + "\n")
     sys.stdout.flush()
-
-
-def use_colour(stream) -> bool:
-    """Colour on a terminal, unless NO_COLOR is set (https://no-color.org); FORCE_COLOR forces it."""
-    if os.environ.get("NO_COLOR"):
-        return False
-    if os.environ.get("FORCE_COLOR"):
-        return True
-    return hasattr(stream, "isatty") and stream.isatty() and os.environ.get("TERM") != "dumb"
 
 
 _STYLES = {"ok": "32", "bad": "1;31", "warn": "33", "dim": "2", "bold": "1"}
@@ -87,13 +79,35 @@ def write_report(path, report) -> None:
         Path(path).write_text(json.dumps(report, indent=1) + "\n")
 
 
+# The words of the report's partition results in the summary table.
+RESULT_WORDS = {"ok": "ok", "resumed": "done earlier (not sent)", "skipped-done-earlier": "done earlier (not sent)",
+                "skipped": "skipped", "failed": "FAILED", "": "not reached"}
+
+
 def print_partitions(report, prefix: str = "") -> None:
-    for part in report["partitions"]:
-        if part["result"] in ("ok", "resumed"):
-            check = {"ok": "  verified", "mismatch": "  MISMATCH"}.get(part.get("verified", ""), "")
-            rate = "  (resumed)" if part["result"] == "resumed" else f"{part['bytes_per_second'] / 1000:8.1f} kB/s"
-            print(f"{prefix}  0x{part['phase']:02x} {part['name']:<16} {part['size']:>10} B  "
-                  f"sha256 {part['sha256'][:16]}…  {rate}{check}")
+    """The summary table of a flash report: one row per partition, then the total."""
+    parts = report.get("partitions", [])
+    if not parts:
+        return
+    print(paint(f"{prefix}  {'id':<5} {'partition':<16} {'device':<7} {'offset':<11} {'size':>10} {'time':>8} "
+                f"{'rate':>11}  result", "bold"))
+    total_bytes, total_seconds = 0, 0.0
+    for part in parts:
+        sent = part["result"] == "ok"
+        word = RESULT_WORDS.get(part["result"], part["result"])
+        check = {"ok": ", verified", "mismatch": ", VERIFY MISMATCH"}.get(part.get("verified", ""), "")
+        style = "bad" if part["result"] == "failed" or part.get("verified") == "mismatch" else \
+            "ok" if sent else "dim"
+        rate = f"{human_bytes(part['bytes_per_second'])}/s" if sent and part.get("bytes_per_second") else ""
+        secs = f"{part['seconds']:.2f} s" if sent else ""
+        if sent:
+            total_bytes += part["size"]
+            total_seconds += part.get("seconds", 0.0)
+        print(f"{prefix}  0x{part['phase']:02x}  {part['name']:<16} {part.get('ip') if part.get('ip') not in (None, '', 'none') else 'ram':<7} "
+              f"{part.get('offset') or '-':<11} {human_bytes(part['size']):>10} {secs:>8} {rate:>11}  "
+              + paint(word + check, style))
+    rate = f"{human_bytes(total_bytes / total_seconds)}/s" if total_seconds > 0 else ""
+    print(f"{prefix}  {'total sent':<42} {human_bytes(total_bytes):>10} {f'{total_seconds:.2f} s':>8} {rate:>11}")
 
 
 def describe_event(e: dict) -> str:

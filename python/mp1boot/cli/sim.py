@@ -31,6 +31,25 @@ def _usbsim_tool() -> str:
     return found
 
 
+def _check_umockdev() -> None:
+    """mp1boot-usbsim runs on umockdev's libraries (the wheel does not carry them): say which package
+    gives them rather than let the loader fail."""
+    import ctypes
+    import ctypes.util
+    missing = ""
+    try:
+        ctypes.CDLL("libumockdev.so.0")
+    except OSError:
+        missing = "libumockdev.so.0"
+    if not missing and not ctypes.util.find_library("umockdev-preload"):
+        missing = "libumockdev-preload.so.0"
+    if missing:
+        raise errors.TransportError(
+            f"the USB simulator needs umockdev, and {missing} was not found: install it (Debian/Ubuntu: "
+            "sudo apt install libumockdev0 umockdev). The in-process simulated board needs nothing: "
+            "--port 'sim:stm32mp157?link=usb'", code="no_device")
+
+
 def _daemon(argv) -> int:
     """Runs the USB simulator as a server: its environment as `export` lines a shell can paste, how to
     stop it, then its answers to the commands typed on stdin (which it reads directly)."""
@@ -64,6 +83,7 @@ def cmd_sim(args) -> int:
     mp1boot.sim_check_options(args.soc, (["link=usb"] if args.usb else []) + options)
     if args.usb:
         argv = [_usbsim_tool(), "--soc", args.soc]
+        _check_umockdev()
         for kv in options:
             argv += ["--set", kv]
         if args.record:
@@ -120,12 +140,12 @@ def register(sub) -> None:
     sp.add_argument("--storage", metavar="DIR",
                     help="keep the board's storage images (mmc0.img, nor0.img, ...) here for inspection")
     sp.add_argument("--line-timing", action="store_true", help="--uart: pace bytes like a real UART line at --baud")
-    sp.add_argument("--baud", type=int, default=115200, metavar="N", help="--uart: line rate for --line-timing")
-    sp.add_argument("--turnaround-ms", type=float, default=0.0, metavar="MS",
+    sp.add_argument("--baud", type=a.positive, default=115200, metavar="N", help="--uart: line rate for --line-timing")
+    sp.add_argument("--turnaround-ms", type=a.milliseconds, default=0.0, metavar="MS",
                     help="--uart: the board's reply delay after each command")
     sp.add_argument("--daemon", action="store_true",
                     help="--usb: serve for other processes; prints the `export` lines they need and how to stop")
-    sp.add_argument("--uboot-block-us", type=int, metavar="N",
+    sp.add_argument("--uboot-block-us", type=a.positive, metavar="N",
                     help="--usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
     sp.add_argument("--set", "-o", action="append", metavar="KEY=VALUE",
                     help="a board option (listed below); repeat it")

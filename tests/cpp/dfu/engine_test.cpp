@@ -195,7 +195,8 @@ TEST(DfuEngine, UbootPartitionDownloadWithoutPolls) {
 
 TEST(DfuEngine, TransferSizeRoundedDownToPacketMultiple) {
   Engine e;
-  e.download(0x01, rom13_alts, pattern(2000), 1000);
+  const Bytes data2000 = pattern(2000);
+  e.download(0x01, rom13_alts, data2000, 1000);
   Driver d{e, {ok(), status(State::dfu_idle)}};
   for (int b = 0; b < 3; ++b) d.script.insert(d.script.end(), {ok(), status(State::dnload_idle)});
   d.script.insert(d.script.end(), {ok(), status(State::dfu_idle)});
@@ -208,7 +209,8 @@ TEST(DfuEngine, TransferSizeRoundedDownToPacketMultiple) {
 
 TEST(DfuEngine, SleepsExactlyThePollTimeoutEachTime) {
   Engine e;
-  e.download(0x01, rom13_alts, pattern(64), 64);
+  const Bytes data64 = pattern(64);
+  e.download(0x01, rom13_alts, data64, 64);
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnbusy, 7), status(State::dnbusy, 300),
                status(State::dnload_idle, 2), ok(), status(State::manifest, 0x012345), status(State::dfu_idle)}};
   d.run();
@@ -246,7 +248,8 @@ TEST(DfuEngine, BlockNumbersWrapAt65536) {
 
 TEST(DfuEngine, ClearsStatusOnlyWhenInError) {
   Engine e;
-  e.download(0x03, tfa13_alts, pattern(100), 1024);
+  const Bytes data100 = pattern(100);
+  e.download(0x03, tfa13_alts, data100, 1024);
   Driver d{e, {ok(), status(State::error, 0, Status::err_stalled_pkt), ok(), status(State::dfu_idle), ok(),
                status(State::dnload_idle), ok(), status(State::dfu_idle)}};
   d.run();
@@ -260,7 +263,8 @@ TEST(DfuEngine, ClearsStatusOnlyWhenInError) {
 
 TEST(DfuEngine, AbortsAnOpenTransferBeforeStarting) {
   Engine e;
-  e.download(0x03, tfa13_alts, pattern(100), 1024);
+  const Bytes data100 = pattern(100);
+  e.download(0x03, tfa13_alts, data100, 1024);
   Driver d{e, {ok(), status(State::dnload_idle), ok(), status(State::dfu_idle), ok(), status(State::dnload_idle), ok(),
                status(State::dfu_idle)}};
   d.run();
@@ -271,7 +275,8 @@ TEST(DfuEngine, AbortsAnOpenTransferBeforeStarting) {
 
 TEST(DfuEngine, ErrorThatDoesNotClearIsADeviceError) {
   Engine e;
-  e.download(0x03, tfa13_alts, pattern(100), 1024);
+  const Bytes data100 = pattern(100);
+  e.download(0x03, tfa13_alts, data100, 1024);
   Driver d{e, std::deque<Answer>{ok()}};
   for (int i = 0; i < 3; ++i) d.script.insert(d.script.end(), {status(State::error, 0, Status::err_unknown), ok()});
   try {
@@ -398,7 +403,8 @@ TEST(DfuEngine, RomMp13NeedsDetachAfterFsbl) {
   // ROM MP13: manifestation returns to dfuIDLE, then DFU_DETACH starts the FSBL (PROTOCOL.md 3.4.1).
   ASSERT_TRUE(needs_detach_after_fsbl(SocFamily::stm32mp13));
   Engine e;
-  e.download(0x01, rom13_alts, pattern(1024), 1024);
+  const Bytes data1024 = pattern(1024);
+  e.download(0x01, rom13_alts, data1024, 1024);
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnbusy, 1), status(State::dnload_idle, 1), ok(),
                status(State::manifest, 1), status(State::dfu_idle)}};
   EXPECT_EQ(d.run(), Done{});
@@ -432,7 +438,8 @@ TEST(DfuEngine, SmallRequests) {
 
 TEST(DfuEngine, ManifestationWithoutToleranceNeedsReset) {
   Engine e;
-  e.download(0x21, uboot_alts, pattern(10), 4096, {.manifestation_tolerant = false});
+  const Bytes data10 = pattern(10);
+  e.download(0x21, uboot_alts, data10, 4096, {.manifestation_tolerant = false});
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnload_idle), ok(), status(State::manifest, 5)}};
   EXPECT_EQ(d.run(), (Done{false, true}));
   EXPECT_EQ(d.log.back(), "DONE reset");
@@ -572,7 +579,8 @@ TEST(DfuEngineFailures, EndlessBusyIsBounded) {
   Options o;
   o.max_status_polls = 5;
   Engine e(o);
-  e.download(0x01, rom13_alts, pattern(64), 64);
+  const Bytes data64 = pattern(64);
+  e.download(0x01, rom13_alts, data64, 64);
   Driver d{e, {ok(), status(State::dfu_idle), ok()}};
   for (int i = 0; i < 10; ++i) d.script.push_back(status(State::dnbusy, 1));
   EXPECT_THROW(d.run(), TimeoutError);
@@ -583,7 +591,8 @@ TEST(DfuEngineFailures, PollWaitBudgetIsBounded) {
   Options o;
   o.max_poll_wait = 1000ms;
   Engine e(o);
-  e.download(0x01, rom13_alts, pattern(64), 64);
+  const Bytes data64 = pattern(64);
+  e.download(0x01, rom13_alts, data64, 64);
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnbusy, 600), status(State::dnbusy, 600)}};
   try {
     d.run();
@@ -598,7 +607,8 @@ TEST(DfuEngineFailures, PollWaitBudgetIsBounded) {
 TEST(DfuEngineHandover, DisconnectDuringManifestationIsAHandover) {
   ASSERT_TRUE(start_rules(SocFamily::stm32mp15).fsbl_starts_on_manifest);
   Engine e;
-  e.download(0x01, rom15_alts, pattern(1024), 1024, {.handover_on_manifest = true});
+  const Bytes data1024 = pattern(1024);
+  e.download(0x01, rom15_alts, data1024, 1024, {.handover_on_manifest = true});
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnbusy, 1), status(State::dnload_idle, 1), ok(),
                status(State::manifest, 1), disconnect()}};
   EXPECT_EQ(d.run(), (Done{true, false}));
@@ -611,14 +621,16 @@ TEST(DfuEngineHandover, DisconnectDuringManifestationIsAHandover) {
 
 TEST(DfuEngineHandover, DisconnectOnTheZeroLengthDownloadIsAHandover) {
   Engine e;
-  e.download(0x01, rom15_alts, pattern(10), 1024, {.handover_on_manifest = true});
+  const Bytes data10 = pattern(10);
+  e.download(0x01, rom15_alts, data10, 1024, {.handover_on_manifest = true});
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnload_idle), disconnect()}};
   EXPECT_EQ(d.run(), (Done{true, false}));
 }
 
 TEST(DfuEngineHandover, StallAfterHandoverSaysTheNextStageDidNotAnswer) {
   Engine e;
-  e.download(0x01, rom15_alts, pattern(10), 1024, {.handover_on_manifest = true});
+  const Bytes data10 = pattern(10);
+  e.download(0x01, rom15_alts, data10, 1024, {.handover_on_manifest = true});
   Driver d{e, {ok(), status(State::dfu_idle), ok(), status(State::dnload_idle), ok(), status(State::manifest, 1),
                stall()}};
   try {
@@ -635,7 +647,8 @@ TEST(DfuEngineHandover, StallAfterHandoverSaysTheNextStageDidNotAnswer) {
 TEST(DfuEngineUsage, MissingAltListsTheAlts) {
   Engine e;
   try {
-    e.download(0x03, rom13_alts, pattern(10), 1024);
+    const Bytes data10 = pattern(10);
+    e.download(0x03, rom13_alts, data10, 1024);
     FAIL() << "expected UsageError";
   } catch (const UsageError& err) {
     EXPECT_EQ(err.code(), errc::unsupported);
@@ -665,7 +678,8 @@ TEST(DfuEngineUsage, BadArguments) {
   }
   {
     Engine e;
-    EXPECT_THROW(e.download(0x01, rom13_alts, pattern(10), 0), UsageError);
+    const Bytes data10 = pattern(10);
+    EXPECT_THROW(e.download(0x01, rom13_alts, data10, 0), UsageError);
   }
   {
     Engine e;
@@ -709,7 +723,8 @@ TEST(DfuEngineUsage, EngineIsReusableAfterDone) {
   e.get_phase(tfa13_alts);
   Driver d{e, {ok(), status(State::dfu_idle), data(from_hex("03 00 00 00 C7 00 00 00 00"))}};
   d.run();
-  e.download(0x03, tfa13_alts, pattern(10), 1024);
+  const Bytes data10 = pattern(10);
+  e.download(0x03, tfa13_alts, data10, 1024);
   Driver d2{e, {ok(), status(State::dfu_idle), ok(), status(State::dnload_sync), status(State::dnload_idle), ok(),
                 status(State::manifest, 1), status(State::dfu_idle)}};
   EXPECT_EQ(d2.run(), Done{});

@@ -47,6 +47,13 @@ inline const char* kLayout =
     "P\t0x04\tfsbl1\tBinary\tmmc0\t0x00004400\ttf-a.stm32\n"
     "P\t0x10\trootfs\tFileSystem\tmmc0\t0x00100000\trootfs.ext4\n";
 
+/// The record of partition `name` in a report.
+inline const session::PartitionReport& part(const session::FlashReport& r, const std::string& name) {
+  for (const auto& p : r.partitions)
+    if (p.name == name) return p;
+  throw std::runtime_error("no partition " + name + " in the report");
+}
+
 /// A folder with the layout and its files; `storage` is where the board keeps its devices.
 struct Rig {
   fs::path dir, storage;

@@ -4,6 +4,9 @@
 // describe(), and the sample images of tests/data/images (made by an independent Python script).
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <random>
@@ -483,13 +486,53 @@ TEST(Stm32ReadFile, MissingFile) {
 
 TEST(Stm32ReadFile, DirectoryAndRegularFile) {
   const auto dir = test::temp_dir("image-read");
-  expect_layout_error([&] { read_file(dir); }, errc::io);
+  auto e = expect_layout_error([&] { read_file(dir); }, errc::file_not_found);
+  EXPECT_NE(std::string(e.what()).find("is a directory"), std::string::npos) << e.what();
   const Bytes data = random_bytes(3000, 8);
   {
     std::ofstream out(dir / "f.bin", std::ios::binary);
     out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
   }
   EXPECT_EQ(read_file(dir / "f.bin"), data);
+}
+
+// Files are stat'ed before anything reads them: a FIFO would block the read forever, /dev/zero
+// never ends, a 4 GiB file must not be read whole to look at its header.
+TEST(Stm32ReadFile, FifoDeviceAndOversizedFilesAreRefusedWithoutReading) {
+  const auto dir = test::temp_dir("image-read-kinds");
+  const auto fifo = dir / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  auto e = expect_layout_error([&] { read_file(fifo); }, errc::file_not_found);
+  EXPECT_NE(std::string(e.what()).find("FIFO"), std::string::npos) << e.what();
+  e = expect_layout_error([&] { read_file("/dev/zero"); }, errc::file_not_found);
+  EXPECT_EQ(std::string(e.what()), "/dev/zero: is a character device: reading it may never end, not a regular file");
+  e = expect_layout_error([&] { (void)read_image_file(fifo); }, errc::file_not_found);
+  const auto big = dir / "big.bin";
+  { std::ofstream(big, std::ios::binary).put('x'); }
+  std::filesystem::resize_file(big, 300 * 1024);
+  e = expect_layout_error([&] { read_file(big, 256 * 1024, "the ROM"); }, errc::file_not_found);
+  EXPECT_NE(std::string(e.what()).find("is 307200 bytes (300 KiB), more than the 262144 bytes (256 KiB) that the ROM accepts"),
+            std::string::npos) << e.what();
+}
+
+TEST(Stm32ReadFile, ImageFileIsReadHeaderFirst) {
+  const auto dir = test::temp_dir("image-read-header-first");
+  // A 4 GiB sparse file of zeros: the header check fails after one bounded read.
+  const auto huge = dir / "huge.stm32";
+  { std::ofstream(huge, std::ios::binary).put('\0'); }
+  std::filesystem::resize_file(huge, 4ull << 30);
+  expect_layout_error([&] { (void)read_image_file(huge); }, errc::bad_image);
+  // A valid image followed by 1 MiB of padding: only header + payload are read.
+  const Bytes img = wrap(random_bytes(5000, 3), v1_options());
+  const auto padded = dir / "padded.stm32";
+  {
+    std::ofstream out(padded, std::ios::binary);
+    out.write(reinterpret_cast<const char*>(img.data()), static_cast<std::streamsize>(img.size()));
+  }
+  std::filesystem::resize_file(padded, img.size() + (1u << 20));
+  const ImageFile f = read_image_file(padded);
+  EXPECT_EQ(f.data, img);
+  EXPECT_EQ(f.file_size, img.size() + (1u << 20));
 }
 
 // ---- describe -------------------------------------------------------------------------------

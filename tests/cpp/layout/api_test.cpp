@@ -2,6 +2,10 @@
 // Flash layout API around the rules: loading a file, finding lines, the order the device asks for
 // them, partition sizes, and the exception require_ok throws.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
 
 #include "layout_test_util.hpp"
 #include "mp1boot/error.hpp"
@@ -24,6 +28,28 @@ TEST(LayoutLoad, SampleFileWithItsBinaries) {
   EXPECT_EQ(l.file, dir / "flash.tsv");
   EXPECT_EQ(l.find(0x10)->binary_path, dir / "images" / "bootfs.img");
   EXPECT_TRUE(check_layout(l).empty());  // binaries present and fitting
+}
+
+TEST(LayoutLoad, OversizedLayoutIsRefusedBeforeReadingAndNonFilesAreErrors) {
+  const auto dir = mp1boot::test::temp_dir("layout-kinds");
+  const auto big = dir / "big.tsv";
+  { std::ofstream(big, std::ios::binary).put('#'); }
+  std::filesystem::resize_file(big, 4ull << 30);  // sparse: reading it would take 4 GiB
+  const FlashLayout l = load_layout(big);
+  EXPECT_EQ(findings(l.diagnostics, Severity::error), std::vector<std::string>({"layout-too-large@0"}));
+  EXPECT_NE(l.diagnostics.at(0).message.find("4294967296 bytes"), std::string::npos) << l.diagnostics.at(0).message;
+  const auto fifo = dir / "pipe.tsv";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  for (const std::filesystem::path p : {fifo, dir, std::filesystem::path("/dev/null")}) {
+    try {
+      load_layout(p);
+      FAIL() << p << ": no exception";
+    } catch (const LayoutError& e) {
+      EXPECT_EQ(e.code(), errc::file_not_found) << e.what();
+      EXPECT_NE(std::string(e.what()).find("not a regular file"), std::string::npos) << e.what();
+      EXPECT_EQ(e.context().file, p.string());
+    }
+  }
 }
 
 TEST(LayoutLoad, MissingFileThrowsFileNotFound) {

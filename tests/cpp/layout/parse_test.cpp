@@ -13,6 +13,7 @@ namespace mp1boot::image::test {
 namespace {
 
 using V = std::vector<std::string>;
+using namespace std::string_literals;
 
 std::vector<std::string> errors(const FlashLayout& l) { return findings(l.diagnostics, Severity::error); }
 std::vector<std::string> warnings(const FlashLayout& l) { return findings(l.diagnostics, Severity::warning); }
@@ -39,7 +40,9 @@ TEST(LayoutSyntax, RunsOfTabsAreOneSeparator) {
 
 TEST(LayoutSyntax, SpacesAreData) {
   const auto l = parse("P 0x04\tfsbl1\tBinary\tmmc0\t0x4400\n");  // no TAB after P: 5 columns
-  EXPECT_EQ(errors(l), V({"too-few-columns@1"}));
+  // U-Boot parses each column as it ends: "P 0x04" is an invalid option (its first error), and
+  // every column after it is one to the left.
+  EXPECT_EQ(errors(l), V({"invalid-id@1", "invalid-ip@1", "invalid-option@1", "invalid-type@1", "too-few-columns@1"}));
 }
 
 TEST(LayoutSyntax, CrlfLineEndings) {
@@ -97,8 +100,23 @@ TEST(LayoutSyntax, TrailingTabOnTheLastUnselectedLineIsAWarning) {
 }
 
 TEST(LayoutSyntax, TrailingTabOnTheLastSelectedLineIsAnError) {
-  const auto l = parse("-\t0x01\tfsbl\tBinary\tnone\t0x0\ttf-a.stm32\nP\t0x10\tboot\tSystem\tmmc0\t0x4400\tb\t");
+  const auto l = parse("-\t0x01\tfsbl\tBinary\tnone\t0x0\ttf-a.stm32\nP\t0x10\tboot\tSystem\tmmc0\t0x4400\tb\t\n");
   EXPECT_EQ(errors(l), V({"trailing-tab@2"}));
+  // Two TABs, or a NUL after the TAB: U-Boot's buffer does not end right after the TAB.
+  EXPECT_EQ(errors(parse("P\t0x10\tboot\tSystem\tmmc0\t0x4400\tb\t\t")), V({"no-partition@0", "trailing-tab@1"}));
+  EXPECT_EQ(errors(parse("P\t0x10\tboot\tSystem\tmmc0\t0x4400\tb\t\0"s)),
+            V({"no-partition@0", "trailing-tab@1"}));
+}
+
+// U-Boot's parse_flash_layout ends a line when the byte after a column separator is the end of
+// its buffer: a last line whose final byte is one TAB after a column is complete (the simulated
+// U-Boot, written from that loop, agrees; layout_differential_test checks the two on generated
+// inputs).
+TEST(LayoutSyntax, OneTabAsTheLastByteOfTheFileCompletesTheLine) {
+  const auto l = parse("-\t0x01\tfsbl\tBinary\tnone\t0x0\ttf-a.stm32\nP\t0x10\tboot\tSystem\tmmc0\t0x4400\tb\t");
+  EXPECT_TRUE(l.ok());
+  EXPECT_EQ(warnings(l), V({"trailing-tab-at-end@2"}));
+  EXPECT_EQ(l.entries.size(), 2u);
 }
 
 TEST(LayoutSyntax, TrailingTabOnTheOnlyLineLeavesNoPartition) {
@@ -308,12 +326,23 @@ TEST(LayoutBinary, PathsResolveAgainstTheLayoutFolder) {
 
 // --- whole-file limits ------------------------------------------------------------------------
 
+// U-Boot sizes its partition table from the line count before parsing (lines after a newline that
+// start with '#' do not count): a comment after the last partition line without a final newline
+// leaves no room, and U-Boot refuses with "no enought memory for N part" (found by
+// layout_differential_test against the simulated U-Boot).
+TEST(LayoutFile, CommentAfterTheLastLineWithoutNewlineLeavesNoRoom) {
+  const std::string two = "P\t0x10\ta\tSystem\tmmc0\t0x4400\ta\nP\t0x11\tb\tSystem\tmmc0\t0x8800\tb\n";
+  EXPECT_EQ(errors(parse(two + "# end")), V({"no-memory@2"}));
+  EXPECT_TRUE(parse(two + "# end\n").ok());
+  EXPECT_TRUE(parse(two).ok());
+}
+
 TEST(LayoutFile, AtMost256KiB) {
   std::string text(boot_lines);
   text += std::string(256 * 1024, '#');  // one long comment
   const auto l = parse(text);
   EXPECT_EQ(errors(l), V({"layout-too-large@0"}));
-  EXPECT_TRUE(parse(text.substr(0, 256 * 1024)).ok());
+  EXPECT_TRUE(parse(text.substr(0, 256 * 1024 - 1) + "\n").ok());
 }
 
 std::string many_lines(int count, bool final_newline) {
@@ -372,7 +401,7 @@ TEST(LayoutFile, Stm32HeaderChecksumAndVersion) {
 }
 
 TEST(LayoutFile, UBootStopsAtANulByte) {
-  const std::string text = std::string(boot_lines) + std::string("P\t0x10\tb\tSystem\tmmc0\t0x4400\tb\0\n", 33) +
+  const std::string text = std::string(boot_lines) + "P\t0x10\tb\tSystem\tmmc0\t0x4400\tb\0\n"s +
                            "P\t0x11\tc\tSystem\tmmc0\t0x8800\tc\n";
   const auto l = parse(text);
   EXPECT_EQ(warnings(l), V({"nul-byte@3"}));

@@ -10,6 +10,7 @@
 #include "mp1boot/session/uart_device.hpp"
 #include "mp1boot/sim/uart_board.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
+#include "sim/sim_helpers.hpp"
 
 using namespace mp1boot;
 
@@ -88,6 +89,29 @@ TEST_P(NackMatrix, OneNackAnywhereIsRetried) {
   EXPECT_EQ(p.board->received_images().at(0x01), img);
 }
 INSTANTIATE_TEST_SUITE_P(EveryPacket, NackMatrix, ::testing::Range(0, 8));
+
+// The final ACK of packet n is lost (the board stored the packet): the host times out, the
+// board refuses the resend at the packet-number stage and the engine goes on with n+1
+// (PROTOCOL.md 2.5.5). ROM (FSBL, both SoCs) and TF-A (FIP) end with the image intact.
+class LostAckMatrix : public ::testing::TestWithParam<std::tuple<const char*, int>> {};
+TEST_P(LostAckMatrix, LostFinalAckIsRecovered) {
+  const auto [soc, n] = GetParam();
+  sim::UartFaultPlan f;
+  f.lose_packet_acks.push_back({0x01, static_cast<std::uint32_t>(n)});
+  f.lose_packet_acks.push_back({0x03, static_cast<std::uint32_t>(n % 4)});
+  HostSimPair p(soc, f, fast_retries());
+  p.host->sync();
+  const Bytes img = fsbl_for(soc, 7 * 256);  // 8 packets (MP15) or 9 (MP13)
+  p.host->boot(img, "fsbl", {});
+  EXPECT_EQ(p.board->received_images().at(0x01), img);
+  EXPECT_EQ(p.host->get_phase().phase, 0x03);
+  const Bytes fip = sim::test::make_fip(1000);  // 4 packets
+  p.host->download(fip, {.phase = 0x03, .name = "fip"});
+  p.host->start(uart::start_current_phase);
+  EXPECT_EQ(p.board->received_images().at(0x03), fip);
+}
+INSTANTIATE_TEST_SUITE_P(EveryPacket, LostAckMatrix,
+                         ::testing::Combine(::testing::Values("stm32mp135", "stm32mp157"), ::testing::Range(0, 8)));
 
 // A byte the board sends is lost or corrupted: the flow either completes with the image intact
 // or fails with a typed mp1boot::Error naming the operation. It never hangs (the in-process

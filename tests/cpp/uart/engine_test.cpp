@@ -202,6 +202,73 @@ TEST(UartEngine, PersistentNackGivesNackErrorNamingThePacket) {
   EXPECT_THROW(e.get_phase(), UsageError);
 }
 
+// Packet `p` of `data` as the engine frames it: N-1, the bytes, XOR.
+std::string packet_frame(const Bytes& data, std::size_t p) {
+  const std::size_t offset = p * 256, n = std::min<std::size_t>(256, data.size() - offset);
+  Bytes f{static_cast<std::uint8_t>(n - 1)};
+  f.insert(f.end(), data.begin() + static_cast<long>(offset), data.begin() + static_cast<long>(offset + n));
+  f.push_back(xor_of(f));
+  return to_hex(f);
+}
+
+std::vector<std::string> retry_reasons(Engine& e) {
+  std::vector<std::string> out;
+  while (auto ev = e.next_event())
+    if (auto* r = std::get_if<Retrying>(&*ev)) out.push_back(r->reason);
+  return out;
+}
+
+TEST(UartEngine, LostFinalAckIsRecoveredWhenTheResendIsRefusedAtThePacketNumber) {
+  // ROM/TF-A: the device stored packet 0, its final ACK was lost; it now expects packet 1 and
+  // refuses the resent number 0 (PROTOCOL.md 2.5.5). The engine goes on with packet 1.
+  Bytes data(300);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("")
+              .host("31 ce").dev("79").host("00 00 00 00 00").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  const auto reasons = retry_reasons(e);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[1].find("final ACK of packet 0 lost"), std::string::npos) << reasons[1];
+  EXPECT_FALSE(e.busy());
+}
+
+TEST(UartEngine, LostFinalAckOfTheLastPacketEndsTheDownload) {
+  Bytes data(4, 9);
+  Engine e;
+  e.download(data, DownloadOp::normal, 7);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 07 07").dev("79").host(packet_frame(data, 0)).dev("")
+              .host("31 ce").dev("79").host("00 00 00 07 07").dev("1f"));
+  EXPECT_FALSE(e.busy());
+  EXPECT_FALSE(e.failed());
+}
+
+TEST(UartEngine, WrongLostAckGuessIsUndoneWhenTheNextPacketIsRefusedToo) {
+  // The NACK of the resend was a corrupted number frame, not a stored packet: the device also
+  // refuses packet 1, so the engine sends packet 0 again and then packet 1.
+  Bytes data(300, 3);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("")
+              .host("31 ce").dev("79").host("00 00 00 00 00").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("79")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  const auto reasons = retry_reasons(e);
+  ASSERT_EQ(reasons.size(), 3u);
+  EXPECT_NE(reasons[2].find("sending packet 0 again"), std::string::npos) << reasons[2];
+}
+
+TEST(UartEngine, NackAtThePacketNumberWithoutAnEarlierSilenceIsNotTakenAsAck) {
+  Bytes data(4, 1);
+  Engine e(EngineOptions{.retry = {.attempts = 2}});
+  e.download(data);
+  Script s;
+  for (int attempt = 0; attempt < 2; ++attempt) s.host("31 ce").dev("79").host("00 00 00 00 00").dev("1f");
+  EXPECT_THROW(play(e, s), NackError);
+}
+
 TEST(UartEngine, UnsolicitedNackAtStageChangeIsAbsorbed) {
   // TF-A starts and sends one NACK (PROTOCOL.md 2.3): it answers our Get Phase in its place.
   Engine e;

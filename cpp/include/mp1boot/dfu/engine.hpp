@@ -16,6 +16,7 @@
 #include <variant>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/temporary_buffer.hpp"
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/soc.hpp"
@@ -269,6 +270,11 @@ class Engine {
   ///         alts); UsageError(errc::usage) for empty data or transfer_size 0.
   void download(std::uint8_t phase, std::span<const usb::AltSetting> alts, ByteView data,
                 std::uint32_t transfer_size, DownloadOptions options = {});
+  /// Refused: the engine keeps a view of `data`, a temporary would be gone before the first block.
+  template <class C>
+    requires TemporaryBuffer<C>
+  void download(std::uint8_t phase, std::span<const usb::AltSetting> alts, C&& data,
+                std::uint32_t transfer_size, DownloadOptions options = {}) = delete;
 
   /// Reads an alt back (U-Boot partitions, OTP, PMIC): SET_INTERFACE, GETSTATUS (CLRSTATUS in
   /// dfuERROR), DFU_UPLOAD blocks 0, 1, ... of `transfer_size` until a short block. If

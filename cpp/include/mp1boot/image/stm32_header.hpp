@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/temporary_buffer.hpp"
 #include "mp1boot/soc.hpp"
 
 namespace mp1boot::image {
@@ -112,6 +113,10 @@ Stm32Header parse_header(ByteView data, std::string_view file = {});
 /// mismatch: checksum_ok() tells. The result views `data`, which must outlive it.
 /// @throws LayoutError(errc::bad_image) as parse_header, or for a truncated payload.
 Stm32Image parse_image(ByteView data, std::string_view file = {});
+/// Refused: the result views `data`, a temporary would be gone before the caller reads it.
+template <class C>
+  requires TemporaryBuffer<C>
+Stm32Image parse_image(C&& data, std::string_view file = {}) = delete;
 
 /// How wrap() builds a header. Defaults make a v1 TF-A BL2 image like TF-A's stm32image tool.
 struct WrapOptions {
@@ -144,10 +149,32 @@ Bytes wrap(ByteView payload, const WrapOptions& options);
 /// @throws LayoutError(errc::bad_image) or LayoutError(errc::bad_checksum) naming `file`.
 void check_for_rom(const Stm32Image& img, const SocInfo& soc, std::string_view file = {});
 
-/// Reads a whole file.
-/// @throws LayoutError(errc::file_not_found) with what() "<path>: no such file" (context.file =
-/// path), or LayoutError(errc::io) when it exists but cannot be read (directory, permissions).
-Bytes read_file(const std::filesystem::path& path);
+/// Largest file read into memory whole when the caller names no smaller limit (images, payloads;
+/// partition binaries of a layout are not read this way).
+inline constexpr std::uint64_t max_in_memory_file = 256ull << 20;
+
+/// Checks an input file before anything reads it, with stat() only (never opens it): it must be
+/// a regular file (a FIFO would block the read forever, /dev/zero never ends, a directory or a
+/// socket is no file) of at most `limit` bytes. `limit_what` names the limit in the message, e.g.
+/// "U-Boot's flash-layout buffer". Returns the size.
+/// @throws LayoutError(errc::file_not_found: "does not exist or cannot be read") with what()
+/// "<path>: no such file", or naming the kind of file, or the size and the limit. context.file = path.
+std::uint64_t check_input_file(const std::filesystem::path& path, std::uint64_t limit = max_in_memory_file,
+                               std::string_view limit_what = {});
+
+/// Reads a whole file after check_input_file(path, limit, limit_what).
+/// @throws as check_input_file; LayoutError(errc::io) when it cannot be opened or read.
+Bytes read_file(const std::filesystem::path& path, std::uint64_t limit = max_in_memory_file,
+                std::string_view limit_what = {});
+
+/// An STM32 image file read header first: never more than the header and the payload it
+/// announces (a 4 GiB file with a bad header costs one read of at most 64 KiB).
+struct ImageFile {
+  Bytes data;                  ///< header + payload (or the whole file when it is shorter)
+  std::uint64_t file_size = 0; ///< size on disk (data.size() plus bytes after the payload)
+};
+/// @throws as read_file, then as parse_header (the header is checked before the payload is read).
+ImageFile read_image_file(const std::filesystem::path& path);
 
 /// Multi-line human description of every field (used by `mp1boot image info`), one
 /// "name: value" per line, including "checksum: 0x... (ok)" or "(MISMATCH: computed 0x...)".

@@ -18,11 +18,19 @@
 
 namespace mp1boot::session {
 
+/// The explicit consent irreversible writes need (OTP fuses only go from 0 to 1; the PMIC NVM
+/// changes the board's power-up sequence). Device::download refuses OTP/PMIC data without it.
+struct PermanentWrite {
+  bool i_understand_this_is_permanent = false;
+};
+
 struct DownloadOptions {
   std::uint8_t phase = phase::fsbl;  ///< phase the data belongs to (context; USB alt choice)
   std::string name;                        ///< file or partition name, for messages and progress
   uart::DownloadOp op = uart::DownloadOp::normal;
   ProgressFn progress;
+  /// Needed for OTP (phase/op 0xF2) and PMIC (0xF4) data; see session/nvm.hpp for the API.
+  PermanentWrite consent;
 };
 
 struct TransferStats {
@@ -58,7 +66,10 @@ class Device {
 
   virtual std::uint16_t get_id() = 0;              ///< DBGMCU device id (0x500, 0x501, ...)
   virtual PhaseInfo get_phase() = 0;
-  virtual void download(ByteView data, const DownloadOptions& options) = 0;
+  /// Downloads `data` for `options.phase`. OTP (0xF2) and PMIC (0xF4) data, by phase or by
+  /// Download operation, are refused without `options.consent` (UsageError, nothing sent): no
+  /// path from C++ or Python reaches the fuses without it.
+  void download(ByteView data, const DownloadOptions& options);
   virtual void start(std::uint32_t address) = 0;
   /// Reads the first `length` bytes of the partition (or virtual partition: OTP 0xF2, PMIC 0xF4)
   /// with this phase id from U-Boot stm32prog: Read Partition on UART, DFU upload on the
@@ -74,6 +85,11 @@ class Device {
   /// @throws LayoutError for a bad image (nothing sent), the protocol errors otherwise.
   virtual BootResult boot(ByteView image, std::string_view name, ProgressFn progress);
 
+  /// Releases the port (serial line, USB handle, simulated board). Later operations throw
+  /// UsageError ("... was closed"); describe() and link_info() keep answering. Idempotent.
+  virtual void close() = 0;
+  bool closed() const { return closed_; }
+
   /// Trace, cancellation and polling hooks for every later operation.
   void set_hooks(DriveHooks hooks) { hooks_ = std::move(hooks); }
   DriveHooks& hooks() { return hooks_; }
@@ -81,12 +97,18 @@ class Device {
   const SocInfo* soc() const { return soc_; }
 
  protected:
+  /// The link's download (consent already checked).
+  virtual void do_download(ByteView data, const DownloadOptions& options) = 0;
   /// Last step of boot(): what starts the FSBL on this link.
   virtual void start_fsbl() = 0;
   virtual double line_rate() const { return 0; }
   DriveHooks hooks_;
   const SocInfo* soc_ = nullptr;
+  bool closed_ = false;
 };
+
+/// The UsageError every operation on a closed device throws.
+[[noreturn]] void throw_closed(const std::string& describe, const char* operation);
 
 /// Throttles progress: first and last report always, else at most every 1% or 100 ms.
 class ProgressThrottle {

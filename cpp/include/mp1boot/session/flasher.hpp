@@ -3,8 +3,8 @@
 // first byte goes out, then lets the device drive: ask Get Phase, send the file of the layout line
 // with that id (the layout itself for 0x00, IP none lines for 0x01..0x03, device lines otherwise),
 // Start, and again until the device reports 0xFE (done) or 0xFF (its error, verbatim). The result
-// is a FlashReport (per-partition sizes, SHA-256, timings) that renders itself as JSON. Also a
-// small SHA-256 used for the report.
+// is a FlashReport (per-partition sizes, SHA-256, timings) that converts to and from JSON
+// (nlohmann::json; schema in docs/flash-report.schema.json). Also a small SHA-256 used for the report.
 #pragma once
 #include <array>
 #include <cstdint>
@@ -16,9 +16,12 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/image/flash_layout.hpp"
 #include "mp1boot/progress.hpp"
+#include "mp1boot/session/board.hpp"
 #include "mp1boot/session/device.hpp"
 
 namespace mp1boot::session {
@@ -54,8 +57,8 @@ struct PartitionReport {
   std::string sha256;            ///< of the bytes sent
   double seconds = 0;
   double bytes_per_second = 0;
-  /// "ok", "failed", "skipped" (not reached), or "resumed" (a previous run programmed it with
-  /// the same SHA-256: sent as 'E', not downloaded again)
+  /// "ok", "failed", "skipped" (not reached), or "skipped-done-earlier" (resume: the earlier run
+  /// of this board programmed it with the same SHA-256; sent as 'E', not downloaded again)
   std::string result = "skipped";
   std::string verified;          ///< with verify: "ok" or "mismatch" ("" when not read back)
   std::string readback_sha256;   ///< SHA-256 of the bytes read back
@@ -79,13 +82,29 @@ struct FlashReport {
   double seconds = 0;
   std::string result = "failed"; ///< "ok" or "failed"
   std::string error;             ///< what() of the error that ended the run, empty when ok
+  std::string error_code;        ///< errc_name() of that error ("" when ok or not an mp1boot::Error)
+  std::string port;              ///< the port URL the run was given (set by flash_many and the bindings)
 
-  /// A JSON object with the fields above (device_id as "0x0500").
+  /// The board this report belongs to (link, port path, serial).
+  BoardIdentity board() const { return BoardIdentity{link, port_path, serial}; }
+  /// The report as one JSON object (docs/flash-report.schema.json; device_id as "0x0500").
+  nlohmann::json json() const;
+  /// json().dump(): the text the CLI writes.
   std::string to_json() const;
+  /// Reads a report back (missing fields keep their defaults).
+  /// @throws UsageError naming the field when a field has the wrong type.
+  static FlashReport from_json(const nlohmann::json& j);
 };
 
-/// One partition record as a JSON object (the elements of FlashReport's "partitions").
-std::string to_json(const PartitionReport& partition);
+/// nlohmann::json conversions (`nlohmann::json j = report;`, `j.get<FlashReport>()`).
+void to_json(nlohmann::json& j, const PartitionReport& p);
+void from_json(const nlohmann::json& j, PartitionReport& p);
+void to_json(nlohmann::json& j, const FlashReport& r);
+void from_json(const nlohmann::json& j, FlashReport& r);
+
+/// The board reports of an earlier run's JSON: one report, or {"boards": {key: report}} as
+/// flash_many writes it. @throws UsageError when it is neither.
+std::vector<FlashReport> reports_from_json(const nlohmann::json& j);
 
 /// Something the caller may want to show between transfers.
 struct FlashEvent {
@@ -105,11 +124,16 @@ struct FlashOptions {
   /// Read every programmed partition back at the end (before the board leaves U-Boot) and compare
   /// SHA-256; a difference is DeviceError(errc::verify_mismatch) after all were read.
   bool verify = false;
-  /// Resume: phase -> SHA-256 of partitions a previous run programmed ("ok" in its report). Those
-  /// whose file still has that SHA-256 are sent to U-Boot as 'E' lines (the layout text is
-  /// rewritten, line numbers kept) and not downloaded again; the ROM, TF-A and layout phases are
-  /// always served (the board restarted).
-  std::map<std::uint8_t, std::string> completed;
+  /// Resume: the board reports of an earlier run (reports_from_json()). The one whose board is
+  /// this board (BoardIdentity::same_board) says what was programmed: its "ok" (and
+  /// "skipped-done-earlier") partitions whose file still has that SHA-256 are sent to U-Boot as 'E'
+  /// lines (the layout text is rewritten, line numbers kept), not downloaded again, and reported as
+  /// "skipped-done-earlier"; with `verify` they are read back too. The ROM, TF-A and layout phases
+  /// are always served (the board restarted). When no report names this board the run stops
+  /// before anything is sent (errc::other_board), unless `resume_any_board`.
+  std::vector<FlashReport> resume;
+  /// Resume from the report's only board even when it names another board.
+  bool resume_any_board = false;
   /// After a link error during a transfer, how long to look for the boot ROM (a board reset).
   std::chrono::milliseconds reset_probe{3000};
   image::ParseOptions parse;   ///< %NAME% defines for the Binary column
@@ -136,6 +160,10 @@ class Flasher {
 
  private:
   void prepare();
+  /// Phase -> SHA-256 of what the earlier run of this board programmed (options_.resume).
+  std::map<std::uint8_t, std::string> resume_plan();
+  /// Refuses a board whose first Get Phase is not a stage that programs the layout.
+  void check_board_state(const PhaseInfo& first);
   void serve(const PhaseInfo& info);
   const Bytes& file_of(const image::LayoutEntry& entry);
   /// SHA-256 of the entry's file, computed once per file.

@@ -43,11 +43,7 @@ struct OtpImage {
 Bytes otp_request(ByteView current, const std::map<std::uint32_t, std::uint32_t>& values,
                   const std::set<std::uint32_t>& lock = {});
 
-/// The explicit consent irreversible writes need (fuses only go from 0 to 1; PMIC NVM is written
-/// once per board in practice).
-struct PermanentWrite {
-  bool i_understand_this_is_permanent = false;
-};
+// PermanentWrite (the consent these writes need) is in device.hpp: Device::download enforces it.
 
 /// Reads the OTP image (the device must run U-Boot stm32prog). `size`: the image size (776 on
 /// STM32MP1 with OP-TEE; 1024 with SP_MIN; 0: from the USB alt name, else 776).

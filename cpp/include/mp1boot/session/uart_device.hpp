@@ -29,8 +29,9 @@ class UartDevice : public Device {
   Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
-  void download(ByteView data, const DownloadOptions& options) override;
+  void do_download(ByteView data, const DownloadOptions& options) override;
   void start(std::uint32_t address) override;
+  void close() override;
 
   transport::ByteStream& stream() { return *stream_; }
   TransferStats last_transfer() const { return last_; }

@@ -44,7 +44,7 @@ class UsbDevice : public Device {
   /// From the product string ("@Device ID /0x501").
   std::uint16_t get_id() override;
   PhaseInfo get_phase() override;
-  void download(ByteView data, const DownloadOptions& options) override;
+  void do_download(ByteView data, const DownloadOptions& options) override;
   /// 0xFFFFFFFF: finish the current phase the USB way: act on a pending hand-over (DETACH and
   /// reconnect when the device asks for it). Other addresses are not available over DFU here.
   void start(std::uint32_t address) override;
@@ -52,6 +52,7 @@ class UsbDevice : public Device {
   Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
+  void close() override;
 
   /// DFU_DETACH, then wait for the next enumeration of the same board and open it.
   void detach_and_reconnect();

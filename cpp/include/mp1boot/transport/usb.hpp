@@ -88,8 +88,9 @@ std::unique_ptr<UsbPort> open_usb(std::string_view selector = {});
 
 /// How wait_for_device() recognises the board.
 struct UsbWaitOptions {
-  std::string serial;        ///< required: iSerialNumber of the board (stable across stages)
-  std::string port_path;     ///< optional: also require this port ("1-1.4")
+  std::string serial;        ///< iSerialNumber of the board: a cross-check when port_path is set
+                             ///< (a blank or all-zero serial on either side passes), else the match
+  std::string port_path;     ///< the board's identity: its port ("1-1.4"), stable across stages
   std::uint16_t vendor_id = st_usb_vendor_id;
   std::uint16_t product_id = st_usb_dfu_product_id;
   std::chrono::milliseconds timeout{30000};

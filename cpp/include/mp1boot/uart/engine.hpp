@@ -19,6 +19,7 @@
 #include <variant>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/temporary_buffer.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/uart/wire.hpp"
 
@@ -79,6 +80,10 @@ class Engine {
   /// 0x31: the whole phase payload in packets of <= 256 bytes, packet numbers from first_packet.
   /// `data` must stay alive until Done.
   void download(ByteView data, DownloadOp op = DownloadOp::normal, std::uint32_t first_packet = 0);
+  /// Refused: the engine keeps a view of `data`, a temporary would be gone before the first packet.
+  template <class C>
+    requires TemporaryBuffer<C>
+  void download(C&& data, DownloadOp op = DownloadOp::normal, std::uint32_t first_packet = 0) = delete;
   void start(std::uint32_t address);                     ///< 0x21
 
   // Driver interface.
@@ -111,6 +116,8 @@ class Engine {
   void plan_command();
   void plan_packet();
   void step_done();
+  void packet_done();
+  bool resolve_number_nack();  // true when a NACK at the packet-number stage was explained
   void finish();
   [[noreturn]] void fail_nack(const std::string& what);
   [[noreturn]] void fail(errc code, const std::string& message);
@@ -142,6 +149,10 @@ class Engine {
   std::uint32_t first_packet_ = 0;
   std::uint32_t packet_ = 0;       // packet being sent (index from 0 within this download)
   std::uint64_t acked_ = 0;        // payload bytes acknowledged
+  // Lost final ACK (PROTOCOL.md 2.5.5): the packet whose data stage timed out without a reply
+  // byte, and the packet taken as received because the device then refused its number.
+  std::optional<std::uint32_t> silent_data_stage_;
+  std::optional<std::uint32_t> inferred_;
 
   // Results.
   GetReply get_;

@@ -1,0 +1,33 @@
+// SPDX-License-Identifier: MIT
+// Board identity (see board.hpp).
+#include "mp1boot/session/board.hpp"
+
+#include <algorithm>
+
+namespace mp1boot::session {
+
+namespace {
+bool blank_serial(const std::string& s) {
+  return std::all_of(s.begin(), s.end(), [](char c) { return c == '0' || c == ' '; });
+}
+}  // namespace
+
+std::string BoardIdentity::key() const {
+  if (link == "usb" && !port_path.empty()) return "usb:" + port_path;
+  return port_path.empty() ? serial : port_path;
+}
+
+std::string BoardIdentity::describe() const {
+  if (link != "usb") return port_path.empty() ? "(unknown board)" : port_path;
+  return "USB port " + (port_path.empty() ? std::string("?") : port_path) + " (serial " +
+         (serial.empty() ? std::string("none") : serial) + ")";
+}
+
+bool BoardIdentity::same_board(const BoardIdentity& other) const {
+  if (link != other.link || port_path != other.port_path) return false;
+  return serial == other.serial || blank_serial(serial) || blank_serial(other.serial);
+}
+
+BoardIdentity identity_of(const LinkInfo& link) { return BoardIdentity{link.link, link.port_path, link.serial}; }
+
+}  // namespace mp1boot::session
