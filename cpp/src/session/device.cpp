@@ -14,9 +14,9 @@ void throw_closed(const std::string& describe, const char* operation) {
 
 void Device::download(ByteView data, const DownloadOptions& options) {
   const bool permanent = options.op == uart::DownloadOp::otp || options.op == uart::DownloadOp::pmic ||
-                         options.phase == uart::phase::otp || options.phase == uart::phase::pmic;
+                         options.phase == phase::otp || options.phase == phase::pmic;
   if (permanent && !options.consent.i_understand_this_is_permanent) {
-    const bool otp = options.op == uart::DownloadOp::otp || options.phase == uart::phase::otp;
+    const bool otp = options.op == uart::DownloadOp::otp || options.phase == phase::otp;
     throw UsageError(errc::usage,
                      std::string(otp ? "OTP programming (0xF2)" : "PMIC NVM programming (0xF4)") +
                          " cannot be undone: the download needs the explicit consent (DownloadOptions::consent, "

@@ -330,7 +330,7 @@ void Flasher::check_board_state(const PhaseInfo& first) {
                       ErrorContext{.operation = "flash", .phase = phase, .transport = device_.describe()});
   throw DeviceError(errc::board_state,
                     "the board is not waiting for a layout" + where + ": it asks for phase " + hex8(phase) + " (" +
-                        std::string(uart::phase_name(phase)) +
+                        std::string(phase_name(phase)) +
                         ") first, so it is inside an earlier programming session with a layout this run did not "
                         "send. Reset the board in serial boot mode and flash again (--resume REPORT skips what the "
                         "earlier run programmed)",

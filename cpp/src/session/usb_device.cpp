@@ -212,19 +212,19 @@ namespace {
 /// What a closed UsbDevice talks to: every transfer is a UsageError; the identity stays known.
 class ClosedUsbPort final : public transport::UsbControlPort {
  public:
-  ClosedUsbPort(transport::UsbIdentity id, std::string describe) : id_(std::move(id)), describe_(std::move(describe)) {}
-  std::size_t control_in(const transport::SetupPacket&, std::span<std::uint8_t>, ms) override {
+  ClosedUsbPort(usb::Identity id, std::string describe) : id_(std::move(id)), describe_(std::move(describe)) {}
+  std::size_t control_in(const usb::SetupPacket&, std::span<std::uint8_t>, ms) override {
     throw_closed(describe_, "control_in");
   }
-  void control_out(const transport::SetupPacket&, ByteView, ms) override { throw_closed(describe_, "control_out"); }
-  std::vector<transport::AltSetting> alt_settings() override { throw_closed(describe_, "alt_settings"); }
+  void control_out(const usb::SetupPacket&, ByteView, ms) override { throw_closed(describe_, "control_out"); }
+  std::vector<usb::AltSetting> alt_settings() override { throw_closed(describe_, "alt_settings"); }
   void set_alt_setting(std::uint8_t) override { throw_closed(describe_, "set_alt_setting"); }
-  transport::UsbIdentity identity() const override { return id_; }
+  usb::Identity identity() const override { return id_; }
   void reset() override { throw_closed(describe_, "reset"); }
   std::string describe() const override { return describe_; }
 
  private:
-  transport::UsbIdentity id_;
+  usb::Identity id_;
   std::string describe_;
 };
 }  // namespace
@@ -233,7 +233,7 @@ void UsbDevice::close() {
   if (closed_) return;
   const std::string d = port_->describe();
   port_ = std::make_unique<ClosedUsbPort>(port_->identity(), d);  // the handle is released here
-  reopen_ = [d](const transport::UsbIdentity&, std::chrono::milliseconds,
+  reopen_ = [d](const usb::Identity&, std::chrono::milliseconds,
                 const CancelToken*) -> std::unique_ptr<transport::UsbControlPort> { throw_closed(d, "reconnect"); };
   left_ = false;
   closed_ = true;

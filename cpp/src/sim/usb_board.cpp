@@ -138,14 +138,14 @@ std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteV
   const std::uint8_t phase = usb_detail::alt_phase(stage_->description(), alt_);
   std::uint64_t& bytes = fault_bytes_[phase];
   std::uint64_t& blocks = fault_blocks_[phase];
-  if (f.reset_during && f.reset_during->phase == phase && bytes >= f.reset_during->after_bytes && !reset_fired_) {
+  if (f.reset_during && f.reset_during->phase == phase && bytes + out.size() > f.reset_during->after_bytes && !reset_fired_) {
     reset_fired_ = true;  // the board dies with this block in flight; the ROM comes back
     attached_ = false;
     pending_ = usb_detail::make_rom_stage(*host_);
     log_event("\"event\": \"reset\", \"returns\": true, \"fault\": true");
     return Reply{Reply::Kind::disconnected, {}, {}};
   }
-  if (f.drop_during && f.drop_during->phase == phase && bytes >= f.drop_during->after_bytes && !drop_fired_) {
+  if (f.drop_during && f.drop_during->phase == phase && bytes + out.size() > f.drop_during->after_bytes && !drop_fired_) {
     drop_fired_ = true;  // the cable is pulled with this block in flight
     log_event("\"event\": \"fault\", \"fault\": \"drop\"");
     unplug();

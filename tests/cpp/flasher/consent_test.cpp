@@ -23,7 +23,7 @@ TEST(Consent, RawOtpAndPmicDownloadsNeedIt) {
     const Bytes before = session::read_pmic(*dev);
 
     session::DownloadOptions o;
-    o.phase = uart::phase::pmic;
+    o.phase = phase::pmic;
     o.op = dev->link() == "uart" ? uart::DownloadOp::pmic : uart::DownloadOp::normal;
     const Bytes nvm{1, 2, 3, 4, 5, 6, 7, 8};
     try {

@@ -128,8 +128,7 @@ std::string one_run(std::uint32_t seed) {
   EXPECT_EQ(report.result, "failed") << where;
   // Power cycle and resume from the report, without the fault.
   session::FlashOptions again;
-  for (const auto& p : report.partitions)
-    if (p.result == "ok" && !p.sha256.empty()) again.completed[p.phase] = p.sha256;
+  again.resume.push_back(report);
   try {
     auto dev = session::connect(base);
     const auto r = session::flash(*dev, dir / "flash.tsv", again);

@@ -107,7 +107,7 @@ TEST_P(LostAckMatrix, LostFinalAckIsRecovered) {
   EXPECT_EQ(p.host->get_phase().phase, 0x03);
   const Bytes fip = sim::test::make_fip(1000);  // 4 packets
   p.host->download(fip, {.phase = 0x03, .name = "fip"});
-  p.host->start(uart::start_current_phase);
+  p.host->start(start_downloaded_image);
   EXPECT_EQ(p.board->received_images().at(0x03), fip);
 }
 INSTANTIATE_TEST_SUITE_P(EveryPacket, LostAckMatrix,

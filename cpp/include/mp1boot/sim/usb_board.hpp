@@ -46,16 +46,17 @@ struct UsbFaultPlan {
   std::vector<std::uint64_t> fail_transfers;
   /// These control transfers are answered with an EP0 STALL; the device did not act on them.
   std::vector<std::uint64_t> stall_transfers;
-  /// The device drops off the bus for good (cable pulled) once `after_bytes` data bytes of phase
-  /// `phase` were received: the DNLOAD in flight answers `disconnected`.
+  /// The device drops off the bus for good (cable pulled) during the DNLOAD block of phase `phase`
+  /// that carries data byte `after_bytes` (0-based): that block answers `disconnected`.
   struct Drop {
     std::uint8_t phase = 0x01;
     std::uint64_t after_bytes = 0;
   };
   std::optional<Drop> drop_during;
-  /// The board resets (power, DDR, watchdog: FIELD.md 10) once `after_bytes` data bytes of phase
-  /// `phase` were received, in any stage and any phase, the flash layout 0x00 included: the DNLOAD
-  /// in flight answers `disconnected`, then the boot ROM enumerates after reenumerate_delay.
+  /// The board resets (power, DDR, watchdog: FIELD.md 10) during the DNLOAD block of phase `phase`
+  /// that carries data byte `after_bytes` (0-based), in any stage and any phase, the flash layout
+  /// 0x00 included (also inside a single-block phase): that block answers `disconnected`, then the
+  /// boot ROM enumerates after reenumerate_delay.
   struct Reset {
     std::uint8_t phase = 0x10;
     std::uint64_t after_bytes = 0;
