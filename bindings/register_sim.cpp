@@ -37,6 +37,10 @@ class LockedBoard : public transport::BytePeer {
     std::lock_guard lock(mutex_);
     return f(board_);
   }
+  void reset() {
+    std::lock_guard lock(mutex_);
+    board_.reset();
+  }
 
  private:
   mutable std::mutex mutex_;
@@ -108,6 +112,8 @@ void register_sim(py::module_& m) {
           d[py::int_(phase)] = py::bytes(reinterpret_cast<const char*>(data.data()), data.size());
         return d;
       })
+      .def("reset", [](UartSimServer& s) { s.board->reset(); },
+           "The reset button: the board starts again in the boot ROM (an interrupted download is forgotten).")
       .def("start", [](UartSimServer& s) { s.server->start(); }, "Serve in a background thread.")
       .def("stop", [](UartSimServer& s) {
         py::gil_scoped_release release;

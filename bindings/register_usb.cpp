@@ -4,6 +4,7 @@
 #include <pybind11/stl.h>
 
 #include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/session/board.hpp"
 #include "mp1boot/session/usb_device.hpp"
 #include "mp1boot/soc.hpp"
 #ifdef MP1BOOT_HAS_USB
@@ -15,24 +16,25 @@ namespace py = pybind11;
 namespace mp1boot::py_bindings {
 
 namespace {
-py::dict identity_dict(const usb::Identity& id) {
+// Translation only: the stage and SoC come from session::describe_board().
+py::dict board_dict(const session::BoardListing& b) {
   py::dict d;
-  d["bus"] = id.bus;
-  d["address"] = id.address;
-  d["port_path"] = id.port_path;
-  d["speed"] = id.speed;
-  d["vendor_id"] = id.vendor_id;
-  d["product_id"] = id.product_id;
-  d["manufacturer"] = id.manufacturer;
-  d["product"] = id.product;
-  d["serial"] = id.serial;
-  d["transfer_size"] = id.transfer_size;
-  const auto p = dfu::parse_product(id.product);
-  d["stage"] = p.stage;
-  d["device_id"] = p.device_id;
-  d["revision"] = p.revision;
-  d["soc"] = p.device_id ? device_id_name(p.device_id) : std::string();
-  d["soc_name"] = p.soc_name;
+  d["bus"] = b.usb.bus;
+  d["address"] = b.usb.address;
+  d["port_path"] = b.usb.port_path;
+  d["speed"] = b.usb.speed;
+  d["vendor_id"] = b.usb.vendor_id;
+  d["product_id"] = b.usb.product_id;
+  d["manufacturer"] = b.usb.manufacturer;
+  d["product"] = b.usb.product;
+  d["serial"] = b.usb.serial;
+  d["transfer_size"] = b.usb.transfer_size;
+  d["stage"] = b.stage;
+  d["device_id"] = b.device_id;
+  d["revision"] = b.revision;
+  d["soc"] = b.soc;
+  d["soc_name"] = b.soc_name;
+  d["board"] = b.identity.key();
   return d;
 }
 }  // namespace
@@ -40,19 +42,17 @@ py::dict identity_dict(const usb::Identity& id) {
 void register_usb(py::module_& m) {
   m.def("list_devices", [] {
     py::list out;
-#ifdef MP1BOOT_HAS_USB
-    std::vector<transport::UsbDeviceInfo> devices;
+    std::vector<session::BoardListing> boards;
     {
       py::gil_scoped_release release;  // enumeration opens every device briefly
-      devices = transport::list_usb_devices();
+      boards = session::list_boards();
     }
-    for (const auto& d : devices) {
-      py::dict x = identity_dict(d);
-      x["accessible"] = d.accessible;
-      x["problem"] = d.problem;
+    for (const auto& b : boards) {
+      py::dict x = board_dict(b);
+      x["accessible"] = b.accessible;
+      x["problem"] = b.problem;
       out.append(x);
     }
-#endif
     return out;
   }, "Every STM32MP device in DFU mode (0483:df11): bus, address, port path, speed, strings, stage.");
 
@@ -67,7 +67,7 @@ void register_usb(py::module_& m) {
   m.def("usb_identity", [](session::Device& d) -> py::object {
     auto* u = dynamic_cast<session::UsbDevice*>(&d);
     if (!u) return py::none();
-    return identity_dict(u->identity());
+    return board_dict(session::describe_board(u->identity()));
   }, py::arg("device"), "The USB identity of a USB device (None on other links).");
 }
 

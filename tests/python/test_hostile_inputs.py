@@ -4,8 +4,7 @@ command. Each row runs the real command in a subprocess and asserts the exit cod
 input file, 4 port or device), a message that names the problem, no Python traceback, and an
 end within 10 s (a FIFO or /dev/zero must not block or exhaust memory).
 
-URL values of ``sim:`` ports (reset_phase=x, ...) are not in this table yet: their parser is
-being rewritten in one place (sim::BoardConfig)."""
+URL values of ``sim:`` ports go through the one simulator-option parser (sim::BoardConfig)."""
 from __future__ import annotations
 
 import json
@@ -31,7 +30,7 @@ def files(tmp_path_factory):
          "payload": d / "payload.bin", "bigpayload": d / "big-payload.bin", "notjson": d / "report.txt",
          "jsonlist": d / "list.json", "layout": d / "flash.tsv", "biglayout": d / "big.tsv",
          "manylines": d / "many.tsv", "nullayout": d / "nul.tsv", "fifolayout": d / "fifo-binary.tsv",
-         "dirlayout": d / "dir-binary.tsv", "pmic7": d / "pmic7.bin"}
+         "dirlayout": d / "dir-binary.tsv", "pmic7": d / "pmic7.bin", "badreport": d / "bad-report.json"}
     f["dir"].mkdir()
     os.mkfifo(f["fifo"])
     f["empty"].write_bytes(b"")
@@ -43,6 +42,7 @@ def files(tmp_path_factory):
         h.truncate(300 << 20)
     f["notjson"].write_text("this is not JSON\n")
     f["jsonlist"].write_text("[1, 2, 3]\n")
+    f["badreport"].write_text('{"result": "failed", "partitions": "none"}\n')
     f["layout"].write_text(LAYOUT)
     for name in ("tf-a.stm32", "fip.bin", "rootfs.ext4"):
         (d / name).write_bytes(b"\x01" * 4096)
@@ -113,6 +113,8 @@ ROWS = [
     ("flash-resume-missing", ["flash", "{layout}", *SIM, "--resume", "{missing}"], 3, "no such file"),
     ("flash-resume-not-json", ["flash", "{layout}", *SIM, "--resume", "{notjson}"], 3, "not a JSON report"),
     ("flash-resume-json-list", ["flash", "{layout}", *SIM, "--resume", "{jsonlist}"], 3, "not a JSON report"),
+    ("flash-resume-fields-of-wrong-type", ["flash", "{layout}", *SIM, "--resume", "{badreport}"], 2,
+     "wrong type"),
     ("flash-resume-directory", ["flash", "{layout}", *SIM, "--resume", "{dir}"], 3, "is a directory"),
     ("flash-resume-fifo", ["flash", "{layout}", *SIM, "--resume", "{fifo}"], 3, "FIFO"),
     ("flash-storage-is-a-file", ["flash", "{layout}", *SIM, "--storage", "{payload}"], 2, "--storage"),
@@ -141,6 +143,13 @@ ROWS = [
     ("sim-turnaround-negative", ["sim", "--uart", "--turnaround-ms", "-5"], 2, "--turnaround-ms"),
     ("sim-block-time-not-a-number", ["sim", "--usb", "--uboot-block-us", "fast"], 2, "--uboot-block-us"),
     ("unknown-verb", ["frobnicate"], 2, "invalid choice"),
+    # sim: URL values (one parser, sim::BoardConfig)
+    ("url-reset-phase-not-a-number", ["info", "--port", "sim:stm32mp157?reset_phase=x"], 2, "reset_phase"),
+    ("url-reset-phase-over-a-byte", ["info", "--port", "sim:stm32mp157?reset_phase=0x1234"], 2, "out of range"),
+    ("url-reset-after-negative", ["info", "--port", "sim:stm32mp157?reset_after=-1"], 2, "reset_after"),
+    ("url-reconnect-negative", ["info", "--port", "sim:stm32mp157?link=usb&reconnect_ms=-5"], 2, "reconnect_ms"),
+    ("url-unknown-key", ["info", "--port", "sim:stm32mp157?blocks_us=1"], 2, "blocks_us"),
+    ("url-number-with-trailing-text", ["info", "--port", "sim:stm32mp157?reset_after=12abc"], 2, "reset_after"),
 ]
 
 

@@ -149,7 +149,7 @@ def test_uart_flash_through_a_local_serial_resource_streams_steps(tmp_path, fsbl
         t.activate(d)
         assert d.port() == f"serial:{sim.path}"
         info = d.info()
-        assert info["device_id"] == "0x500"
+        assert info["device_id"] == 0x500  # JSON numbers (README: JSON output)
         report = d.flash(str(tmp_path / "flash.tsv"), defines={"FSBL": str(tmp_path / "tf-a.stm32")}, verify=True)
     finally:
         steps.unsubscribe(listen)
@@ -347,7 +347,7 @@ print(json.dumps(report), flush=True)
 def test_local_dfu_device_matched_by_id_path_on_the_simulated_bus(tmp_path, fsbl_mp15):
     """labgrid's own DFUDevice (udev matching through pyudev) finds the simulated board on port
     1-2 by ID_PATH and the driver flashes it locally, without an exporter."""
-    from test_usb_many_processes import UsbBus
+    from test_usb_many_processes import UsbBus, board_storage
     rootfs, storage = _folder(tmp_path, fsbl_mp15)
     serials = ["002800423232511538303651", "002800423232511538303652"]
     bus = UsbBus("stm32mp157", serials, storage)
@@ -360,7 +360,7 @@ def test_local_dfu_device_matched_by_id_path_on_the_simulated_bus(tmp_path, fsbl
     first, report = (json.loads(x) for x in r.stdout.splitlines()[-2:])
     assert first == {"port": "usb:1-2", "ids": [0x0483, 0xDF11], "serial": serials[1]}
     assert report["result"] == "ok" and report["serial"] == serials[1] and report["port_path"] == "1-2"
-    with open(storage / serials[1] / "mmc0.img", "rb") as f:
+    with open(board_storage(storage, 2, serials[1]) / "mmc0.img", "rb") as f:
         f.seek(0x100000)
         assert f.read(len(rootfs)) == rootfs
-    assert not (storage / serials[0] / "mmc0.img").exists()
+    assert not (board_storage(storage, 1, serials[0]) / "mmc0.img").exists()

@@ -31,7 +31,7 @@ from pathlib import Path
 import pytest
 
 from test_flash import _folder
-from test_usb_many_processes import UsbBus
+from test_usb_many_processes import UsbBus, board_storage
 
 SERIALS = ["002800423232511538303641", "002800423232511538303642"]
 HOST = "lg-exporter"  # the exporter's published host name; ssh resolves it through our config
@@ -309,7 +309,8 @@ def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
     line["bus"].command("power-cycle")  # every board back in its ROM, as a lab's power switch does
     src = Path(tempfile.mkdtemp(dir=line["tmp"], prefix="images-"))
     rootfs, _ = _folder(src, fsbl_mp15)
-    (src / "rootfs.ext4.bmap").write_text("<bmap version='2.0'/>\n")  # copied next to the image's copy
+    from mp1boot.examples import block_map
+    (src / "rootfs.ext4.bmap").write_text(block_map((src / "rootfs.ext4").read_bytes()))  # copied beside the copy
     results = _run_client(line, src / "flash.tsv", src / "tf-a.stm32")
     flash_s = time.monotonic() - started
     for i, serial in enumerate(SERIALS, 1):
@@ -320,7 +321,7 @@ def test_two_places_flash_in_parallel_through_the_exporter(line, fsbl_mp15):
         assert rep["link"] == "usb"
         parts = {p["name"]: p for p in rep["partitions"]}
         assert parts["rootfs"]["verified"] == "ok" and parts["rootfs"]["result"] == "ok"
-        with open(line["storage"] / serial / "mmc0.img", "rb") as f:
+        with open(board_storage(line["storage"], i, serial) / "mmc0.img", "rb") as f:
             f.seek(0x100000)
             assert f.read(len(rootfs)) == rootfs
     assert any(p["result"] == "ok" for p in results["board-1"]["report"]["partitions"])
@@ -393,7 +394,7 @@ def test_the_example_station_under_labgrids_pytest_plugin(line, fsbl_mp15):
     assert "MP1BootDriver.mp1boot(event='rootfs: " in r.stdout, r.stdout[-3000:]  # labgrid's StepLogger
     assert "MP1BootDriver.mp1boot(event='done: ok')" in r.stdout, r.stdout[-3000:]
     serial = SERIALS[1]
-    with open(line["storage"] / serial / "mmc0.img", "rb") as f:
+    with open(board_storage(line["storage"], 2, serial) / "mmc0.img", "rb") as f:
         f.seek(0x100000)
         assert f.read(10000) == (src / "rootfs.ext4").read_bytes()
 

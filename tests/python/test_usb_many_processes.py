@@ -21,6 +21,13 @@ def _serials(n):
     return [f"{SERIAL_BASE + i:024X}" for i in range(n)]
 
 
+def board_storage(storage, port, serial):
+    """The storage folder of the board on port 1-`port` of a several-board bus: named by its port,
+    or by its serial (mp1boot-usbsim before boards were told apart by port)."""
+    by_port = storage / f"1-{port}"
+    return by_port if by_port.is_dir() else storage / serial
+
+
 class UsbBus:
     """mp1boot-usbsim in daemon mode with several boards; `env` runs clients on its bus."""
 
@@ -98,6 +105,6 @@ def test_processes_started_together_each_flash_their_board(tmp_path, fsbl_mp15, 
         rep = json.loads(report.read_text())
         assert rep["result"] == "ok" and rep["port_path"] == f"1-{port}"
         assert rep["serial"] == serials[port - 1]
-        with open(storage / serials[port - 1] / "mmc0.img", "rb") as f:
+        with open(board_storage(storage, port, serials[port - 1]) / "mmc0.img", "rb") as f:
             f.seek(0x100000)
             assert f.read(len(rootfs)) == rootfs

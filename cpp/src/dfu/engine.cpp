@@ -97,19 +97,43 @@ void Engine::get_phase(std::span<const usb::AltSetting> alts) {
 void Engine::download(std::uint8_t phase, std::span<const usb::AltSetting> alts, ByteView data,
                       std::uint32_t transfer_size, DownloadOptions options) {
   guarded([&] {
-    require_ready();
-    const auto* alt = find_alt(alts, phase);
-    if (!alt)
-      fail_usage(errc::unsupported, "no alternate setting for phase " + hex8(phase) + " (alts: " + list_alts(alts) + ")");
-    if (data.empty()) fail_usage(errc::usage, "nothing to download for phase " + hex8(phase) + " (empty image)");
-    if (transfer_size == 0) fail_usage(errc::usage, "transfer size 0 for phase " + hex8(phase));
-    begin(Mode::download);
-    phase_ = phase;
+    begin_download(phase, alts, data.size(), transfer_size, options);
     data_ = data;
-    total_ = data.size();
-    download_options_ = options;
-    block_size_ = block_size_for(transfer_size);
-    select_alt(alt->number);
+  });
+}
+
+void Engine::download_streamed(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
+                               std::uint32_t transfer_size, DownloadOptions options) {
+  guarded([&] { begin_download(phase, alts, total, transfer_size, options); });
+}
+
+void Engine::begin_download(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
+                            std::uint32_t transfer_size, const DownloadOptions& options) {
+  require_ready();
+  const auto* alt = find_alt(alts, phase);
+  if (!alt)
+    fail_usage(errc::unsupported, "no alternate setting for phase " + hex8(phase) + " (alts: " + list_alts(alts) + ")");
+  if (total == 0) fail_usage(errc::usage, "nothing to download for phase " + hex8(phase) + " (empty image)");
+  if (transfer_size == 0) fail_usage(errc::usage, "transfer size 0 for phase " + hex8(phase));
+  begin(Mode::download);
+  phase_ = phase;
+  window_offset_ = 0;
+  total_ = total;
+  download_options_ = options;
+  block_size_ = block_size_for(transfer_size);
+  select_alt(alt->number);
+}
+
+void Engine::supply(ByteView window) {
+  guarded([&] {
+    const auto* need = std::get_if<NeedData>(&action_);
+    if (!busy_ || !need) fail_usage(errc::usage, "supply() while no NeedData is pending");
+    if (window.size() < need->length)
+      fail_usage(errc::usage, "supply() gave " + std::to_string(window.size()) + " bytes, " +
+                                  std::to_string(need->length) + " needed");
+    data_ = window;
+    window_offset_ = need->offset;
+    send_block();
   });
 }
 
@@ -238,7 +262,7 @@ void Engine::after_poll() {
       if (device_state_ == State::manifest_wait_reset)
         manifest_done(false, true);
       else
-        request_status(Step::manifest_status, options_.busy_timeout);
+        request_status(Step::manifest_status, manifest_timeout());
       break;
     default: fail_usage(errc::usage, "internal: poll in an unexpected step");
   }
@@ -370,12 +394,17 @@ void Engine::after_settled() {
 void Engine::send_block() {
   const std::uint64_t offset = std::uint64_t{block_} * block_size_;
   const auto value = static_cast<std::uint16_t>(block_ & 0xFFFF);  // U-Boot counts modulo 65536
-  if (offset >= data_.size()) {
+  if (offset >= total_) {
     request_out(Request::dnload, value, {}, options_.busy_timeout, Step::zero_out);
     return;
   }
-  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size_, data_.size() - offset));
-  const auto first = data_.begin() + static_cast<std::ptrdiff_t>(offset);
+  const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(block_size_, total_ - offset));
+  if (offset < window_offset_ || offset + n > window_offset_ + data_.size()) {
+    step_ = Step::need_data;
+    action_ = NeedData{offset, static_cast<std::uint32_t>(n)};
+    return;
+  }
+  const auto first = data_.begin() + static_cast<std::ptrdiff_t>(offset - window_offset_);
   request_out(Request::dnload, value, Bytes(first, first + static_cast<std::ptrdiff_t>(n)), options_.busy_timeout,
               Step::block_out);
 }
@@ -386,7 +415,7 @@ void Engine::on_block_status(const StatusReply& reply) {
     case State::dnload_idle: {
       reset_polls();
       const std::uint64_t offset = std::uint64_t{block_} * block_size_;
-      acked_ += std::min<std::uint64_t>(block_size_, data_.size() - offset);
+      acked_ += std::min<std::uint64_t>(block_size_, total_ - offset);
       events_.push_back(BlockAcked{block_, acked_, total_});
       ++block_;
       send_block();
@@ -513,7 +542,7 @@ void Engine::on_control_out_done() {
         break;
       case Step::zero_out:
         apply(HostEvent::dnload_zero);
-        request_status(Step::manifest_status, options_.busy_timeout);
+        request_status(Step::manifest_status, manifest_timeout());
         break;
       case Step::upload_abort:
         apply(HostEvent::abort);
@@ -585,10 +614,17 @@ void Engine::on_disconnect() {
   });
 }
 
+std::chrono::milliseconds Engine::manifest_timeout() const {
+  return download_options_.manifest_timeout.count() ? download_options_.manifest_timeout : options_.busy_timeout;
+}
+
 void Engine::on_timeout() {
   guarded([&] {
     if (!busy_) fail_usage(errc::usage, "on_timeout() while no transfer is pending");
     std::string msg = doing() + " timed out";
+    if (step_ == Step::manifest_status)
+      msg += " after " + std::to_string(manifest_timeout().count() / 1000) +
+             " s: the device was still writing (flush) past the bound allowed for this download";
     if (handover_step()) msg += " (the next stage may not have started)";
     throw TimeoutError(errc::timeout, msg, context());
   });

@@ -271,17 +271,26 @@ class Parser {
     return true;
   }
 
+  bool parse_column(std::size_t column, const std::string& text, LayoutEntry& e) {
+    switch (column) {
+      case 0: return parse_option(text, e);
+      case 1: return parse_id(text, e);
+      case 2: return parse_name(text, e);
+      case 3: return parse_type(text, e);
+      case 4: return parse_ip(text, e);
+      default: return parse_offset(text, e);
+    }
+  }
+
   const LayoutEntry* parse_line(const RawLine& raw) {
     // U-Boot parses each column as soon as it ends: a short line still gets its column errors.
-    using ColumnParser = bool (Parser::*)(const std::string&, LayoutEntry&);
-    static constexpr ColumnParser columns[] = {&Parser::parse_option, &Parser::parse_id, &Parser::parse_name,
-                                               &Parser::parse_type, &Parser::parse_ip, &Parser::parse_offset};
+    constexpr std::size_t columns = 6;  // Opt Id Name Type IP Offset
     LayoutEntry e;
     e.line = raw.number;
     bool ok = true;
-    for (std::size_t c = 0; c < std::size(columns) && c < raw.fields.size(); ++c)
-      ok = (this->*columns[c])(raw.fields[c], e) && ok;
-    if (raw.fields.size() < std::size(columns)) {
+    for (std::size_t c = 0; c < columns && c < raw.fields.size(); ++c)
+      ok = parse_column(c, raw.fields[c], e) && ok;
+    if (raw.fields.size() < columns) {
       add(Severity::error, raw.number, "", "only " + std::to_string(raw.fields.size()) +
           " column(s): a partition line needs at least 6 (Opt Id Name Type IP Offset)", "too-few-columns");
       return nullptr;

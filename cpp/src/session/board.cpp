@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "mp1boot/dfu/wire.hpp"
+#include "mp1boot/soc.hpp"
+
 namespace mp1boot::session {
 
 namespace {
@@ -29,5 +32,18 @@ bool BoardIdentity::same_board(const BoardIdentity& other) const {
 }
 
 BoardIdentity identity_of(const LinkInfo& link) { return BoardIdentity{link.link, link.port_path, link.serial}; }
+
+BoardListing describe_board(const usb::Identity& id) {
+  BoardListing b;
+  b.identity = BoardIdentity{"usb", id.port_path, id.serial};
+  b.usb = id;
+  const auto p = dfu::parse_product(id.product);
+  b.stage = p.stage;
+  b.device_id = p.device_id;
+  b.revision = p.revision;
+  b.soc = p.device_id ? device_id_name(p.device_id) : std::string();
+  b.soc_name = p.soc_name;
+  return b;
+}
 
 }  // namespace mp1boot::session

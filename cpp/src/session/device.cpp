@@ -43,6 +43,19 @@ void ProgressThrottle::update(std::uint64_t done, std::uint64_t total) {
   fn_(p_);
 }
 
+void Device::download_stream(const DataReader& reader, std::uint64_t size, const DownloadOptions& options) {
+  Bytes data(static_cast<std::size_t>(size));
+  reader(0, data);
+  download(data, options);
+}
+
+void Device::write_extents(const DataReader&, const std::vector<Extent>&, const DownloadOptions& options) {
+  throw UsageError(errc::unsupported,
+                   "writing a partition extent by extent needs U-Boot's offset command, which only USB has",
+                   ErrorContext{.operation = "write_extents", .phase = options.phase, .partition = options.name,
+                                .transport = describe()});
+}
+
 BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn progress) {
   const std::string file(name.empty() ? "image" : name);
   const std::uint16_t id = get_id();

@@ -127,16 +127,31 @@ struct Loop : LoopBase {
   }
 };
 
-// The DFU loop: control transfers, alt selection and the engine's sleeps.
+// The DFU loop: control transfers, alt selection, the engine's sleeps and streamed data.
 struct DfuLoop : LoopBase {
+  static constexpr std::uint64_t window = 1u << 20;  // bounded memory for streamed downloads
   dfu::Engine& engine;
   transport::UsbControlPort& port;
   const std::function<void(const dfu::Event&)>& on_event;
+  const DataReader* reader;
   std::array<std::uint8_t, 65536> buf{};
+  Bytes data;  // the window of a streamed download supplied last
 
   DfuLoop(dfu::Engine& e, transport::UsbControlPort& p, const DriveHooks& h,
-          const std::function<void(const dfu::Event&)>& ev)
-      : LoopBase(h), engine(e), port(p), on_event(ev) {}
+          const std::function<void(const dfu::Event&)>& ev, const DataReader* r)
+      : LoopBase(h), engine(e), port(p), on_event(ev), reader(r) {}
+
+  // The next window of a streamed image: from the requested offset, up to 1 MiB (never less than
+  // the block asked for, never past the image's end).
+  void supply(const dfu::NeedData& need) {
+    if (!reader) throw UsageError(errc::usage, "a streamed download without a data reader");
+    const std::uint64_t total = engine.context().bytes_total.value_or(need.offset + need.length);
+    const auto n = static_cast<std::size_t>(
+        std::max<std::uint64_t>(need.length, std::min(window, total - need.offset)));
+    data.resize(n);
+    (*reader)(need.offset, data);
+    engine.supply(data);
+  }
 
   static std::string setup_text(const usb::SetupPacket& s, std::size_t length) {
     char b[48];
@@ -170,6 +185,10 @@ struct DfuLoop : LoopBase {
     for (;;) {
       dfu::Action a = engine.next_action();
       if (auto* d = std::get_if<dfu::Done>(&a)) return *d;
+      if (auto* need = std::get_if<dfu::NeedData>(&a)) {
+        supply(*need);
+        continue;
+      }
       check_cancel();
       if (auto* o = std::get_if<dfu::ControlOut>(&a)) {
         if (hooks.trace) hooks.trace('>', o->data, setup_text(o->setup, o->data.size()));
@@ -206,8 +225,9 @@ void drive(uart::Engine& engine, transport::ByteStream& stream, const DriveHooks
 }
 
 dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event) {
-  return merging_context(engine, port.describe(), [&] { return DfuLoop(engine, port, hooks, on_event).run(); });
+                    const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
+  return merging_context(engine, port.describe(),
+                         [&] { return DfuLoop(engine, port, hooks, on_event, reader).run(); });
 }
 
 std::string trace_line(char dir, ByteView bytes, std::string_view note) {

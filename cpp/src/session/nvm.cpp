@@ -25,6 +25,21 @@ void require_consent(PermanentWrite consent, const char* what) {
                      ErrorContext{.operation = what});
 }
 
+// OTP and PMIC are served by U-Boot stm32prog only: a board still at the boot ROM or in TF-A gets a
+// message saying how to get there rather than the stage's own refusal ("no alternate setting
+// carries phase 0xf2", a NACK).
+void require_uboot(Device& device, std::uint8_t phase, const char* what) {
+  const PhaseInfo info = device.get_phase();
+  if (info.phase != 0x01 && info.phase != 0x02 && info.phase != 0x03) return;
+  const std::string stage = info.phase == 0x01 ? "the boot ROM (it asks for the FSBL, phase 0x01)"
+                                               : "TF-A (it asks for the FIP, phase 0x03)";
+  throw UsageError(errc::usage,
+                   std::string(what) + " is served by U-Boot stm32prog, and the board is at " + stage +
+                       ": boot TF-A and U-Boot first with a flash layout's '-' lines (mp1boot otp/pmic --layout "
+                       "FlashLayout.tsv, or Device.flash(layout, boot_only=True)); nothing was sent",
+                   ErrorContext{.operation = what, .phase = phase});
+}
+
 void write_virtual(Device& device, std::uint8_t phase, ByteView data, const char* name, const ProgressFn& progress) {
   DownloadOptions o;
   o.consent.i_understand_this_is_permanent = true;  // checked by the caller
@@ -90,6 +105,7 @@ Bytes otp_request(ByteView current, const std::map<std::uint32_t, std::uint32_t>
 }
 
 Bytes read_otp(Device& device, std::size_t size, const ProgressFn& progress) {
+  require_uboot(device, phase::otp, "OTP");
   if (size == 0) {
     size = otp_image_size_mp1;
     if (auto* usb = dynamic_cast<UsbDevice*>(&device)) {
@@ -101,11 +117,15 @@ Bytes read_otp(Device& device, std::size_t size, const ProgressFn& progress) {
   return device.read_back(phase::otp, size, progress);
 }
 
-Bytes read_pmic(Device& device, const ProgressFn& progress) { return device.read_back(phase::pmic, pmic_nvm_size, progress); }
+Bytes read_pmic(Device& device, const ProgressFn& progress) {
+  require_uboot(device, phase::pmic, "The PMIC NVM");
+  return device.read_back(phase::pmic, pmic_nvm_size, progress);
+}
 
 void write_otp(Device& device, ByteView image, PermanentWrite consent, const ProgressFn& progress) {
   require_consent(consent, "OTP programming");
   OtpImage::parse(image);  // well-formed before anything goes out
+  require_uboot(device, phase::otp, "OTP");
   write_virtual(device, phase::otp, image, "OTP", progress);
 }
 
@@ -115,6 +135,7 @@ void write_pmic(Device& device, ByteView nvm, PermanentWrite consent, const Prog
     throw UsageError(errc::usage, "the PMIC NVM is " + std::to_string(pmic_nvm_size) + " bytes; got " +
                                       std::to_string(nvm.size()),
                      ErrorContext{.operation = "PMIC NVM programming", .phase = phase::pmic});
+  require_uboot(device, phase::pmic, "The PMIC NVM");
   write_virtual(device, phase::pmic, nvm, "PMIC", progress);
 }
 

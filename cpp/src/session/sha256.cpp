@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "md_buffer.hpp"
 #include "mp1boot/session/flasher.hpp"
 
 namespace mp1boot::session {
@@ -54,30 +55,16 @@ void Sha256::block(const std::uint8_t* p) {
 }
 
 void Sha256::update(ByteView data) {
-  length_ += data.size();
-  std::size_t i = 0;
-  if (buffered_) {
-    const std::size_t n = std::min(data.size(), 64 - buffered_);
-    std::memcpy(buffer_.data() + buffered_, data.data(), n);
-    buffered_ += n;
-    i = n;
-    if (buffered_ < 64) return;
-    block(buffer_.data());
-    buffered_ = 0;
-  }
-  for (; i + 64 <= data.size(); i += 64) block(data.data() + i);
-  if (i < data.size()) {
-    std::memcpy(buffer_.data(), data.data() + i, data.size() - i);
-    buffered_ = data.size() - i;
-  }
+  detail::MdBuffer md{buffer_, buffered_, length_};
+  md.update(data, [this](const std::uint8_t* p) { block(p); });
+  buffer_ = md.buffer;
+  buffered_ = md.buffered;
+  length_ = md.length;
 }
 
 std::array<std::uint8_t, 32> Sha256::finish() {
-  const std::uint64_t bits = length_ * 8;
-  std::uint8_t pad[72] = {0x80};
-  const std::size_t pad_len = (buffered_ < 56 ? 56 - buffered_ : 120 - buffered_);
-  for (std::size_t i = 0; i < 8; ++i) pad[pad_len + i] = static_cast<std::uint8_t>(bits >> (56 - 8 * i));
-  update(ByteView(pad, pad_len + 8));
+  detail::MdBuffer md{buffer_, buffered_, length_};
+  md.finish([this](const std::uint8_t* p) { block(p); });
   std::array<std::uint8_t, 32> out{};
   for (std::size_t i = 0; i < 8; ++i)
     for (std::size_t j = 0; j < 4; ++j) out[4 * i + j] = static_cast<std::uint8_t>(h_[i] >> (24 - 8 * j));
@@ -88,14 +75,7 @@ std::string sha256_hex(ByteView data) {
   Sha256 s;
   s.update(data);
   const auto d = s.finish();
-  static const char* digits = "0123456789abcdef";
-  std::string r;
-  r.reserve(64);
-  for (std::uint8_t b : d) {
-    r += digits[b >> 4];
-    r += digits[b & 15];
-  }
-  return r;
+  return hex_string(ByteView(d.data(), d.size()));
 }
 
 }  // namespace mp1boot::session

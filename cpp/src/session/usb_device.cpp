@@ -6,10 +6,10 @@
 
 namespace mp1boot::session {
 
-dfu::Done UsbDevice::run(const std::function<void(const dfu::Event&)>& on_event) {
+dfu::Done UsbDevice::run(const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
   DriveHooks hooks = hooks_;
   if (!hooks.clock) hooks.clock = options_.clock.get();
-  return drive_dfu(engine_, *port_, hooks, on_event);
+  return drive_dfu(engine_, *port_, hooks, on_event, reader);
 }
 
 UsbDevice::UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options)
@@ -51,21 +51,19 @@ PhaseInfo UsbDevice::get_phase() {
   return p;
 }
 
-void UsbDevice::do_download(ByteView data, const DownloadOptions& options) {
+void UsbDevice::run_download(const DownloadOptions& options, const std::function<void(std::uint32_t)>& begin,
+                             const DataReader* reader, std::uint64_t base, std::uint64_t total,
+                             ProgressThrottle& progress) {
   if (left_) reconnect();
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
-  ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
-  progress.update(0, data.size());
   const auto id = port_->identity();
-  dfu::DownloadOptions dl;
-  // MP15 ROM: the manifestation starts TF-A, which may take the bus over (PROTOCOL.md 3.8).
-  dl.handover_on_manifest = options.phase == 0x01 && soc_ && dfu::start_rules(soc_->family).fsbl_starts_on_manifest;
-  const auto alts = port_->alt_settings();
-  engine_.download(options.phase, alts, data, id.transfer_size ? id.transfer_size : 1024, dl);
+  begin(id.transfer_size ? id.transfer_size : 1024);
   try {
-    dfu::Done d = run([&](const dfu::Event& ev) {
-      if (auto* b = std::get_if<dfu::BlockAcked>(&ev)) progress.update(b->bytes_done, b->bytes_total);
-    });
+    dfu::Done d = run(
+        [&](const dfu::Event& ev) {
+          if (auto* b = std::get_if<dfu::BlockAcked>(&ev)) progress.update(base + b->bytes_done, total);
+        },
+        reader);
     left_ = d.device_left;
   } catch (Error& e) {
     ErrorContext c;
@@ -78,6 +76,99 @@ void UsbDevice::do_download(ByteView data, const DownloadOptions& options) {
   last_phase_ = options.phase;
   phase_known_ = true;
   downloaded_phase_ = options.phase;
+}
+
+namespace {
+// How long the GETSTATUS after a manifestation may be held by U-Boot's deferred flush: the last
+// DFU buffer (8 MiB) and the end-of-phase work, at the slowest medium we plan for (1 MB/s, raw
+// NAND with erases) plus a minute for a large UBI volume; never below the engine's busy timeout.
+dfu::DownloadOptions flush_bound(std::uint64_t size, const dfu::Options& o) {
+  dfu::DownloadOptions dl;
+  const std::uint64_t buffered = std::min<std::uint64_t>(size, 8u << 20);
+  dl.manifest_timeout = std::max(o.busy_timeout, std::chrono::milliseconds(60000 + buffered / 1000));
+  return dl;
+}
+}  // namespace
+
+void UsbDevice::do_download(ByteView data, const DownloadOptions& options) {
+  reset_offset_for(options.phase);
+  ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, data.size()});
+  progress.update(0, data.size());
+  dfu::DownloadOptions dl = flush_bound(data.size(), options_.dfu);
+  // MP15 ROM: the manifestation starts TF-A, which may take the bus over (PROTOCOL.md 3.8).
+  dl.handover_on_manifest = options.phase == 0x01 && soc_ && dfu::start_rules(soc_->family).fsbl_starts_on_manifest;
+  run_download(
+      options,
+      [&](std::uint32_t transfer_size) {
+        engine_.download(options.phase, port_->alt_settings(), data, transfer_size, dl);
+      },
+      nullptr, 0, data.size(), progress);
+}
+
+void UsbDevice::download_stream(const DataReader& reader, std::uint64_t size, const DownloadOptions& options) {
+  if (options.phase <= 0x01 || options.phase >= 0xF1) {  // FSBL hand-over rules, NVM consent: download()
+    Device::download_stream(reader, size, options);
+    return;
+  }
+  reset_offset_for(options.phase);
+  ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, size});
+  progress.update(0, size);
+  run_download(
+      options,
+      [&](std::uint32_t transfer_size) {
+        engine_.download_streamed(options.phase, port_->alt_settings(), size, transfer_size,
+                                  flush_bound(size, options_.dfu));
+      },
+      &reader, 0, size, progress);
+}
+
+bool UsbDevice::can_write_extents() const { return stage() == "u-boot"; }
+
+void UsbDevice::set_phase_offset(std::uint8_t phase, std::uint32_t offset) {
+  const Bytes command{phase, static_cast<std::uint8_t>(offset >> 24), static_cast<std::uint8_t>(offset >> 16),
+                      static_cast<std::uint8_t>(offset >> 8), static_cast<std::uint8_t>(offset)};
+  DownloadOptions o;
+  o.phase = 0xF1;
+  o.name = "offset command";
+  ProgressThrottle none({}, Progress{});
+  run_download(
+      o, [&](std::uint32_t transfer_size) { engine_.download(0xF1, port_->alt_settings(), command, transfer_size); },
+      nullptr, 0, command.size(), none);
+  offset_set_ = offset != 0;
+}
+
+void UsbDevice::reset_offset_for(std::uint8_t phase) {
+  // Only U-Boot partitions are concerned (the offset applies to the current partition's alt).
+  if (offset_set_ && phase >= 0x04 && phase <= 0xF0) set_phase_offset(phase, 0);
+}
+
+void UsbDevice::write_extents(const DataReader& reader, const std::vector<Extent>& extents,
+                              const DownloadOptions& options) {
+  if (!can_write_extents()) return Device::write_extents(reader, extents, options);
+  std::uint64_t total = 0;
+  for (const auto& e : extents) total += e.length;
+  ProgressThrottle progress(options.progress, Progress{"download", options.phase, options.name, 0, total});
+  progress.update(0, total);
+  std::uint64_t base = 0;
+  for (const auto& e : extents) {
+    if (e.offset > 0xFFFFFFFFu)
+      throw UsageError(errc::usage, "extent at offset " + std::to_string(e.offset) + " is past U-Boot's 32-bit offset",
+                       ErrorContext{.operation = "write_extents", .phase = options.phase, .partition = options.name});
+    // Each extent's manifestation ended the phase: name the partition again, with its offset.
+    set_phase_offset(options.phase, static_cast<std::uint32_t>(e.offset));
+    offset_set_ = true;
+    const DataReader shifted = [&reader, at = e.offset](std::uint64_t offset, std::span<std::uint8_t> out) {
+      reader(at + offset, out);
+    };
+    run_download(
+        options,
+        [&](std::uint32_t transfer_size) {
+          engine_.download_streamed(options.phase, port_->alt_settings(), e.length, transfer_size,
+                                    flush_bound(e.length, options_.dfu));
+        },
+        &shifted, base, total, progress);
+    base += e.length;
+  }
 }
 
 void UsbDevice::detach_and_reconnect() {

@@ -123,6 +123,12 @@ const std::vector<Row>& rows() {
        [](BoardConfig& c, const Arg& a) { c.usb.block_time = a.micros(minute_us); }},
       {{"uboot_block_us", "N", "usb", "U-Boot device time per DNLOAD block (2000 is about 2 MB/s; default 0)"},
        [](BoardConfig& c, const Arg& a) { c.usb.uboot_block_time = a.micros(minute_us); }},
+      {{"medium_bps", "N", "usb", "U-Boot medium write speed in bytes/s: the DNLOAD that fills the 8 MiB DFU buffer "
+                                  "and the flush wait for it (default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.medium_bytes_per_second = a.number(0, UINT64_MAX); }},
+      {{"flush_ms", "N", "usb", "extra time of U-Boot's flush after each manifestation, e.g. a large UBI volume "
+                                "(default 0)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.flush_time = a.millis(24 * 3600 * 1000ull); }},
       {{"reenumerate_ms", "N", "usb", "delay between leaving the bus and the next enumeration (default 10)"},
        [](BoardConfig& c, const Arg& a) { c.usb.reenumerate_delay = a.millis(minute_ms); }},
       {{"rom_poll_ms", "N", "usb", "the ROM's bwPollTimeout (default 1)"},

@@ -2,34 +2,18 @@
 // Recorder: exchange log and phase images of a simulated board, written as files on request.
 #include "mp1boot/sim/recorder.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <system_error>
+
+#include <nlohmann/json.hpp>
 
 #include "mp1boot/error.hpp"
 
 namespace mp1boot::sim {
 
 namespace {
-
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out.push_back(c);
-    }
-  }
-  out.push_back('"');
-  return out;
-}
 
 void write_file(const std::filesystem::path& path, const char* data, std::size_t size) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -84,21 +68,17 @@ std::string Recorder::exchange_json() const {
   for (const auto& e : entries_) {
     out += first ? "\n  " : ",\n  ";
     first = false;
-    double t = std::chrono::duration<double>(e.at - *origin_).count();
-    char tbuf[32];
-    std::snprintf(tbuf, sizeof tbuf, "%.6f", t);
-    out += "{\"t\": ";
-    out += tbuf;
-    switch (e.kind) {
-      case Entry::Kind::rx:
-      case Entry::Kind::tx:
-        out += e.kind == Entry::Kind::rx ? ", \"dir\": \"rx\"" : ", \"dir\": \"tx\"";
-        out += ", \"hex\": " + json_string(to_hex(e.bytes)) + "}";
-        break;
-      case Entry::Kind::stage:
-        out += ", \"stage\": " + json_string(e.stage) + ", \"phase\": " + json_string(hex8(e.phase)) + "}";
-        break;
+    // Seconds since the first entry, to the microsecond (as the log always had).
+    const double t = std::round(std::chrono::duration<double>(e.at - *origin_).count() * 1e6) / 1e6;
+    nlohmann::ordered_json j{{"t", t}};
+    if (e.kind == Entry::Kind::stage) {
+      j["stage"] = e.stage;
+      j["phase"] = hex8(e.phase);
+    } else {
+      j["dir"] = e.kind == Entry::Kind::rx ? "rx" : "tx";
+      j["hex"] = to_hex(e.bytes);
     }
+    out += j.dump();
   }
   out += first ? "]\n" : "\n]\n";
   return out;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Storage: sparse image files per device (POSIX pread/pwrite/ftruncate, fallocate hole punching
-// for cheap MMC erases) and a page map for the DDR. See storage.hpp.
+// for cheap MMC erases and for every whole page of zeros written) and a page map for the DDR. See storage.hpp.
 #include "mp1boot/sim/storage.hpp"
 
 #include <fcntl.h>
@@ -104,6 +104,38 @@ struct Storage::Impl {
       n -= static_cast<std::size_t>(w);
       offset += static_cast<std::uint64_t>(w);
     }
+  }
+
+  // Whole zero pages become holes (they read back as zeros and cost no disk, so multi-GiB
+  // images stay cheap); the other bytes are written in runs.
+  void write_sparse(int fd, std::uint64_t offset, ByteView data, const std::string& key) {
+    std::size_t run = 0;  // start of the bytes not yet written
+    std::size_t i = static_cast<std::size_t>((page_size - offset % page_size) % page_size);
+    auto zero_page = [&](std::size_t at) {
+      static const std::uint8_t zeros[page_size] = {};
+      return std::memcmp(data.data() + at, zeros, page_size) == 0;
+    };
+    while (i + page_size <= data.size()) {
+      if (!zero_page(i)) {
+        i += page_size;
+        continue;
+      }
+      std::size_t end = i + page_size;
+      while (end + page_size <= data.size() && zero_page(end)) end += page_size;
+      if (i > run) pwrite_all(fd, offset + run, data.data() + run, i - run, key);
+      if (!punch(fd, offset + i, end - i)) pwrite_all(fd, offset + i, data.data() + i, end - i, key);
+      run = i = end;
+    }
+    if (run < data.size()) pwrite_all(fd, offset + run, data.data() + run, data.size() - run, key);
+  }
+
+  static bool punch(int fd, std::uint64_t offset, std::uint64_t size) {
+#ifdef FALLOC_FL_PUNCH_HOLE
+    return ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
+                       static_cast<off_t>(size)) == 0;
+#else
+    return false;
+#endif
   }
 
   void ram_write(std::uint64_t address, ByteView data) {
@@ -229,7 +261,7 @@ void Storage::write(std::string_view ip, int hw_partition, std::uint64_t offset,
   if (offset > size || data.size() > size - offset)
     usage("storage: write of " + std::to_string(data.size()) + " bytes at " + std::to_string(offset) +
           " leaves " + key_of(ip, hw_partition) + " (" + std::to_string(size) + " bytes)");
-  impl_->pwrite_all(fd, offset, data.data(), data.size(), key_of(ip, hw_partition));
+  impl_->write_sparse(fd, offset, data, key_of(ip, hw_partition));
 }
 
 Bytes Storage::read(std::string_view ip, int hw_partition, std::uint64_t offset, std::size_t n) const {
@@ -264,12 +296,7 @@ void Storage::erase(std::string_view ip, int hw_partition, std::uint64_t offset,
           key_of(ip, hw_partition));
   if (size == 0) return;
   const std::uint8_t value = erased_value(ip);
-#ifdef FALLOC_FL_PUNCH_HOLE
-  if (value == 0 &&
-      ::fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, static_cast<off_t>(offset),
-                  static_cast<off_t>(size)) == 0)
-    return;
-#endif
+  if (value == 0 && Impl::punch(fd, offset, size)) return;
   const std::vector<std::uint8_t> chunk(static_cast<std::size_t>(std::min<std::uint64_t>(size, mib)), value);
   for (std::uint64_t done = 0; done < size;) {
     std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk.size(), size - done));

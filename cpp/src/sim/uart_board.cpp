@@ -241,6 +241,8 @@ std::optional<UartBoard::Clock::time_point> UartBoard::next_deadline() const {
   return std::nullopt;
 }
 
+void UartBoard::reset() { impl_->reset_board(); }
+
 std::string UartBoard::stage() const { return std::string(impl_->stage->name()); }
 std::uint8_t UartBoard::current_phase() const { return impl_->stage->phase(); }
 bool UartBoard::booting() const { return !impl_->started && impl_->have_time; }

@@ -287,6 +287,7 @@ int UbootProgrammer::drain(int alt) {
   t.pending.clear();
   const int ret = medium_write(alt, t.offset, data);
   t.offset += data.size();
+  medium_bytes_ += data.size();
   return ret;
 }
 

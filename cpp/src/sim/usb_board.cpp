@@ -27,24 +27,6 @@ constexpr std::uint8_t dt_device = 1, dt_config = 2, dt_string = 3, dt_interface
 Reply ok(Bytes data = {}) { return Reply{Reply::Kind::ok, std::move(data), {}}; }
 Reply stall() { return Reply{Reply::Kind::stall, {}, {}}; }
 
-std::string json_string(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
-
 Bytes string_descriptor(std::string_view text) {
   Bytes b{0, dt_string};
   for (char c : text) {
@@ -99,15 +81,23 @@ Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::u
     if (!in || r.kind != Reply::Kind::ok) r.data.clear();
     if (r.data.size() > in_length) r.data.resize(in_length);
   }
+  if (logged_transfers_ >= options_.log_limit) {
+    if (logged_transfers_++ == options_.log_limit)
+      log_event({{"event", "log_full"}, {"limit", options_.log_limit}});
+    if (attached_) apply_transition();
+    return r;
+  }
+  ++logged_transfers_;
   LogEntry e;
   e.n = transfers_;
   e.stage = stage_name;
   char head[64];
   std::snprintf(head, sizeof head, "%02x %02x %04x %04x %04x", setup.request_type, setup.request, setup.value,
                 setup.index, in ? in_length : static_cast<unsigned>(out_data.size()));
-  e.text = "{\"n\": " + std::to_string(e.n) + ", \"stage\": " + json_string(stage_name) + ", \"setup\": \"" + head +
-           "\", \"out\": " + std::to_string(in ? 0 : out_data.size()) + ", \"reply\": \"" + kind_name(r.kind) + "\"" +
-           (in && r.kind == Reply::Kind::ok ? ", \"in\": \"" + to_hex(r.data) + "\"" : std::string()) + "}";
+  nlohmann::ordered_json j{{"n", e.n}, {"stage", stage_name}, {"setup", head},
+                            {"out", in ? 0 : out_data.size()}, {"reply", kind_name(r.kind)}};
+  if (in && r.kind == Reply::Kind::ok) j["in"] = to_hex(r.data);
+  e.text = j.dump();
   log_.push_back(std::move(e));
   if (attached_) apply_transition();
   return r;
@@ -117,11 +107,11 @@ std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteV
   const UsbFaultPlan& f = options_.faults;
   auto listed = [this](const std::vector<std::uint64_t>& v) { return std::find(v.begin(), v.end(), transfers_) != v.end(); };
   if (listed(f.fail_transfers)) {
-    log_event("\"event\": \"fault\", \"fault\": \"fail_transfer\"");
+    log_event({{"event", "fault"}, {"fault", "fail_transfer"}});
     return Reply{Reply::Kind::ok, {}, std::chrono::hours(1)};  // never completes: the host times out
   }
   if (listed(f.stall_transfers)) {
-    log_event("\"event\": \"fault\", \"fault\": \"stall_transfer\"");
+    log_event({{"event", "fault"}, {"fault", "stall_transfer"}});
     return stall();
   }
   const bool dfu_class = (setup.request_type & 0x60) == 0x20;
@@ -138,16 +128,19 @@ std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteV
   const std::uint8_t phase = usb_detail::alt_phase(stage_->description(), alt_);
   std::uint64_t& bytes = fault_bytes_[phase];
   std::uint64_t& blocks = fault_blocks_[phase];
-  if (f.reset_during && f.reset_during->phase == phase && bytes + out.size() > f.reset_during->after_bytes && !reset_fired_) {
+  // A fault "after N bytes" fires on the block that holds byte N (as on UART), so it also fires
+  // inside a phase of one block such as the flash layout.
+  const auto reaches = [&](std::uint64_t after) { return bytes + out.size() > after; };
+  if (f.reset_during && f.reset_during->phase == phase && reaches(f.reset_during->after_bytes) && !reset_fired_) {
     reset_fired_ = true;  // the board dies with this block in flight; the ROM comes back
     attached_ = false;
     pending_ = usb_detail::make_rom_stage(*host_);
-    log_event("\"event\": \"reset\", \"returns\": true, \"fault\": true");
+    log_event({{"event", "reset"}, {"returns", true}, {"fault", true}});
     return Reply{Reply::Kind::disconnected, {}, {}};
   }
-  if (f.drop_during && f.drop_during->phase == phase && bytes + out.size() > f.drop_during->after_bytes && !drop_fired_) {
+  if (f.drop_during && f.drop_during->phase == phase && reaches(f.drop_during->after_bytes) && !drop_fired_) {
     drop_fired_ = true;  // the cable is pulled with this block in flight
-    log_event("\"event\": \"fault\", \"fault\": \"drop\"");
+    log_event({{"event", "fault"}, {"fault", "drop"}});
     unplug();
     return Reply{Reply::Kind::disconnected, {}, {}};
   }
@@ -155,7 +148,7 @@ std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteV
   if (sb && !status_fired_ && (!sb->phase || *sb->phase == phase) && blocks == sb->block) {
     status_fired_ = true;  // the block is lost; the status reports why
     forced_status_ = sb->status;
-    log_event("\"event\": \"fault\", \"fault\": \"status\"");
+    log_event({{"event", "fault"}, {"fault", "status"}});
     return ok();
   }
   bytes += out.size();
@@ -213,7 +206,7 @@ Reply UsbBoard::port_reset() {
   if (!attached_) return Reply{Reply::Kind::disconnected, {}, {}};
   stage_->port_reset();
   alt_ = 0;
-  log_event("\"event\": \"port_reset\"");
+  log_event({{"event", "port_reset"}});
   return ok();
 }
 
@@ -232,18 +225,18 @@ void UsbBoard::apply_transition() {
     case Transition::vanish:
       attached_ = false;
       pending_.reset();
-      log_event("\"event\": \"detach\", \"returns\": false");
+      log_event({{"event", "detach"}, {"returns", false}});
       break;
     case Transition::detach:
       attached_ = false;
       pending_ = stage_->next_stage(*host_);
       if (options_.faults.never_reenumerate_after == stage_->description().name) pending_.reset();
-      log_event(std::string("\"event\": \"detach\", \"returns\": ") + (pending_ ? "true" : "false"));
+      log_event({{"event", "detach"}, {"returns", pending_ != nullptr}});
       break;
     case Transition::reset:
       attached_ = false;
       pending_ = usb_detail::make_rom_stage(*host_);
-      log_event("\"event\": \"reset\", \"returns\": true");
+      log_event({{"event", "reset"}, {"returns", true}});
       break;
   }
   try {
@@ -260,8 +253,7 @@ void UsbBoard::enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enume
     alt_ = 0;
     configuration_ = 1;
   }
-  log_event("\"event\": \"stage\", \"stage\": " + json_string(stage_->description().name) +
-            ", \"generation\": " + std::to_string(generation_));
+  log_event({{"event", "stage"}, {"stage", stage_->description().name}, {"generation", generation_}});
   try {
     write_records();
   } catch (...) {
@@ -283,13 +275,13 @@ bool UsbBoard::reattach() {
 void UsbBoard::unplug() {
   attached_ = false;
   pending_.reset();
-  log_event("\"event\": \"unplug\"");
+  log_event({{"event", "unplug"}});
 }
 
 void UsbBoard::power_cycle() {
   pending_.reset();
   attached_ = true;
-  log_event("\"event\": \"power_cycle\"");
+  log_event({{"event", "power_cycle"}});
   enter(usb_detail::make_rom_stage(*host_), true);
 }
 
@@ -357,18 +349,19 @@ std::string UsbBoard::stage() const { return stage_->description().name; }
 dfu::State UsbBoard::dfu_state() const { return stage_->state(); }
 std::uint8_t UsbBoard::phase() const { return stage_->phase(); }
 
-void UsbBoard::log_event(std::string fields) {
+void UsbBoard::log_event(const nlohmann::ordered_json& fields) {
   LogEntry e;
   e.n = transfers_;
   e.stage = stage_ ? stage_->description().name : std::string();
-  e.text = "{\"n\": " + std::to_string(e.n) + ", " + fields + "}";
+  nlohmann::ordered_json j{{"n", e.n}};
+  j.update(fields);
+  e.text = j.dump();
   log_.push_back(std::move(e));
 }
 
 void UsbBoard::complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note) {
   images_[phase] = Bytes(image.begin(), image.end());
-  log_event("\"event\": \"image\", \"phase\": \"" + hex8(phase) + "\", \"size\": " + std::to_string(image.size()) +
-            ", \"accepted\": " + (accepted ? "true" : "false") + ", \"note\": " + json_string(note));
+  log_event({{"event", "image"}, {"phase", hex8(phase)}, {"size", image.size()}, {"accepted", accepted}, {"note", note}});
 }
 
 std::string UsbBoard::exchange_json() const {

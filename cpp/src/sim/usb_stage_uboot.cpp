@@ -87,6 +87,7 @@ class UbootUsbStage final : public UsbStage {
           case Request::dnload:
             if (out.empty()) return error_stall();
             received_.clear();
+            received_size_ = 0;
             return download(s.value, out, alt);
           case Request::upload: return upload(0, in_length, alt);
           case Request::abort: return ok();
@@ -135,7 +136,13 @@ class UbootUsbStage final : public UsbStage {
         manifest();
         return r;
       }
-      case State::manifest: state_ = State::dfu_idle; break;
+      case State::manifest: {
+        // The deferred flush ran after MANIFEST was reported: this request waits for it.
+        state_ = State::dfu_idle;
+        const auto busy = flush_busy_;
+        flush_busy_ = {};
+        return ok(status_bytes(status_, 0, state_), busy);
+      }
       default: break;
     }
     return ok(status_bytes(status_, 0, state_));
@@ -143,23 +150,40 @@ class UbootUsbStage final : public UsbStage {
 
   Reply download(std::uint16_t block, ByteView data, std::uint8_t alt) {
     state_ = data.empty() ? State::manifest_sync : State::dnload_sync;
-    if (programmer_->dfu_download(alt, block, data) != 0) {
+    const std::uint64_t written = programmer_->medium_bytes();
+    const int ret = programmer_->dfu_download(alt, block, data);
+    const auto medium = medium_time(programmer_->medium_bytes() - written);
+    if (ret != 0) {
       state_ = State::error;
       status_ = Status::err_unknown;
     } else {
-      received_.insert(received_.end(), data.begin(), data.end());
+      received_size_ += data.size();
+      if (received_size_ <= host_.options().record_limit) received_.insert(received_.end(), data.begin(), data.end());
+      else received_.clear();
       manifest_alt_ = alt;
     }
-    return ok({}, data.empty() ? std::chrono::microseconds{0} : host_.options().uboot_block_time);
+    // A block that filled the DFU buffer holds its request while the buffer goes to the medium.
+    if (data.empty()) {
+      flush_busy_ = medium;
+      return ok();
+    }
+    return ok({}, host_.options().uboot_block_time + medium);
   }
 
   void manifest() {
     // The deferred flush of U-Boot's gadget loop, after the MANIFEST report went out.
     const std::uint8_t phase = alt_phase(manifest_alt_);
+    const std::uint64_t written = programmer_->medium_bytes();
     const int ret = programmer_->dfu_manifest(manifest_alt_);
+    flush_busy_ += medium_time(programmer_->medium_bytes() - written) +
+                   std::chrono::duration_cast<std::chrono::microseconds>(programmer_->options().flush_time);
     const bool failed = ret != 0 || (programmer_->phase() & 0xFF) == 0xFF;
-    host_.complete_image(phase, received_, !failed, failed ? programmer_->error() : std::string());
+    std::string note = failed ? programmer_->error() : std::string();
+    if (received_size_ > host_.options().record_limit)
+      note += (note.empty() ? "" : "; ") + std::to_string(received_size_) + " bytes written to storage, not kept";
+    host_.complete_image(phase, received_, !failed, note);
     received_.clear();
+    received_size_ = 0;
     if (ret != 0) transition_ = Transition::reset;  // "Deferred dfu_flush() failed!": gadget exit, reset
   }
 
@@ -187,12 +211,19 @@ class UbootUsbStage final : public UsbStage {
 
   std::uint8_t alt_phase(std::uint8_t alt) const { return usb_detail::alt_phase(desc_, alt); }
 
+  std::chrono::microseconds medium_time(std::uint64_t bytes) const {
+    const std::uint64_t rate = programmer_->options().medium_bytes_per_second;
+    return rate ? std::chrono::microseconds(bytes * 1000000 / rate) : std::chrono::microseconds{0};
+  }
+
   UsbStageHost& host_;
   std::shared_ptr<UbootProgrammer> programmer_;
   StageDescription desc_;
   State state_ = State::dfu_idle;
   Status status_ = Status::ok;
   Bytes received_;               ///< data of the download in progress (for the board's records)
+  std::uint64_t received_size_ = 0;
+  std::chrono::microseconds flush_busy_{0};  ///< time of the flush the next GETSTATUS waits for
   std::uint8_t manifest_alt_ = 0;
   bool reenumerate_ = false;
 };

@@ -356,7 +356,15 @@ void Engine::retry_or_fail(errc code, const std::string& reason) {
 [[noreturn]] void Engine::fail_nack(const std::string& what) {
   const ErrorContext c = context();
   failed_ = true;
-  throw NackError(errc::nack, std::string(op_name_) + " refused by device (" + what + ")", c);
+  // A ROM or TF-A in step with the host never refuses a query, nor the first packet number of a
+  // download: such a board is still inside an earlier download (interrupted by Ctrl-C or a lost
+  // host), counting the new bytes as that download's.
+  const bool out_of_step = op_ == Op::get || op_ == Op::get_version || op_ == Op::get_id || op_ == Op::get_phase ||
+                           (op_ == Op::download && packet_ == 0 && what.find("packet number") != std::string::npos);
+  const std::string hint = out_of_step ? "; the board is probably still inside an earlier, interrupted download: "
+                                         "reset it (reset button or power cycle) and try again"
+                                       : "";
+  throw NackError(errc::nack, std::string(op_name_) + " refused by device (" + what + ")" + hint, c);
 }
 
 [[noreturn]] void Engine::fail(errc code, const std::string& message) {

@@ -109,12 +109,12 @@ def word_value(option: str, spec: str) -> tuple:
     return word, value
 
 
-def defines(pairs) -> dict:
-    """``--define NAME=PATH`` items as a dict."""
+def defines(pairs, option: str = "--define") -> dict:
+    """``--define NAME=PATH`` (or another NAME=PATH option's) items as a dict."""
     out = {}
     for item in pairs or []:
         if "=" not in item:
-            raise errors.UsageError(f"--define {item}: expected NAME=PATH", code="usage")
+            raise errors.UsageError(f"{option} {item}: expected NAME=PATH", code="usage")
         k, v = item.split("=", 1)
         out[k] = v
     return out

@@ -19,11 +19,11 @@ def _flash_ports(args) -> list:
     import mp1boot
     ports = list(args.port or [])
     if args.all:
-        found = [d for d in mp1boot.list_devices() if d.get("stage") == "rom" and d.get("serial")]
+        found = [d for d in mp1boot.list_devices() if d.get("stage") == "rom" and d.get("port_path")]
         if not found:
             raise errors.TransportError("--all: no STM32MP board in USB DFU mode (boot ROM) was found; check the "
                                         "boot pins and the USB cable, or run `mp1boot list`", code="no_device")
-        ports += [f"usb:{d['serial']}" for d in found]
+        ports += [f"usb:{d['port_path']}" for d in found]  # the port is a board's identity (serials may repeat)
     if not ports:
         raise errors.UsageError("mp1boot flash needs --port PORT (repeatable) or --all", code="usage")
     if args.storage:
@@ -81,7 +81,8 @@ def _flash_several(args, ports, defines) -> int:
     result = None
     try:
         result = mp1boot.flash_many(args.layout, ports=ports, defines=defines, progress=progress,
-                                    verify=args.verify, resume=args.resume, events=events)
+                                    verify=args.verify, resume=args.resume, resume_any_board=args.resume_any_board,
+                                    events=events, **_bmap_options(args))
     finally:
         if bar:
             bar.close()
@@ -98,6 +99,11 @@ def _flash_several(args, ports, defines) -> int:
     codes = [errors.EXIT_CODES.get(r.get("error_code", ""), EXIT_UNEXPECTED)
              for r in result["boards"].values() if r["result"] != "ok"]
     return max(codes)
+
+
+def _bmap_options(args) -> dict:
+    """--bmap NAME=FILE, --no-bmap, --skip-holes as keyword arguments of mp1boot.flash."""
+    return {"bmaps": a.defines(args.bmap, "--bmap"), "no_bmap": args.no_bmap, "skip_holes": args.skip_holes}
 
 
 def cmd_flash(args) -> int:
@@ -121,7 +127,8 @@ def cmd_flash(args) -> int:
         events = (lambda e: args.console.note(describe_event(e))) if args.console.verbosity >= 1 else None
     try:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
-                               resume=args.resume, events=events, trace=args.console.trace)
+                               resume=args.resume, resume_any_board=args.resume_any_board, events=events,
+                               trace=args.console.trace, **_bmap_options(args))
     except BaseException as exc:
         write_report(args.report, getattr(exc, "report", None))
         if args.report and getattr(exc, "report", None) is not None and not args.json:
@@ -152,7 +159,18 @@ def register(sub) -> None:
     sp.add_argument("--all", action="store_true", help="every STM32MP board waiting in USB DFU mode, in parallel")
     a.add_define(sp)
     sp.add_argument("--verify", action="store_true", help="read every programmed partition back and compare SHA-256")
-    sp.add_argument("--resume", metavar="REPORT", help="skip the partitions this earlier report lists as done")
+    sp.add_argument("--resume", metavar="REPORT",
+                    help="skip the partitions this earlier report lists as done on this board (same USB port path "
+                         "and serial, or serial port); refused for a report of another board")
+    sp.add_argument("--resume-any-board", action="store_true",
+                    help="with --resume: use the report's only board even if it names another port or serial")
+    sp.add_argument("--bmap", action="append", metavar="NAME=FILE",
+                    help="block map (bmaptool create) of partition NAME: over USB only its mapped ranges are sent "
+                         "(default: IMAGE.bmap or the name with .bmap beside an MMC partition's binary; repeatable)")
+    sp.add_argument("--no-bmap", action="store_true", help="send every byte of every binary, ignore block maps")
+    sp.add_argument("--skip-holes", action="store_true",
+                    help="sparse binaries without a block map: send only their data ranges (SEEK_DATA/SEEK_HOLE); "
+                         "never implied, a raw image may rely on its zeros")
     sp.add_argument("--storage", metavar="DIR", help="simulated boards: keep their storage images here")
     sp.add_argument("--report", metavar="FILE", help="write the JSON report here (also when the run fails)")
     a.add_json(sp, "one JSON event per line (progress, stage, partition, verified, done, error)")

@@ -10,19 +10,6 @@ from .output import emit_json
 
 EXIT_OK = 0
 
-# Payload rates used for the plan's ETA, bytes/s. UART: the protocol bound at the line rate
-# (256 payload bytes per 268 bytes on the wire, 11 bits a byte). USB: the stage figures in FIELD.md
-# (ROM into SYSRAM, TF-A into DDR, U-Boot stm32prog to flash).
-USB_RATES = {"rom": 200_000, "tf-a": 640_000, "u-boot": 2_000_000}
-
-
-def _eta_rate(link: str, baud: int, phase: int) -> float:
-    if link == "uart":
-        return baud / 11 * 256 / 268
-    stage = "rom" if phase == 0x01 else "tf-a" if phase in (0x02, 0x03) else "u-boot"
-    return USB_RATES[stage]
-
-
 def steps(res) -> list:
     """(step, file size, layout entry or None) for each phase of a checked layout, in the device's order."""
     entries = {e["line"]: e for e in res["entries"]}
@@ -59,28 +46,17 @@ def cmd_layout_plan(args) -> int:
         for d in errs:
             print(d["text"], file=sys.stderr)
         return 3
-    dev = mp1boot.connect(args.port)
-    baud = 115200
-    if "@" in dev.transport:
-        try:
-            baud = int(dev.transport.split("@", 1)[1].split()[0])
-        except ValueError:
-            pass
-    rows, total = [], 0.0
-    for step, size, entry in steps(res):
-        eta = size / _eta_rate(dev.link, baud, step["phase"])
-        total += eta
-        rows.append({"phase": step["phase"], "name": step["name"], "file": step["binary_path"], "bytes": size,
-                     "eta_seconds": round(eta, 2), "device": entry["ip"] if entry else "ram"})
-    plan = {"layout": args.layout, "transport": dev.transport, "link": dev.link,
-            "soc": mp1boot.device_id_name(dev.get_id()), "steps": rows, "eta_seconds": round(total, 1)}
+    plan = mp1boot.plan(args.layout, port=args.port, defines=a.defines(args.define))  # the core plans
+    for r in plan["steps"]:
+        r["eta_seconds"] = round(r["eta_seconds"], 2)
+    plan["eta_seconds"] = round(plan["eta_seconds"], 1)
     if args.json:
         emit_json(plan)
         return EXIT_OK
     print(f"{args.layout} on {plan['soc']} over {plan['transport']}:")
-    for r in rows:
+    for r in plan["steps"]:
         print(f"  0x{r['phase']:02x} {r['name']:<16} {r['device']:<6} {r['bytes']:>12} B  ~{r['eta_seconds']:8.1f} s")
-    print(f"  total ETA ~{total:.0f} s (transfer only; device flush/erase time not included)")
+    print(f"  total ETA ~{plan['eta_seconds']:.0f} s (transfer only; device flush/erase time not included)")
     return EXIT_OK
 
 

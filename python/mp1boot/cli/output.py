@@ -100,12 +100,13 @@ def print_partitions(report, prefix: str = "") -> None:
             "ok" if sent else "dim"
         rate = f"{human_bytes(part['bytes_per_second'])}/s" if sent and part.get("bytes_per_second") else ""
         secs = f"{part['seconds']:.2f} s" if sent else ""
+        mapped = f", {human_bytes(part['bytes_sent'])} sent (block map)" if part.get("bmap") and sent else ""
         if sent:
-            total_bytes += part["size"]
+            total_bytes += part.get("bytes_sent", part["size"])
             total_seconds += part.get("seconds", 0.0)
         print(f"{prefix}  0x{part['phase']:02x}  {part['name']:<16} {part.get('ip') if part.get('ip') not in (None, '', 'none') else 'ram':<7} "
               f"{part.get('offset') or '-':<11} {human_bytes(part['size']):>10} {secs:>8} {rate:>11}  "
-              + paint(word + check, style))
+              + paint(word + check, style) + mapped)
     rate = f"{human_bytes(total_bytes / total_seconds)}/s" if total_seconds > 0 else ""
     print(f"{prefix}  {'total sent':<42} {human_bytes(total_bytes):>10} {f'{total_seconds:.2f} s':>8} {rate:>11}")
 

@@ -76,6 +76,28 @@ def _daemon(argv) -> int:
         return EXIT_OK
 
 
+UART_COMMANDS = {
+    "reset": "the reset button: the board starts again in the boot ROM (after an interrupted download)",
+    "status": "the stage the board is in (rom, tf-a, u-boot, booted, halted)",
+    "help": "this list",
+}
+
+
+def _uart_commands(server) -> None:
+    """Reads commands from stdin while the board serves (end of input: the board keeps serving)."""
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "reset":
+            server.reset()
+            print("OK: the board is in the boot ROM again", flush=True)
+        elif cmd == "status":
+            print(f"stage: {server.stage}", flush=True)
+        elif cmd == "help":
+            print("\n".join(f"{c:<7} {what}" for c, what in UART_COMMANDS.items()), flush=True)
+        elif cmd:
+            print(f"error: unknown command {cmd!r} (try help)", flush=True)
+
+
 def cmd_sim(args) -> int:
     import mp1boot
     options = list(args.set or [])
@@ -92,6 +114,8 @@ def cmd_sim(args) -> int:
             argv += ["--storage", args.storage]
         if args.uboot_block_us:
             argv += ["--uboot-block-us", str(args.uboot_block_us)]
+        for serial in args.serial or []:
+            argv += ["--serial", serial]
         command = list(args.command or [])
         if command and command[0] == "--":
             command = command[1:]
@@ -109,14 +133,22 @@ def cmd_sim(args) -> int:
                                    options=options)
     # First line of output: where to connect (scripts read it).
     print(f"uart: {server.path}", flush=True)
+    print(f"mp1boot sim: serving a simulated {args.soc}; commands on stdin: {', '.join(UART_COMMANDS)}; "
+          f"`kill -USR1 {os.getpid()}` resets the board; Ctrl-C or SIGTERM stops", file=sys.stderr, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    signal.signal(signal.SIGUSR1, lambda *_: server.reset())
+    import threading
+    threading.Thread(target=_uart_commands, args=(server,), daemon=True, name="mp1boot-sim-stdin").start()
     try:
         server.serve_forever()
     except (KeyboardInterrupt, SystemExit):
         pass
+    server.stop()  # writes the records
     if args.record:
         print(f"recorded to {args.record}", file=sys.stderr)
-    return EXIT_OK
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(EXIT_OK)  # the stdin reader may hold stdin's lock: end without waiting for it
 
 
 def register(sub) -> None:
@@ -145,6 +177,9 @@ def register(sub) -> None:
                     help="--uart: the board's reply delay after each command")
     sp.add_argument("--daemon", action="store_true",
                     help="--usb: serve for other processes; prints the `export` lines they need and how to stop")
+    sp.add_argument("--serial", action="append", metavar="SERIAL",
+                    help="--usb: the board's USB serial number; repeat it for several boards on one bus "
+                         "(ports 1-1, 1-2, ...), e.g. to try `mp1boot flash --all`")
     sp.add_argument("--uboot-block-us", type=a.positive, metavar="N",
                     help="--usb: modelled U-Boot time per 4096-byte block (2000 = about 2 MB/s)")
     sp.add_argument("--set", "-o", action="append", metavar="KEY=VALUE",

@@ -128,7 +128,7 @@ std::string one_run(std::uint32_t seed) {
   EXPECT_EQ(report.result, "failed") << where;
   // Power cycle and resume from the report, without the fault.
   session::FlashOptions again;
-  again.resume.push_back(report);
+  again.resume = {report};  // the same board, the same port: its earlier report
   try {
     auto dev = session::connect(base);
     const auto r = session::flash(*dev, dir / "flash.tsv", again);

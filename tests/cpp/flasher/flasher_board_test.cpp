@@ -165,7 +165,7 @@ TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   p.result = "skipped-done-earlier";
   r.partitions.push_back(p);
   const nlohmann::json j = r;
-  EXPECT_EQ(j["device_id"], 0x500);  // a JSON number (the lead's merge of the report)
+  EXPECT_EQ(j["device_id"], 0x500);
   EXPECT_EQ(j["board"], "usb:1-2");
   EXPECT_EQ(j["partitions"][0]["size"], 1ull << 33);
   const auto back = session::FlashReport::from_json(nlohmann::json::parse(r.to_json()));

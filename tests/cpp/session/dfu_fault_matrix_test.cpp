@@ -6,6 +6,7 @@
 // mp1boot::Error that names the phase (and, for a download, the block); never a hang, never
 // another exception type, never a "success" with partitions missing.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <chrono>
 #include <memory>
@@ -62,7 +63,8 @@ Outcome flash_with(const Rig& rig, const sim::UsbFaultPlan& faults) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   out.transfers = board->log().empty() ? 0 : board->log().back().n;
   for (const auto& entry : board->log())
-    if (entry.text.find("\"setup\": \"a1 02") != std::string::npos && entry.text.find("\"reply\": \"ok\"") != std::string::npos) {
+    if (const auto j = nlohmann::json::parse(entry.text, nullptr, false);
+        j.is_object() && j.value("setup", "").rfind("a1 02", 0) == 0 && j.value("reply", "") == "ok") {
       out.first_phase_reply = entry.n;
       break;
     }

@@ -438,5 +438,22 @@ TEST(UbootUsb, HostFlashesALayoutOverTheSimulatedUsbBoard) {
   EXPECT_EQ(read_range(storage / "mmc0.img", 0x24400, rootfs.size()), rootfs);
 }
 
+TEST(UbootUsb, BlockNumbersWrapAt65536AsUBootCountsThem) {
+  UsbBoard board(opts());
+  boot_to_partitions(board);
+  BoardDriver d{board};
+  EXPECT_EQ(d.download(0, pattern(5000, 7), 4096), "00 00 00 00 07 00");
+  d.get_status();
+  EXPECT_EQ(d.download(1, pattern(9000, 13), 4096), "00 00 00 00 07 00");
+  d.get_status();
+  // 65537 blocks of 64 bytes: wValue runs 0..65535, then 0 again (the back-end counts modulo 65536).
+  const Bytes big = pattern(65537 * 64, 5);
+  EXPECT_EQ(d.download(2, big, 64), "00 00 00 00 07 00");
+  d.get_status();
+  EXPECT_EQ(d.get_phase(), "fe ff ff ff ff 00 00 00 00");
+  EXPECT_EQ(board.uboot_hardware()->storage.read("mmc0", 0, 0x24400 + 65536 * 64, 64),
+            Bytes(big.end() - 64, big.end()));
+}
+
 }  // namespace
 }  // namespace mp1boot::sim

@@ -280,7 +280,7 @@ TEST(UsbBoard, BadFsblEndsInDfuErrorWithConfigurableStatus) {
     UsbBoard board(o);
     BoardDriver d{board};
     EXPECT_EQ(d.download(0, test::make_fsbl(mp13, 2000, false)), "0a 00 00 00 0a 00");
-    EXPECT_NE(board.exchange_json().find("\"accepted\": false"), std::string::npos);
+    EXPECT_NE(board.exchange_json().find("\"accepted\":false"), std::string::npos);
   }
 }
 
@@ -465,9 +465,9 @@ TEST(UsbBoard, RecordsImagesAndExchangeLog) {
   std::ifstream j(dir / "usb-exchange.json");
   std::string json((std::istreambuf_iterator<char>(j)), std::istreambuf_iterator<char>());
   EXPECT_EQ(json.front(), '[');
-  EXPECT_NE(json.find("\"event\": \"stage\", \"stage\": \"tf-a\", \"generation\": 1"), std::string::npos);
-  EXPECT_NE(json.find("\"setup\": \"a1 03 0000 0000 0006\""), std::string::npos);
-  EXPECT_NE(json.find("\"event\": \"detach\", \"returns\": true"), std::string::npos);
+  EXPECT_NE(json.find("\"event\":\"stage\",\"stage\":\"tf-a\",\"generation\":1"), std::string::npos);
+  EXPECT_NE(json.find("\"setup\":\"a1 03 0000 0000 0006\""), std::string::npos);
+  EXPECT_NE(json.find("\"event\":\"detach\",\"returns\":true"), std::string::npos);
 }
 
 TEST(UsbBoard, NeedsASoc) { EXPECT_THROW(UsbBoard(UsbBoardOptions{}), UsageError); }

@@ -67,7 +67,7 @@ TEST(UsbSim, DfuUtilDownloadIsRecordedByteForByte) {
   EXPECT_TRUE(got == image);
   auto json = read_bytes(rec / "usb-exchange.json");
   std::string text(json.begin(), json.end());
-  EXPECT_TRUE(has(text, "\"event\": \"image\", \"phase\": \"0x01\", \"size\": 6512, \"accepted\": true")) << text;
+  EXPECT_TRUE(has(text, "\"event\":\"image\",\"phase\":\"0x01\",\"size\":6512,\"accepted\":true")) << text;
 }
 
 TEST(UsbSim, DfuUtilSeesTheRomRejectABadChecksum) {

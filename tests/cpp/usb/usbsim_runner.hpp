@@ -58,6 +58,19 @@ inline CommandResult run_usbsim(const std::string& args, const std::string& comm
   return run_command(shell_quote(usbsim_tool()) + " " + args + " -- " + command);
 }
 
+/// The libusb devices other than the hub 1.1 that libusb_exit() reported as still referenced in
+/// `libusb_output` (LIBUSB_DEBUG=2), space-separated; empty when none.
+inline std::string leaked_usb_devices(const std::string& libusb_output) {
+  static const std::string tail = " still referenced";
+  std::string leaked;
+  for (auto at = libusb_output.find(tail); at != std::string::npos; at = libusb_output.find(tail, at + 1)) {
+    auto start = libusb_output.rfind("device ", at);
+    std::string dev = start == std::string::npos ? "?" : libusb_output.substr(start + 7, at - start - 7);
+    if (dev != "1.1") leaked += (leaked.empty() ? "" : " ") + dev;
+  }
+  return leaked;
+}
+
 /// True in the copy of the test binary that runs under mp1boot-usbsim.
 inline bool usbsim_inner() { return std::getenv(usbsim_inner_env) != nullptr; }
 
@@ -67,10 +80,13 @@ inline void run_current_test_under_usbsim(const std::string& args) {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
   std::string name = std::string(info->test_suite_name()) + "." + info->name();
   std::string self = std::filesystem::read_symlink("/proc/self/exe").string();
-  auto r = run_usbsim(args, "env " + std::string(usbsim_inner_env) + "=1 " + shell_quote(self) +
+  // LIBUSB_DEBUG=2: libusb_exit() names every libusb_device still referenced ("device B.A still
+  // referenced"). The hub 1.1 is libusb's own (tests/sanitizers/lsan.supp); any other is ours.
+  auto r = run_usbsim(args, "env " + std::string(usbsim_inner_env) + "=1 LIBUSB_DEBUG=2 " + shell_quote(self) +
                                 " --gtest_filter=" + name + " --gtest_color=no");
   EXPECT_EQ(r.status, 0) << r.output;
   EXPECT_NE(r.output.find("[  PASSED  ] 1 test"), std::string::npos) << r.output;
+  EXPECT_EQ(leaked_usb_devices(r.output), "") << r.output;
 }
 
 /// Whole file as bytes (empty when missing).

@@ -160,7 +160,14 @@ struct Done {
   bool reset_required = false;
   bool operator==(const Done&) const = default;
 };
-using Action = std::variant<ControlOut, ControlIn, SetAlt, Sleep, Done>;
+/// A streamed download needs image bytes [offset, offset + length) before it can send the next
+/// block; answer with supply() (a window that starts at `offset` and holds at least `length`).
+struct NeedData {
+  std::uint64_t offset;
+  std::uint32_t length;
+  bool operator==(const NeedData&) const = default;
+};
+using Action = std::variant<ControlOut, ControlIn, SetAlt, Sleep, Done, NeedData>;
 
 // ---------------------------------------------------------------------------------------------
 // Events (engine -> session, informational)
@@ -230,6 +237,9 @@ struct DownloadOptions {
   /// bitManifestationTolerant of the functional descriptor (all ST stages set it). When false,
   /// dfuMANIFEST is followed by dfuMANIFEST-WAIT-RESET and Done{reset_required = true}.
   bool manifestation_tolerant = true;
+  /// Timeout of the GETSTATUS requests during manifestation (U-Boot holds them while its
+  /// deferred flush writes the medium); 0: Options::busy_timeout. A timeout names this bound.
+  std::chrono::milliseconds manifest_timeout{0};
 };
 
 /// The DFU host engine. Usage (the driver loop):
@@ -283,6 +293,12 @@ class Engine {
   /// Result: uploaded(); events BlockUploaded.
   void upload(std::uint8_t alt, std::uint32_t transfer_size, std::uint64_t max_length = UINT64_MAX);
 
+  /// As download(), for an image of `total` bytes that the engine does not hold: before each
+  /// block outside the last supplied window it asks for data with NeedData (memory stays bounded
+  /// whatever the image size). Block numbers wrap at 65536 as U-Boot counts them.
+  void download_streamed(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
+                         std::uint32_t transfer_size, DownloadOptions options = {});
+
   /// DFU_DETACH (bmRequestType 0x21, wValue = timeout_ms). When the device is not known to be in
   /// dfuIDLE, the status is read and settled first (U-Boot only accepts DETACH in dfuIDLE). Ends
   /// with Done{device_left = true}; a disconnect during the request counts as success.
@@ -306,6 +322,9 @@ class Engine {
   void on_control_out_done();
   /// The pending Sleep elapsed.
   void on_sleep_done();
+  /// Answers NeedData: `window` holds image bytes from the requested offset (at least the
+  /// requested length); it must stay alive until the next NeedData or Done.
+  void supply(ByteView window);
   /// The pending transfer was stalled. @throws TransportError(errc::stall) naming the request.
   void on_stall();
   /// The device disconnected during the pending transfer. A hand-over during manifestation (when
@@ -344,7 +363,7 @@ class Engine {
   enum class Step : std::uint8_t {
     none, set_alt, settle_status, settle_clear, settle_abort, settle_sleep,
     block_out, block_status, block_sleep, zero_out, manifest_status, manifest_sleep,
-    upload_in, upload_abort, phase_in, detach_out, single_out, single_status,
+    upload_in, upload_abort, phase_in, detach_out, single_out, single_status, need_data,
   };
 
   template <class F> void guarded(F&& body);
@@ -352,6 +371,9 @@ class Engine {
   [[noreturn]] void fail_usage(errc code, const std::string& message) const;
   void begin(Mode mode);
   void select_alt(std::uint8_t alt);
+  std::chrono::milliseconds manifest_timeout() const;
+  void begin_download(std::uint8_t phase, std::span<const usb::AltSetting> alts, std::uint64_t total,
+                      std::uint32_t transfer_size, const DownloadOptions& options);
 
   void request_out(Request r, std::uint16_t value, Bytes data, std::chrono::milliseconds timeout, Step next);
   void request_in(Request r, std::uint16_t value, std::uint16_t length, std::chrono::milliseconds timeout, Step next);
@@ -404,7 +426,8 @@ class Engine {
 
   // download / upload
   std::optional<std::uint8_t> phase_;
-  ByteView data_;
+  ByteView data_;                // download: the image, or the last supplied window of it
+  std::uint64_t window_offset_ = 0;  // image offset of data_[0]
   DownloadOptions download_options_;
   bool in_blocks_ = false;       // past SET_INTERFACE and settling: block numbers are meaningful
   std::uint32_t block_size_ = 0;

@@ -4,9 +4,12 @@
 // as a cross-check only: real ROM serial numbers can be all zeros and identical boards on one hub
 // share them (FIELD.md). Over UART the board is the serial port. Reports are keyed by key().
 #pragma once
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "mp1boot/session/device.hpp"
+#include "mp1boot/usb.hpp"
 
 namespace mp1boot::session {
 
@@ -28,5 +31,24 @@ struct BoardIdentity {
 
 /// The identity of the board behind `link`.
 BoardIdentity identity_of(const LinkInfo& link);
+
+/// A board on the USB bus in DFU mode, with what its product string says (stage, SoC).
+struct BoardListing {
+  BoardIdentity identity;          ///< link "usb", port path, serial
+  usb::Identity usb;               ///< bus, address, speed, strings, transfer size
+  std::string stage = "unknown";   ///< "rom", "tf-a", "u-boot" or "unknown"
+  std::uint16_t device_id = 0;     ///< from "@Device ID /0x500" (0 when absent)
+  std::uint16_t revision = 0;      ///< from "@Revision ID /0x..."
+  std::string soc;                 ///< "STM32MP15x" (empty when the id is unknown)
+  std::string soc_name;            ///< "STM32MP157C Rev.B" when the stage names it
+  bool accessible = true;          ///< false when the device could not be opened
+  std::string problem;             ///< why not ("permission denied", ...)
+};
+
+/// What a USB identity says about the board (no I/O).
+BoardListing describe_board(const usb::Identity& id);
+
+/// Every STM32MP board in USB DFU mode (0483:df11), by bus and port; empty in a build without USB.
+std::vector<BoardListing> list_boards();
 
 }  // namespace mp1boot::session

@@ -12,6 +12,7 @@
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/phase.hpp"
 #include "mp1boot/progress.hpp"
+#include "mp1boot/session/binary.hpp"
 #include "mp1boot/session/drive.hpp"
 #include "mp1boot/soc.hpp"
 #include "mp1boot/uart/wire.hpp"
@@ -70,6 +71,17 @@ class Device {
   /// Download operation, are refused without `options.consent` (UsageError, nothing sent): no
   /// path from C++ or Python reaches the fuses without it.
   void download(ByteView data, const DownloadOptions& options);
+  /// Downloads `size` bytes that `reader` provides. USB streams them in bounded chunks; the
+  /// default (UART) reads them whole first, then download().
+  virtual void download_stream(const DataReader& reader, std::uint64_t size, const DownloadOptions& options);
+  /// True when write_extents() is available (U-Boot over USB: the virtual alt's offset command).
+  virtual bool can_write_extents() const { return false; }
+  /// Writes only `extents` of the image of the current partition (options.phase): for each, the
+  /// offset command then a DFU download of its bytes; each manifestation ends U-Boot's phase, so
+  /// each extent names the partition again (PROTOCOL.md 3.6). Progress counts the bytes sent.
+  /// @throws UsageError(errc::unsupported) where not available.
+  virtual void write_extents(const DataReader& reader, const std::vector<Extent>& extents,
+                             const DownloadOptions& options);
   virtual void start(std::uint32_t address) = 0;
   /// Reads the first `length` bytes of the partition (or virtual partition: OTP 0xF2, PMIC 0xF4)
   /// with this phase id from U-Boot stm32prog: Read Partition on UART, DFU upload on the

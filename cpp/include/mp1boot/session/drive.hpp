@@ -12,6 +12,7 @@
 
 #include "mp1boot/dfu/engine.hpp"
 #include "mp1boot/progress.hpp"
+#include "mp1boot/session/binary.hpp"
 #include "mp1boot/transport/byte_stream.hpp"
 #include "mp1boot/transport/usb_port.hpp"
 #include "mp1boot/uart/engine.hpp"
@@ -63,11 +64,14 @@ struct DriveHooks {
 void drive(uart::Engine& engine, transport::ByteStream& stream, const DriveHooks& hooks);
 
 /// Performs the DFU engine's actions on the port until Done: control transfers (a transport's stall,
-/// disconnect or timeout becomes the engine's input), alt selection, and the engine's Sleep on
-/// hooks.clock. `on_event` receives the engine's events (blocks acknowledged, status reports).
-/// @throws as drive(), with the engine's context (phase, block, bytes) and the port's description.
+/// disconnect or timeout becomes the engine's input), alt selection, the engine's Sleep on
+/// hooks.clock, and NeedData of streamed downloads, answered from `reader` at most 1 MiB at a time
+/// (bounded memory whatever the image size). `on_event` receives the engine's events (blocks
+/// acknowledged, status reports).
+/// @throws as drive(), with the engine's context (phase, block, bytes) and the port's description;
+///         UsageError when the engine asks for data and there is no reader.
 dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event = {});
+                    const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr);
 
 /// Formats a trace line in the transcript format: "> 31 ce", "< 79", "# note".
 std::string trace_line(char dir, ByteView bytes, std::string_view note);

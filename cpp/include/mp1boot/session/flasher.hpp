@@ -21,6 +21,7 @@
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/image/flash_layout.hpp"
 #include "mp1boot/progress.hpp"
+#include "mp1boot/session/binary.hpp"
 #include "mp1boot/session/board.hpp"
 #include "mp1boot/session/device.hpp"
 
@@ -53,8 +54,12 @@ struct PartitionReport {
   std::string offset;            ///< offset as written in the layout ("" for phase 0x00)
   std::uint32_t layout_line = 0; ///< line of the layout (0 for phase 0x00)
   std::string file;              ///< file sent
-  std::uint64_t size = 0;        ///< bytes sent (or to send, when skipped)
-  std::string sha256;            ///< of the bytes sent
+  std::uint64_t size = 0;        ///< bytes of the file (the image size)
+  std::uint64_t bytes_sent = 0;  ///< bytes that went (or go, in the plan) over the link
+  std::uint64_t bytes_skipped = 0;  ///< size - bytes sent by design (unmapped ranges, holes)
+  std::string bmap;              ///< the block map used ("" when none; "holes" for --skip-holes)
+  std::string sha256;            ///< of the file; for a partition sent in part (bmap, holes): of
+                                 ///< its mapped ranges in order (what the device must hold)
   double seconds = 0;
   double bytes_per_second = 0;
   /// "ok", "failed", "skipped" (not reached), or "skipped-done-earlier" (resume: the earlier run
@@ -138,6 +143,14 @@ struct FlashOptions {
   std::chrono::milliseconds reset_probe{3000};
   image::ParseOptions parse;   ///< %NAME% defines for the Binary column
   image::CheckOptions check;   ///< check_binaries is forced on
+  /// Block maps by partition name (`--bmap NAME=FILE`); they win over the ones found beside the
+  /// binaries (IMAGE.bmap or the name with its extension replaced, as bmaptool looks for them).
+  std::map<std::string, std::filesystem::path> bmaps;
+  /// false (`--no-bmap`): send every byte, ignore block maps.
+  bool use_bmaps = true;
+  /// Sparse binaries without a block map: send only their data ranges (SEEK_DATA/SEEK_HOLE). Off
+  /// by default: a raw image may rely on its zeros being written.
+  bool skip_holes = false;
   ProgressFn progress;         ///< byte progress of each transfer (partition name set)
   FlashEventFn on_event;       ///< stage changes and finished partitions
 };
@@ -160,12 +173,15 @@ class Flasher {
 
  private:
   void prepare();
+  void plan_partition(const image::LayoutEntry& entry);
+  void check_ranges(const image::LayoutEntry& entry, const WritePlan& plan);
   /// Phase -> SHA-256 of what the earlier run of this board programmed (options_.resume).
   std::map<std::uint8_t, std::string> resume_plan();
   /// Refuses a board whose first Get Phase is not a stage that programs the layout.
   void check_board_state(const PhaseInfo& first);
   void serve(const PhaseInfo& info);
-  const Bytes& file_of(const image::LayoutEntry& entry);
+  /// The entry's binary, opened and stat'ed once (nothing read).
+  const BinaryFile& file_of(const image::LayoutEntry& entry);
   /// SHA-256 of the entry's file, computed once per file.
   const std::string& sha_of(const image::LayoutEntry& entry);
   /// The report record of a phase: the line's fields (the layout itself when `entry` is null).
@@ -173,14 +189,16 @@ class Flasher {
   void stage(const std::string& name);
   void verify();
   void note_link();
-  void transfer(std::uint8_t phase, const Bytes& data, const std::string& name);
+  /// Sends the phase's data: the layout text (entry null), the FSBL, or a binary by its plan.
+  void transfer(std::uint8_t phase, const image::LayoutEntry* entry, PartitionReport& rec);
 
   Device& device_;
   std::filesystem::path layout_file_;
   FlashOptions options_;
   image::FlashLayout layout_;
   Bytes layout_bytes_;
-  std::vector<std::pair<std::filesystem::path, Bytes>> files_;
+  std::map<std::filesystem::path, BinaryFile> files_;
+  std::map<std::uint8_t, WritePlan> plans_;  // partitions sent in part (block map, holes)
   std::map<std::filesystem::path, std::string> shas_;
   FlashReport report_;
   std::string stage_;

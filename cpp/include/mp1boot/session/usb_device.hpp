@@ -45,6 +45,13 @@ class UsbDevice : public Device {
   std::uint16_t get_id() override;
   PhaseInfo get_phase() override;
   void do_download(ByteView data, const DownloadOptions& options) override;
+  void download_stream(const DataReader& reader, std::uint64_t size, const DownloadOptions& options) override;
+  bool can_write_extents() const override;
+  void write_extents(const DataReader& reader, const std::vector<Extent>& extents,
+                     const DownloadOptions& options) override;
+  /// The virtual alt's command (PROTOCOL.md 3.6): [phase, BE32 offset]: for the current phase it
+  /// sets U-Boot's write/read offset, for another partition it makes that one current.
+  void set_phase_offset(std::uint8_t phase, std::uint32_t offset);
   /// 0xFFFFFFFF: finish the current phase the USB way: act on a pending hand-over (DETACH and
   /// reconnect when the device asks for it). Other addresses are not available over DFU here.
   void start(std::uint32_t address) override;
@@ -74,7 +81,13 @@ class UsbDevice : public Device {
   /// Continues on the board's new enumeration with a fresh engine.
   void adopt(std::unique_ptr<transport::UsbControlPort> next);
   /// Runs the engine through session::drive_dfu with the device's hooks and clock.
-  dfu::Done run(const std::function<void(const dfu::Event&)>& on_event = {});
+  dfu::Done run(const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr);
+  /// One DFU download: `begin` starts the engine's request; progress reports `base` + bytes of
+  /// this transfer against `total`.
+  void run_download(const DownloadOptions& options, const std::function<void(std::uint32_t transfer_size)>& begin,
+                    const DataReader* reader, std::uint64_t base, std::uint64_t total, ProgressThrottle& progress);
+  /// U-Boot keeps the last offset command's offset for the next partition: set it back to 0.
+  void reset_offset_for(std::uint8_t phase);
 
   std::unique_ptr<transport::UsbControlPort> port_;
   Reopen reopen_;
@@ -84,6 +97,7 @@ class UsbDevice : public Device {
   std::uint8_t last_phase_ = 0;
   bool phase_known_ = false;  // last_phase_ was reported or sent (errors then name it)
   std::uint8_t downloaded_phase_ = 0;  // phase of the last download (which stage a detach leaves)
+  bool offset_set_ = false;  // U-Boot's stored offset is not 0 (extents were written)
 };
 
 }  // namespace mp1boot::session

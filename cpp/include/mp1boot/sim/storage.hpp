@@ -3,7 +3,7 @@
 // look at exactly what a flashing session wrote: DIR/mmc0.img (SD card), DIR/mmc1.img with
 // DIR/mmc1-boot1.img and DIR/mmc1-boot2.img (eMMC user area and hardware boot partitions),
 // DIR/nor0.img, DIR/nand0.img, DIR/spi-nand0.img. Files are sparse (sized with ftruncate, written
-// at offsets), so a 4 GiB card costs only what was written. The DDR ("ram") is an in-memory page
+// at offsets; whole 4 KiB pages of zeros become holes), so a 4 GiB card costs only its data. The DDR ("ram") is an in-memory page
 // map addressed by bus address (RAM targets of a flash layout, PROTOCOL.md 5.5, and U-Boot's
 // flash-layout buffer). Used by the U-Boot stm32prog model (uboot_uart.hpp); the device names are
 // the flash-layout IP names (PROTOCOL.md 5.2). A new image reads as zeros, MTD devices included

@@ -55,6 +55,10 @@ class UartBoard : public transport::BytePeer {
   /// or a timeout inside a command. nullopt when the device only waits for bytes.
   std::optional<Clock::time_point> next_deadline() const override;
 
+  /// The reset button: the board starts again in the boot ROM, waiting for its synchronisation
+  /// byte; whatever it was doing (an interrupted download) is forgotten.
+  void reset();
+
   /// "rom", "tf-a", "booted", "halted" (and "u-boot" once such a stage is plugged in).
   std::string stage() const;
   /// Phase the current stage would report to Get Phase (0xFE booted, 0xFF halted).

@@ -111,6 +111,12 @@ struct UbootOptions {
   /// DFU buffer (CONFIG_SYS_DFU_DATA_BUF_SIZE): data reaches the medium when it is full and at
   /// Start. Small values make write faults surface during Download instead of at Start.
   std::uint32_t dfu_buffer_size = 8u * 1024u * 1024u;
+  /// Modelled medium write speed (USB: the DNLOAD completion that fills the DFU buffer holds the
+  /// request while the buffer is written, PROTOCOL.md 3.11). 0: instant.
+  std::uint64_t medium_bytes_per_second = 0;
+  /// USB: extra time of the deferred flush after each manifestation (the GETSTATUS that follows
+  /// MANIFEST blocks until it ends; seconds for a large UBI volume).
+  std::chrono::milliseconds flush_time{0};
   /// Write a GPT for a full MMC update ("gpt write"); false: partitions are only written.
   bool create_gpt = true;
   /// MTD partition tables of the board (device tree), by IP ("nor0"): a layout must match them.
@@ -217,6 +223,8 @@ class UbootProgrammer {
   const std::optional<UbootLayout>& layout() const { return layout_; }
   /// The first error message ("" while none).
   const std::string& error() const { return error_; }
+  /// Bytes written to the media so far (drives the USB stage's time model).
+  std::uint64_t medium_bytes() const { return medium_bytes_; }
   UbootHardware& hardware() { return *hw_; }
   const UbootOptions& options() const { return options_; }
 
@@ -277,7 +285,8 @@ class UbootProgrammer {
   std::array<std::uint8_t, uboot_pmic_size> pmic_part_{};
   std::uint64_t uimage_ = 0, dtb_ = 0, initrd_ = 0, initrd_size_ = 0;
   std::uint64_t script_ = 0;
-  bool usb_partitions_run_ = false;   ///< USB: the layout gadget run is over (stm32prog_usb_loop)
+  bool usb_partitions_run_ = false;
+  std::uint64_t medium_bytes_ = 0;   ///< USB: the layout gadget run is over (stm32prog_usb_loop)
 };
 
 }  // namespace mp1boot::sim

@@ -22,6 +22,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/dfu/wire.hpp"
 #include "mp1boot/sim/uboot_uart_service.hpp"
@@ -115,6 +117,13 @@ struct UsbBoardOptions {
   std::chrono::microseconds uboot_block_time{0};
   /// Faults to inject (transfer failures and stalls, drop-out, reset, no re-enumeration, status).
   UsbFaultPlan faults;
+  /// U-Boot partition downloads up to this size are kept for received_images() and the records;
+  /// larger ones only reach the storage images (the board's memory stays bounded whatever the
+  /// image size) and are logged with their size.
+  std::uint64_t record_limit = 1u << 20;
+  /// At most this many transfers are logged (log(), exchange_json()); later ones are counted only,
+  /// so that a multi-GiB download does not fill memory. Events are always logged.
+  std::size_t log_limit = 20000;
   /// When set: DIR/phase-0xnn.bin (lower-case hex, as the UART recorder) for every completed download and DIR/usb-exchange.json (see
   /// UsbBoard::exchange_json), written after every stage change and by write_records().
   std::string record_dir;
@@ -131,7 +140,7 @@ class UsbBoard final : public transport::UsbPeer {
   struct LogEntry {
     std::uint64_t n = 0;         ///< transfer counter (events share the counter of their transfer)
     std::string stage;           ///< stage that handled it
-    std::string text;            ///< JSON object text, see exchange_json()
+    std::string text;            ///< JSON object text (nlohmann::ordered_json), see exchange_json()
   };
 
   /// @throws UsageError when options.soc is null.
@@ -199,7 +208,7 @@ class UsbBoard final : public transport::UsbPeer {
 
   /// Completed downloads by phase id, as received (header included); later ones replace earlier.
   const std::map<std::uint8_t, Bytes>& received_images() const { return images_; }
-  /// Every transfer and event so far.
+  /// Transfers (the first options.log_limit) and every event so far.
   const std::vector<LogEntry>& log() const { return log_; }
   /// The log as a JSON list: transfers
   ///   {"n": 7, "stage": "rom", "setup": "a1 03 0000 0000 0006", "out": 0, "reply": "ok", "in": "00 01 00 00 04 00"}
@@ -221,7 +230,7 @@ class UsbBoard final : public transport::UsbPeer {
   void apply_transition();
   void enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enumeration);
   void log_transfer(const usb::SetupPacket& setup, ByteView out, const Reply& reply);
-  void log_event(std::string json_fields);
+  void log_event(const nlohmann::ordered_json& fields);
   void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note);
 
   UsbBoardOptions options_;
@@ -234,6 +243,7 @@ class UsbBoard final : public transport::UsbPeer {
   std::uint8_t configuration_ = 1;
   std::map<std::uint8_t, Bytes> images_;
   std::vector<LogEntry> log_;
+  std::size_t logged_transfers_ = 0;
   std::uint64_t transfers_ = 0;
   /// Applies the fault plan to one request; a reply when a fault answers it instead of the device.
   std::optional<Reply> inject_fault(const usb::SetupPacket& setup, ByteView out_data);

@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+// session::plan_flash: what a flash run would send to this board, in the order the device will ask
+// for it, with sizes and an ETA from the link's payload rate (UART: the protocol bound at the line
+// rate; USB: the stage rates of FIELD.md). Nothing is sent but Get ID.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "mp1boot/image/flash_layout.hpp"
+#include "mp1boot/session/device.hpp"
+
+namespace mp1boot::session {
+
+struct PlanStep {
+  std::uint8_t phase = 0;
+  std::string name;          ///< partition name, "flash layout" for 0x00
+  std::string device;        ///< the line's IP ("none", "mmc0"), "ram" for the layout itself
+  std::string file;
+  std::uint64_t bytes = 0;   ///< size of the file (0 when it cannot be read)
+  double eta_seconds = 0;
+};
+
+struct FlashPlan {
+  std::string layout, transport, link, soc;
+  std::vector<PlanStep> steps;
+  double eta_seconds = 0;    ///< transfer time only (no flash erase/write time)
+  /// {"layout", "transport", "link", "soc", "steps": [{phase, name, file, bytes, eta_seconds, device}], "eta_seconds"}
+  nlohmann::json json() const;
+};
+
+/// Payload bytes per second the ETA assumes for `phase` on this link: UART 256 payload bytes per
+/// 268 on the wire at 11 bits a byte (`baud`); USB 200 kB/s into the ROM, 640 kB/s into TF-A,
+/// 2 MB/s to U-Boot stm32prog (FIELD.md).
+double eta_rate(const std::string& link, double baud, std::uint8_t phase);
+
+/// Checks the layout (and its binaries) like flash() does, reads the board's id, and plans.
+/// @throws LayoutError for a bad layout (nothing sent); the device's errors for Get ID.
+FlashPlan plan_flash(Device& device, const std::filesystem::path& layout, const image::ParseOptions& parse = {});
+
+}  // namespace mp1boot::session

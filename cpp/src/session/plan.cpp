@@ -1,0 +1,56 @@
+// SPDX-License-Identifier: MIT
+// The plan of a flash run (see plan.hpp).
+#include "mp1boot/session/plan.hpp"
+
+#include <cstdlib>
+#include <system_error>
+
+#include "mp1boot/error.hpp"
+
+namespace mp1boot::session {
+
+nlohmann::json FlashPlan::json() const {
+  nlohmann::json rows = nlohmann::json::array();
+  for (const auto& s : steps)
+    rows.push_back({{"phase", s.phase}, {"name", s.name}, {"file", s.file}, {"bytes", s.bytes},
+                    {"eta_seconds", s.eta_seconds}, {"device", s.device}});
+  return {{"layout", layout}, {"transport", transport}, {"link", link}, {"soc", soc}, {"steps", rows},
+          {"eta_seconds", eta_seconds}};
+}
+
+double eta_rate(const std::string& link, double baud, std::uint8_t phase) {
+  if (link == "uart") return baud / 11 * 256 / 268;
+  if (phase == 0x01) return 200'000;
+  if (phase == 0x02 || phase == 0x03) return 640'000;
+  return 2'000'000;
+}
+
+FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, const image::ParseOptions& parse) {
+  const image::FlashLayout layout = image::load_layout(layout_file, parse);
+  image::CheckOptions check;
+  check.check_binaries = true;
+  image::require_ok(layout, image::check_layout(layout, check));
+  FlashPlan plan;
+  plan.layout = layout_file.string();
+  plan.transport = device.describe();
+  plan.link = device.link();
+  plan.soc = device_id_name(device.get_id());
+  const LinkInfo info = device.link_info();
+  const double baud = info.speed.empty() ? 115200.0 : std::atof(info.speed.c_str());  // "115200 baud"
+  for (const auto& step : image::programming_order(layout)) {
+    PlanStep s;
+    s.phase = static_cast<std::uint8_t>(step.phase);
+    s.name = step.entry ? step.entry->name : "flash layout";
+    s.device = step.entry ? step.entry->ip : "ram";
+    s.file = step.entry ? step.entry->binary_path.string() : layout_file.string();
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(s.file, ec);
+    s.bytes = ec ? 0 : size;
+    s.eta_seconds = double(s.bytes) / eta_rate(plan.link, baud > 0 ? baud : 115200.0, s.phase);
+    plan.eta_seconds += s.eta_seconds;
+    plan.steps.push_back(std::move(s));
+  }
+  return plan;
+}
+
+}  // namespace mp1boot::session
