@@ -46,8 +46,36 @@ TEST(DriveClock, ThirtySecondReconnectTimeoutEndsInMilliseconds) {
     FAIL() << "no error";
   } catch (const TimeoutError& e) {
     EXPECT_NE(std::string(e.what()).find("within 30000 ms"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("after the tf-a stage"), std::string::npos) << e.what();
   }
   EXPECT_LT(steady_clock::now() - started, std::chrono::seconds(2));
+}
+
+TEST(DriveClock, RealtimeKeepsTheRomPollTimeoutsReal) {
+  // 9 blocks of FSBL, each waiting at least one bwPollTimeout of 40 ms on the real clock.
+  auto dev = session::connect("sim:stm32mp157?link=usb&realtime=1&rom_poll_ms=40");
+  const auto started = steady_clock::now();
+  dev->boot(fsbl_mp15(), "tf-a.stm32", {});
+  EXPECT_GE(steady_clock::now() - started, 9 * std::chrono::milliseconds(40));
+  EXPECT_EQ(dev->get_phase().phase, 0x03);
+}
+
+TEST(DriveClock, RealtimeKeepsTheReconnectTimeoutReal) {
+  Rig rig("drive-clock-realtime-reconnect");
+  auto dev = rig.connect("&link=usb&realtime=1&no_reenumerate_after=tf-a&reconnect_ms=1000,300,1000");
+  std::chrono::steady_clock::time_point started;
+  dev->set_hooks(session::DriveHooks{.trace = [&](char, ByteView, std::string_view note) {
+    if (note.find("waiting for") != std::string_view::npos) started = steady_clock::now();
+  }});
+  try {
+    session::flash(*dev, rig.dir / "flash.tsv");
+    FAIL() << "no error";
+  } catch (const TimeoutError& e) {
+    EXPECT_NE(std::string(e.what()).find("within 300 ms"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("after the tf-a stage"), std::string::npos) << e.what();
+  }
+  ASSERT_NE(started, std::chrono::steady_clock::time_point{});
+  EXPECT_GE(steady_clock::now() - started, std::chrono::milliseconds(300));
 }
 
 }  // namespace
