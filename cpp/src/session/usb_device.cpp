@@ -29,15 +29,13 @@ std::uint16_t UsbDevice::get_id() {
   return info.device_id;
 }
 
-PhaseInfo UsbDevice::get_phase() {
-  if (left_) reconnect();
+void UsbDevice::run_request(const std::function<void(dfu::Engine&)>& begin) {
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
-  const auto alts = port_->alt_settings();
-  engine_.get_phase(alts);
   try {
+    begin(engine_);
     run();
   } catch (Error& e) {
-    // Which phase the board was in when asking failed: the last one it reported or was sent.
+    // Which phase the board was in when the request failed: the last one it reported or was sent.
     if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
     engine_ = dfu::Engine(options_.dfu);
     throw;
@@ -45,6 +43,11 @@ PhaseInfo UsbDevice::get_phase() {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
+}
+
+PhaseInfo UsbDevice::get_phase() {
+  if (left_) reconnect();
+  run_request([&](dfu::Engine& engine) { engine.get_phase(port_->alt_settings()); });
   const PhaseInfo& p = *engine_.phase_info();
   last_phase_ = p.phase;
   phase_known_ = true;
@@ -172,15 +175,7 @@ void UsbDevice::write_extents(const DataReader& reader, const std::vector<Extent
 }
 
 void UsbDevice::detach_and_reconnect() {
-  if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
-  engine_.detach();
-  try {
-    run();
-  } catch (Error& e) {
-    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
-    engine_ = dfu::Engine(options_.dfu);
-    throw;
-  }
+  run_request([](dfu::Engine& engine) { engine.detach(); });
   reconnect();
 }
 

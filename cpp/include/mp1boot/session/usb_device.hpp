@@ -82,6 +82,9 @@ class UsbDevice : public Device {
   void adopt(std::unique_ptr<transport::UsbControlPort> next);
   /// Runs the engine through session::drive_dfu with the device's hooks and clock.
   dfu::Done run(const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr);
+  /// A request without data (Get Phase, DETACH): a settled engine, `begin` starts the request, the
+  /// loop runs it. On failure the error names the last phase known and the engine starts afresh.
+  void run_request(const std::function<void(dfu::Engine&)>& begin);
   /// One DFU download: `begin` starts the engine's request; progress reports `base` + bytes of
   /// this transfer against `total`.
   void run_download(const DownloadOptions& options, const std::function<void(std::uint32_t transfer_size)>& begin,
