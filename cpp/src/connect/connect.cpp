@@ -88,7 +88,7 @@ std::unique_ptr<Device> connect_sim_usb(const sim::BoardConfig& config, UsbDevic
   auto port = std::make_unique<transport::PeerUsbPort>(board, so);
   UsbDevice::Reopen reopen = [board, so](const usb::Identity&, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
-    return transport::wait_for_peer_device(board, timeout, cancel, so);
+    return transport::wait_for_peer_device(board, {.timeout = timeout, .cancel = cancel}, so);
   };
   return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }

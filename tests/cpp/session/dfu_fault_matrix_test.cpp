@@ -40,7 +40,7 @@ Outcome flash_with(const Rig& rig, const sim::UsbFaultPlan& faults) {
   auto board = std::make_shared<sim::UsbBoard>(bo);
   session::UsbDevice::Reopen reopen = [board](const usb::Identity&, std::chrono::milliseconds timeout,
                                               const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
-    return transport::wait_for_peer_device(board, timeout, cancel);
+    return transport::wait_for_peer_device(board, {.timeout = timeout, .cancel = cancel});
   };
   session::UsbDevice dev(std::make_unique<transport::PeerUsbPort>(board), reopen, {});
   session::FlashOptions o;
