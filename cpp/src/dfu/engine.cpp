@@ -138,13 +138,14 @@ void Engine::supply(ByteView window) {
   });
 }
 
-void Engine::upload(std::uint8_t alt, std::uint32_t transfer_size, std::uint64_t max_length) {
+void Engine::upload(std::uint8_t alt, std::uint32_t transfer_size, std::uint64_t max_length, UploadKeep keep) {
   guarded([&] {
     require_ready();
     if (transfer_size == 0) fail_usage(errc::usage, "transfer size 0 for the upload of alt " + std::to_string(alt));
     if (max_length == 0) fail_usage(errc::usage, "upload of alt " + std::to_string(alt) + " with max_length 0");
     begin(Mode::upload);
     uploaded_.clear();
+    keep_ = keep;
     block_size_ = block_size_for(transfer_size);
     max_length_ = max_length;
     total_ = max_length == UINT64_MAX ? 0 : max_length;
@@ -452,23 +453,25 @@ void Engine::manifest_done(bool device_left, bool reset_required) {
 // ---- upload and Get Phase -----------------------------------------------------------------------
 
 void Engine::send_upload() {
-  const std::uint64_t remaining = max_length_ - uploaded_.size();
+  const std::uint64_t remaining = max_length_ - acked_;
   requested_ = static_cast<std::uint16_t>(std::min<std::uint64_t>(block_size_, remaining));
   request_in(Request::upload, static_cast<std::uint16_t>(block_ & 0xFFFF), requested_, options_.request_timeout,
              Step::upload_in);
 }
 
 void Engine::on_upload_data(ByteView data) {
+  if (keep_ == UploadKeep::last_block) uploaded_.clear();
+  const std::size_t at = uploaded_.size();
   uploaded_.insert(uploaded_.end(), data.begin(), data.end());
-  acked_ = uploaded_.size();
-  events_.push_back(BlockUploaded{block_, acked_});
+  acked_ += data.size();
+  events_.push_back(BlockUploaded{block_, acked_, ByteView(uploaded_).subspan(at)});
   ++block_;
   if (data.size() < requested_) {
     apply(HostEvent::upload_short);
     finish();
   } else {
     apply(HostEvent::upload_full);
-    if (uploaded_.size() >= max_length_)
+    if (acked_ >= max_length_)
       request_out(Request::abort, 0, {}, options_.request_timeout, Step::upload_abort);
     else
       send_upload();

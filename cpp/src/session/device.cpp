@@ -96,4 +96,11 @@ BootResult Device::boot(ByteView image_bytes, std::string_view name, ProgressFn 
   return r;
 }
 
+Bytes Device::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) {
+  Bytes out;
+  read_stream(phase, length, [&](std::uint64_t, ByteView data) { out.insert(out.end(), data.begin(), data.end()); },
+              progress);
+  return out;
+}
+
 }  // namespace mp1boot::session

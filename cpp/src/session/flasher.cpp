@@ -589,55 +589,52 @@ void Flasher::verify() {
         q.partition = rec.name;
         options_.progress(q);
       };
+    // The read-back streams through a comparison with the file: memory does not grow with the
+    // partition. With a block map only the mapped ranges are compared (the rest of the medium
+    // holds whatever was there); the read stops at the end of the last range.
+    const BinaryFile& file = file_of(*entry);
     auto plan = plans_.find(rec.phase);
-    if (plan != plans_.end() && !rec.bmap.empty()) {
-      // Sent in part: only the mapped ranges are compared (the rest of the medium holds whatever
-      // was there). The read stops at the end of the last range.
-      const auto& ranges = plan->second.ranges;
-      const std::uint64_t end = ranges.empty() ? 0 : ranges.back().end();
-      const Bytes back = end ? device_.read_back(rec.phase, end, progress) : Bytes{};
-      const BinaryFile& file = file_of(*entry);
-      std::optional<std::uint64_t> first_bad;
-      Bytes want;
-      for (const auto& r : ranges) {
-        if (back.size() < r.end()) {
-          first_bad = std::min<std::uint64_t>(back.size(), r.offset);
-          break;
+    const bool mapped = plan != plans_.end() && !rec.bmap.empty();
+    const std::vector<image::ByteRange> whole{image::ByteRange{0, file.size()}};
+    const auto& ranges = mapped ? plan->second.ranges : whole;
+    const std::uint64_t end = ranges.empty() ? 0 : ranges.back().end();
+    std::optional<std::uint64_t> first_bad;
+    std::uint64_t received = 0;
+    std::size_t next_range = 0;
+    Sha256 sha;
+    Bytes want;
+    auto compare = [&](std::uint64_t at, ByteView data) {
+      if (!mapped) sha.update(data);
+      received = at + data.size();
+      while (!first_bad && next_range < ranges.size() && ranges[next_range].offset < received) {
+        const auto& r = ranges[next_range];
+        const std::uint64_t lo = std::max(r.offset, at);
+        const std::uint64_t hi = std::min(r.end(), received);
+        if (lo < hi) {
+          want.resize(static_cast<std::size_t>(hi - lo));
+          file.read(lo, want);
+          const auto got = data.subspan(static_cast<std::size_t>(lo - at), want.size());
+          auto m = std::mismatch(want.begin(), want.end(), got.begin());
+          if (m.first != want.end()) first_bad = lo + static_cast<std::uint64_t>(m.first - want.begin());
         }
-        want.resize(static_cast<std::size_t>(r.length));
-        file.read(r.offset, want);
-        auto from = back.begin() + static_cast<std::ptrdiff_t>(r.offset);
-        auto m = std::mismatch(want.begin(), want.end(), from);
-        if (m.first != want.end()) {
-          first_bad = r.offset + static_cast<std::uint64_t>(m.first - want.begin());
-          break;
-        }
+        if (r.end() > received) break;  // the rest of this range comes with the next chunk
+        ++next_range;
       }
-      rec.verified = first_bad ? "mismatch" : "ok";
-      if (first_bad) {
-        char where[64];
-        std::snprintf(where, sizeof where, "0x%llx", static_cast<unsigned long long>(*first_bad));
-        bad.push_back(rec.name + " (" + hex8(rec.phase) + ", " + rec.ip + ", layout line " +
-                      std::to_string(rec.layout_line) + ") mapped range differs at offset " + where);
-      }
-      if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::partition_verified, stage_, &rec});
-      continue;
-    }
-    const Bytes data = image::read_file(entry->binary_path);
-    Bytes back = device_.read_back(rec.phase, data.size(), progress);
-    rec.readback_sha256 = sha256_hex(back);
-    rec.verified = rec.readback_sha256 == rec.sha256 ? "ok" : "mismatch";
-    if (rec.verified != "ok") {
-      const std::size_t n = std::min(back.size(), data.size());
-      const auto at = static_cast<std::size_t>(std::mismatch(back.begin(), back.begin() + static_cast<std::ptrdiff_t>(n),
-                                                             data.begin()).first - back.begin());
+    };
+    if (end) device_.read_stream(rec.phase, end, compare, progress);
+    std::string what;
+    if (!first_bad && received < end) {
+      what = "short read: " + std::to_string(received) + " of " + std::to_string(end) + " bytes";
+    } else if (first_bad) {
       char where[64];
-      std::snprintf(where, sizeof where, " at offset 0x%zx", at);
-      bad.push_back(rec.name + " (" + hex8(rec.phase) + ", " + rec.ip + ", layout line " +
-                    std::to_string(rec.layout_line) + ")" +
-                    (back.size() < data.size() ? " short read: " + std::to_string(back.size()) + " bytes"
-                                               : std::string(" first difference") + where));
+      std::snprintf(where, sizeof where, "0x%llx", static_cast<unsigned long long>(*first_bad));
+      what = (mapped ? "mapped range differs at offset " : "first difference at offset ") + std::string(where);
     }
+    if (!mapped) rec.readback_sha256 = hex_string(sha.finish());
+    rec.verified = what.empty() ? "ok" : "mismatch";
+    if (!what.empty())
+      bad.push_back(rec.name + " (" + hex8(rec.phase) + ", " + rec.ip + ", layout line " +
+                    std::to_string(rec.layout_line) + ") " + what);
     if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::partition_verified, stage_, &rec});
   }
   if (!bad.empty()) {

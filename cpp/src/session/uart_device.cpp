@@ -64,28 +64,38 @@ Bytes UartDevice::read_memory(std::uint32_t address, std::size_t length) {
   return out;
 }
 
-Bytes UartDevice::read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length, const ProgressFn& progress_fn) {
+void UartDevice::read_range(std::uint8_t id, std::uint64_t offset, std::uint64_t length, const DataSink& sink,
+                            const ProgressFn& progress_fn) {
+  if (offset + length > 0x100000000ull)
+    throw UsageError(errc::unsupported, "Read Partition offsets are 32-bit: cannot read up to byte " +
+                                            std::to_string(offset + length) + " over UART",
+                     ErrorContext{.operation = "read_partition", .phase = id, .transport = describe()});
   ProgressThrottle progress(progress_fn, Progress{"read", id, "", 0, length});
   progress.update(0, length);
+  std::uint64_t done = 0;
+  while (done < length) {
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(uart::max_packet, length - done));
+    run([&](uart::Engine& e) { e.read_partition(id, static_cast<std::uint32_t>(offset + done), n); }, hooks_,
+        ErrorContext{.operation = "read_partition", .phase = id, .bytes_sent = done, .bytes_total = length});
+    if (engine_.data().empty())
+      throw ProtocolError(errc::unexpected_byte, "Read Partition returned no data at offset " + std::to_string(offset + done),
+                          ErrorContext{.operation = "read_partition", .phase = id, .transport = describe()});
+    sink(offset + done, engine_.data());
+    done += engine_.data().size();
+    progress.update(done, length);
+  }
+}
+
+Bytes UartDevice::read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length, const ProgressFn& progress) {
   Bytes out;
   out.reserve(length);
-  while (out.size() < length) {
-    const std::size_t n = std::min(uart::max_packet, length - out.size());
-    const auto at = static_cast<std::uint32_t>(offset + out.size());
-    run([&](uart::Engine& e) { e.read_partition(id, at, n); }, hooks_,
-        ErrorContext{.operation = "read_partition", .phase = id, .bytes_sent = out.size(), .bytes_total = length});
-    out.insert(out.end(), engine_.data().begin(), engine_.data().end());
-    progress.update(out.size(), length);
-  }
+  read_range(id, offset, length, [&](std::uint64_t, ByteView data) { out.insert(out.end(), data.begin(), data.end()); },
+             progress);
   return out;
 }
 
-Bytes UartDevice::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) {
-  if (length > 0xFFFFFFFFull)
-    throw UsageError(errc::unsupported, "Read Partition offsets are 32-bit: cannot read " + std::to_string(length) +
-                                            " bytes over UART",
-                     ErrorContext{.operation = "read_partition", .phase = phase, .transport = describe()});
-  return read_partition(phase, 0, static_cast<std::size_t>(length), progress);
+void UartDevice::read_stream(std::uint8_t phase, std::uint64_t length, const DataSink& sink, const ProgressFn& progress) {
+  read_range(phase, 0, length, sink, progress);
 }
 
 bool UartDevice::reset_detected(std::chrono::milliseconds wait) {

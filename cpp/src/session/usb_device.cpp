@@ -256,7 +256,8 @@ void UsbDevice::start(std::uint32_t address) {
   if (p.detach_requested) detach_and_reconnect();
 }
 
-Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress_fn) {
+void UsbDevice::read_stream(std::uint8_t phase, std::uint64_t length, const DataSink& sink,
+                            const ProgressFn& progress_fn) {
   if (left_) reconnect();
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   const auto alts = port_->alt_settings();
@@ -268,19 +269,20 @@ Bytes UsbDevice::read_back(std::uint8_t phase, std::uint64_t length, const Progr
   ProgressThrottle progress(progress_fn, Progress{"read", phase, "", 0, length});
   progress.update(0, length);
   const auto id = port_->identity();
-  engine_.upload(alt->number, id.transfer_size ? id.transfer_size : 1024, length);
+  engine_.upload(alt->number, id.transfer_size ? id.transfer_size : 1024, length, dfu::UploadKeep::last_block);
   try {
     run([&](const dfu::Event& ev) {
-      if (auto* b = std::get_if<dfu::BlockUploaded>(&ev)) progress.update(std::min(b->bytes_done, length), length);
+      auto* b = std::get_if<dfu::BlockUploaded>(&ev);
+      if (!b) return;
+      const std::uint64_t at = b->bytes_done - b->data.size();
+      if (at < length) sink(at, b->data.first(static_cast<std::size_t>(std::min<std::uint64_t>(b->data.size(), length - at))));
+      progress.update(std::min(b->bytes_done, length), length);
     });
   } catch (Error& e) {
     e.add_context(ErrorContext{.phase = phase, .bytes_total = length});
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
-  Bytes out = engine_.uploaded();
-  if (out.size() > length) out.resize(static_cast<std::size_t>(length));
-  return out;
 }
 
 bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {

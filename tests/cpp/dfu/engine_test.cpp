@@ -62,6 +62,7 @@ struct Driver {
   std::vector<Event> events;
   std::vector<Action> actions;
   Bytes sent;  // concatenated DNLOAD payloads
+  Bytes received;  // concatenated BlockUploaded data, copied when each event arrives
 
   Done run() {
     for (int guard = 0; guard < 1'000'000; ++guard) {
@@ -86,7 +87,10 @@ struct Driver {
           case Answer::timeout: engine.on_timeout(); break;
         }
       }
-      while (auto e = engine.next_event()) events.push_back(*e);
+      while (auto e = engine.next_event()) {
+        if (auto* b = std::get_if<BlockUploaded>(&*e)) received.insert(received.end(), b->data.begin(), b->data.end());
+        events.push_back(*e);
+      }
     }
     throw std::runtime_error("engine did not finish");
   }
@@ -365,6 +369,31 @@ TEST(DfuEngine, UploadUntilAShortBlock) {
   EXPECT_EQ(e.uploaded().size(), 8292u);
   EXPECT_EQ(d.events_of<BlockUploaded>().back().bytes_done, 8292u);
   EXPECT_EQ(e.device_state(), State::dfu_idle);
+}
+
+TEST(DfuEngine, UploadEventsCarryEachBlockAndLastBlockKeepsOnlyTheLatest) {
+  Bytes b0 = pattern(4096), b1 = pattern(4096), b2 = pattern(100);
+  for (auto& x : b1) x ^= 0xFF;
+  Bytes all = b0;
+  all.insert(all.end(), b1.begin(), b1.end());
+  all.insert(all.end(), b2.begin(), b2.end());
+  for (UploadKeep keep : {UploadKeep::all, UploadKeep::last_block}) {
+    Engine e;
+    e.upload(2, 4096, UINT64_MAX, keep);
+    Driver d{e, {ok(), status(State::dfu_idle), data(b0), data(b1), data(b2)}};
+    d.run();
+    EXPECT_EQ(d.received, all);
+    EXPECT_EQ(d.events_of<BlockUploaded>().back().bytes_done, 8292u);
+    EXPECT_EQ(e.uploaded(), keep == UploadKeep::all ? all : b2);
+  }
+  // With a maximum length, the count (not the kept bytes) decides when to abort.
+  Engine e;
+  e.upload(4, 4096, 6000, UploadKeep::last_block);
+  Driver d{e, {ok(), status(State::dfu_idle), data(pattern(4096)), data(pattern(1904)), ok()}};
+  d.run();
+  EXPECT_EQ(d.log.at(d.log.size() - 2), abort_req);
+  EXPECT_EQ(d.received.size(), 6000u);
+  EXPECT_EQ(e.uploaded().size(), 1904u);
 }
 
 TEST(DfuEngine, UploadStopsAtMaxLengthWithAbort) {

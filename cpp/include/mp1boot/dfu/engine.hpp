@@ -198,10 +198,14 @@ struct Manifested {
 struct PhaseReported {
   PhaseInfo info;
 };
+/// What upload() keeps in uploaded().
+enum class UploadKeep : std::uint8_t { all, last_block };
+
 /// An upload block arrived.
 struct BlockUploaded {
   std::uint32_t block;
   std::uint64_t bytes_done;
+  ByteView data;  ///< this block's bytes; valid until the next input to the engine
 };
 /// DFU_DETACH was accepted (or the device left while receiving it).
 struct Detached {};
@@ -296,8 +300,11 @@ class Engine {
   /// dfuERROR), DFU_UPLOAD blocks 0, 1, ... of `transfer_size` until a short block. If
   /// `max_length` bytes arrive before a short block the engine sends DFU_ABORT (U-Boot then keeps
   /// its back-end transaction open, PROTOCOL.md 3.10: pass the partition size or more).
-  /// Result: uploaded(); events BlockUploaded.
-  void upload(std::uint8_t alt, std::uint32_t transfer_size, std::uint64_t max_length = UINT64_MAX);
+  /// Result: uploaded() (with UploadKeep::all) and events BlockUploaded carrying each block.
+  /// UploadKeep::last_block keeps only the latest block, so memory stays bounded whatever the
+  /// length: the caller consumes BlockUploaded::data as it arrives.
+  void upload(std::uint8_t alt, std::uint32_t transfer_size, std::uint64_t max_length = UINT64_MAX,
+              UploadKeep keep = UploadKeep::all);
 
   /// As download(), for an image of `total` bytes that the engine does not hold: before each
   /// block outside the last supplied window it asks for data with NeedData (memory stays bounded
@@ -357,7 +364,7 @@ class Engine {
   const std::optional<StatusReply>& last_status() const noexcept { return last_status_; }
   /// The last Get Phase reply.
   const std::optional<PhaseInfo>& phase_info() const noexcept { return phase_info_; }
-  /// Bytes read by the last upload().
+  /// Bytes read by the last upload() (only its last block with UploadKeep::last_block).
   const Bytes& uploaded() const noexcept { return uploaded_; }
   /// The alt selected by the last get_phase()/download()/upload().
   std::optional<std::uint8_t> selected_alt() const noexcept { return alt_; }
@@ -449,6 +456,7 @@ class Engine {
   // results
   std::optional<PhaseInfo> phase_info_;
   Bytes uploaded_;
+  UploadKeep keep_ = UploadKeep::all;
 };
 
 }  // namespace mp1boot::dfu

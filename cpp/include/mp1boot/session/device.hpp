@@ -5,6 +5,7 @@
 #pragma once
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -58,6 +59,10 @@ struct BootResult {
   std::string image;            ///< name of the image
 };
 
+/// Receives read-back data in order: its offset inside the partition, then the bytes (valid
+/// during the call only).
+using DataSink = std::function<void(std::uint64_t offset, ByteView data)>;
+
 /// Not thread-safe: one thread drives a device at a time; cancel() may be called from any thread.
 class Device {
  public:
@@ -85,8 +90,14 @@ class Device {
   virtual void start(std::uint32_t address) = 0;
   /// Reads the first `length` bytes of the partition (or virtual partition: OTP 0xF2, PMIC 0xF4)
   /// with this phase id from U-Boot stm32prog: Read Partition on UART, DFU upload on the
-  /// partition's alternate setting on USB. Progress stage "read".
-  virtual Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) = 0;
+  /// partition's alternate setting on USB. The bytes reach `sink` in order, in bounded chunks, so
+  /// memory does not grow with `length`. The read starts at offset 0: setting a read offset
+  /// through the virtual alt would make that partition U-Boot's current phase again
+  /// (PROTOCOL.md 3.6), also after 0xFE. Progress stage "read".
+  virtual void read_stream(std::uint8_t phase, std::uint64_t length, const DataSink& sink,
+                           const ProgressFn& progress) = 0;
+  /// read_stream() collected in memory (OTP, PMIC, small partitions).
+  Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress);
   virtual LinkInfo link_info() const = 0;
   /// After an operation failed on the link: looks (for at most `wait`) whether the board now
   /// answers as the boot ROM, i.e. it reset. Never throws for link errors (false then).

@@ -26,7 +26,8 @@ class UartDevice : public Device {
   Bytes read_memory(std::uint32_t address, std::size_t length);
   /// Any length: split into reads of <= 256 bytes at increasing offsets.
   Bytes read_partition(std::uint8_t id, std::uint32_t offset, std::size_t length, const ProgressFn& progress = {});
-  Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
+  void read_stream(std::uint8_t phase, std::uint64_t length, const DataSink& sink,
+                   const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
   void do_download(ByteView data, const DownloadOptions& options) override;
@@ -46,6 +47,9 @@ class UartDevice : public Device {
   void run(const std::function<void(uart::Engine&)>& request, const DriveHooks& hooks,
            const ErrorContext& context = {});
   void run(const std::function<void(uart::Engine&)>& request) { run(request, hooks_); }
+  /// Read Partition requests of <= 256 bytes from `offset` on, each handed to `sink`.
+  void read_range(std::uint8_t id, std::uint64_t offset, std::uint64_t length, const DataSink& sink,
+                  const ProgressFn& progress);
 
   std::unique_ptr<transport::ByteStream> stream_;
   uart::EngineOptions options_;

@@ -56,7 +56,8 @@ class UsbDevice : public Device {
   /// reconnect when the device asks for it). Other addresses are not available over DFU here.
   void start(std::uint32_t address) override;
   /// DFU upload of the alt carrying `phase`, `length` bytes (then DFU_ABORT if the device has more).
-  Bytes read_back(std::uint8_t phase, std::uint64_t length, const ProgressFn& progress) override;
+  void read_stream(std::uint8_t phase, std::uint64_t length, const DataSink& sink,
+                   const ProgressFn& progress) override;
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
   void close() override;
