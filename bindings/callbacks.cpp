@@ -69,6 +69,18 @@ void CallScope::invoke(const py::object& fn, const std::function<py::object()>& 
   }
 }
 
+bool CallScope::ask(const py::object& fn, const std::string& question) {
+  py::gil_scoped_acquire gil;
+  if (error_) return false;
+  try {
+    return py::bool_(fn(question));
+  } catch (py::error_already_set& e) {
+    e.restore();
+    stash();
+    return false;
+  }
+}
+
 void CallScope::stash() {
   error_.emplace();  // fetches and clears the current Python error
   cancel_.cancel();

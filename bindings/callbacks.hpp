@@ -27,6 +27,9 @@ class CallScope {
   ProgressFn progress_fn();
   /// Calls `fn(make())` with the GIL held; a Python error is stashed (and cancels the call).
   void invoke(const py::object& fn, const std::function<py::object()>& make);
+  /// Calls `fn(question)` with the GIL held and returns its truth; false when it raised (the
+  /// error is re-raised after the run) or after an earlier callback failed.
+  bool ask(const py::object& fn, const std::string& question);
   /// Also cancel when this token trips (a caller running several boards from other threads).
   void watch(const CancelToken* external) { external_ = external; }
 

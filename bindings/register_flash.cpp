@@ -48,6 +48,15 @@ py::object event_dict(const session::FlashEvent& e) {
     d["stage"] = e.stage;
     return std::move(d);
   }
+  if (e.kind == Kind::estimate) {
+    py::dict d;
+    d["event"] = "estimate";
+    d["link"] = e.estimate->link;
+    d["speed"] = e.estimate->speed;
+    d["bytes"] = e.estimate->bytes;
+    d["eta_seconds"] = e.estimate->eta_seconds;
+    return std::move(d);
+  }
   py::dict d = json_loads(nlohmann::json(*e.partition).dump());
   d["event"] = e.kind == Kind::partition_done ? "partition" : "verified";
   return std::move(d);
@@ -64,8 +73,10 @@ void register_flash(py::module_& m) {
                       const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                       bool verify, const std::string& resume, bool resume_any_board, py::object on_event,
                       py::object report_sink, const CancelToken* cancel, const std::string& port, py::object trace,
-                      const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes) {
+                      const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes,
+                      bool yes, py::object confirm) {
     session::FlashOptions o;
+    o.long_run_consent = yes;
     o.bmaps = bmaps;
     o.use_bmaps = !no_bmap;
     o.skip_holes = skip_holes;
@@ -79,6 +90,7 @@ void register_flash(py::module_& m) {
     o.progress = s.progress_fn();
     if (!on_event.is_none())
       o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e); }); };
+    if (!confirm.is_none()) o.confirm = [&](const std::string& question) { return s.ask(confirm, question); };
     session::Flasher flasher(device, layout, o);
     auto text = [&] {
       auto j = flasher.report().json();
@@ -104,32 +116,34 @@ void register_flash(py::module_& m) {
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
                   const std::string& resume, bool resume_any_board, py::object on_event, py::object report_sink,
                   const CancelToken* cancel, py::object trace, const std::map<std::string, std::filesystem::path>& bmaps,
-                  bool no_bmap, bool skip_holes) {
+                  bool no_bmap, bool skip_holes, bool yes, py::object confirm) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
           device = session::connect(port_url);
         }
         return run_flash(*device, layout, defines, progress, boot_only, verify, resume, resume_any_board, on_event,
-                         report_sink, cancel, port_url, trace, bmaps, no_bmap, skip_holes);
+                         report_sink, cancel, port_url, trace, bmaps, no_bmap, skip_holes, yes, confirm);
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
       py::arg("resume") = std::string(), py::arg("resume_any_board") = false, py::arg("on_event") = py::none(),
       py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
       py::arg("bmaps") = std::map<std::string, std::filesystem::path>{}, py::arg("no_bmap") = false,
-      py::arg("skip_holes") = false,
+      py::arg("skip_holes") = false, py::arg("yes") = false, py::arg("confirm") = py::none(),
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict. "
       "bmaps: partition name -> block map file; no_bmap: send everything; skip_holes: send only the data "
-      "ranges of sparse binaries that have no block map.");
+      "ranges of sparse binaries that have no block map. yes: go ahead with a UART run of more than an hour; "
+      "confirm(question) -> bool: asked instead when yes is false.");
 
   m.def(
       "flash_many",
       [](const std::filesystem::path& layout, const std::vector<std::string>& ports,
          const std::map<std::string, std::string>& defines, py::object progress, bool verify, const std::string& resume,
          bool resume_any_board, py::object on_event, CancelToken* cancel,
-         const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes) {
+         const std::map<std::string, std::filesystem::path>& bmaps, bool no_bmap, bool skip_holes, bool yes) {
         session::FlashManyOptions o;
+        o.flash.long_run_consent = yes;
         o.flash.parse.defines = defines;
         o.flash.verify = verify;
         o.flash.resume = parse_resume(resume);
@@ -183,7 +197,7 @@ void register_flash(py::module_& m) {
       py::arg("progress") = py::none(), py::arg("verify") = false, py::arg("resume") = std::string(),
       py::arg("resume_any_board") = false, py::arg("on_event") = py::none(), py::arg("cancel") = nullptr,
       py::arg("bmaps") = std::map<std::string, std::filesystem::path>{}, py::arg("no_bmap") = false,
-      py::arg("skip_holes") = false,
+      py::arg("skip_holes") = false, py::arg("yes") = false,
       "Flashes a layout onto every port in parallel (session::flash_many); returns {tool_version, result, "
       "boards: {board key: report}}.");
 
@@ -206,8 +220,7 @@ void register_flash(py::module_& m) {
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only,
                   bool verify, py::object on_event, py::object trace) {
         return run_flash(d, layout, defines, progress, boot_only, verify, {}, false, on_event, py::none(), nullptr, {},
-                         trace, {}, false,
-                         false);
+                         trace, {}, false, false, false, py::none());
       },
       py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,

@@ -38,6 +38,7 @@ class Category : public std::error_category {
       case errc::device_reset: return "the board reset";
       case errc::board_state: return "the board is not at a stage that programs a layout";
       case errc::other_board: return "the report names another board";
+      case errc::needs_consent: return "the run needs the user's go-ahead";
     }
     return "unknown mp1boot error";
   }
@@ -79,6 +80,7 @@ const char* errc_name(errc e) noexcept {
     case errc::device_reset: return "device_reset";
     case errc::board_state: return "board_state";
     case errc::other_board: return "other_board";
+    case errc::needs_consent: return "needs_consent";
   }
   return "unknown";
 }

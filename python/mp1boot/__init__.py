@@ -61,7 +61,8 @@ def list_devices() -> list:
 
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
           verify: bool = False, resume=None, resume_any_board: bool = False, events=None, cancel=None,
-          trace=None, bmaps: dict | None = None, no_bmap: bool = False, skip_holes: bool = False) -> dict:
+          trace=None, bmaps: dict | None = None, no_bmap: bool = False, skip_holes: bool = False,
+          yes: bool = False, confirm=None) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -87,6 +88,11 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     ``bmap``. ``no_bmap`` sends everything; ``skip_holes`` sends only the data of sparse binaries
     that have no block map (never implied: a raw image may rely on its zeros).
 
+    Over UART every byte is sent at about 10 kB/s (115200 baud): before the first download an
+    ``estimate`` event gives the bytes and ``eta_seconds``, and a run of more than an hour needs
+    ``yes=True`` or a ``confirm(question)`` callable returning True; otherwise UsageError with code
+    ``needs_consent`` (nothing downloaded).
+
     When the run fails (or is interrupted), the exception carries the report so far as
     ``exc.report``: write it out and pass it as ``resume`` next time.
     """
@@ -94,7 +100,7 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify,
                              _resume_text(resume), resume_any_board, events, sink, cancel, trace,
-                             {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes)
+                             {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes, yes, confirm)
     except BaseException as exc:
         if sink:
             exc.report = sink[-1]
@@ -127,7 +133,7 @@ def _resume_text(resume) -> str:
 
 def flash_many(layout, *, ports: list, defines: dict | None = None, progress=None, verify: bool = False,
                resume=None, resume_any_board: bool = False, events=None, cancel=None, bmaps: dict | None = None,
-               no_bmap: bool = False, skip_holes: bool = False) -> dict:
+               no_bmap: bool = False, skip_holes: bool = False, yes: bool = False) -> dict:
     """Flash several boards in parallel: one thread per board in the C++ core, without the GIL.
 
     ``progress(port, p)`` and ``events(port, event)`` receive the board's port first (called from
@@ -136,10 +142,11 @@ def flash_many(layout, *, ports: list, defines: dict | None = None, progress=Non
     a board that failed has its report (``result`` "failed", ``error``, ``error_code``) and does not
     stop the others. ``resume`` (an earlier report of one board or of several) gives each board
     the entry of its own earlier run. Ctrl-C, or ``cancel`` (a CancelToken), stops every board.
+    ``yes`` lets UART runs of more than an hour go ahead (nobody is asked: boards run in threads).
     """
     return _core.flash_many(str(layout), [str(p) for p in ports], dict(defines or {}), progress, verify,
                             _resume_text(resume), resume_any_board, events, cancel,
-                            {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes)
+                            {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes, yes)
 
 
 def image_info(image, *, name: str | None = None) -> dict:

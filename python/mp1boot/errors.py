@@ -90,6 +90,6 @@ EXIT_CODES = {
     "nack": 7, "unexpected_byte": 7, "stall": 7,
     "abort": 8, "dfu_status": 8, "device_reported": 8, "unsupported": 8,
     "verify_mismatch": 9,
-    "board_state": 10, "other_board": 11,
+    "board_state": 10, "other_board": 11, "needs_consent": 12,
     "cancelled": 130,
 }

@@ -13,8 +13,10 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
+#include "mp1boot/session/plan.hpp"
 #include "mp1boot/uart/wire.hpp"
 #include "mp1boot/version.hpp"
+#include "sha.hpp"
 
 namespace mp1boot::session {
 namespace {
@@ -396,7 +398,40 @@ void Flasher::prepare() {
                                  .layout_line = fsbl->line});
       throw;
     }
+  }  check_long_run();
+}
+
+std::string FlashEstimate::describe(const std::string& layout) const {
+  char buf[256];
+  const auto minutes = static_cast<long long>(eta_seconds / 60 + 0.5);
+  std::snprintf(buf, sizeof buf, "%s sends %.1f MB over UART at %s, which takes about %lld h %02lld min at the protocol bound",
+                layout.c_str(), double(bytes) / 1e6, speed.empty() ? "115200 baud" : speed.c_str(), minutes / 60,
+                minutes % 60);
+  return buf;
+}
+
+void Flasher::check_long_run() {
+  if (device_.link() != "uart") return;
+  FlashEstimate est;
+  est.link = "uart";
+  const LinkInfo info = device_.link_info();
+  est.speed = info.speed;
+  const double baud = link_baud(info);
+  for (const auto& step : image::programming_order(layout_)) {
+    const auto ph = static_cast<std::uint8_t>(step.phase);
+    if ((options_.boot_only && (ph == 0x00 || ph > 0x03)) || resumed_.count(ph)) continue;
+    const std::uint64_t bytes = step.entry ? file_of(*step.entry).size() : layout_bytes_.size();
+    est.bytes += bytes;
+    est.eta_seconds += double(bytes) / eta_rate("uart", baud, ph);
   }
+  if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::estimate, stage_, nullptr, &est});
+  if (est.eta_seconds <= double(options_.long_run_limit.count()) || options_.long_run_consent) return;
+  const std::string what = est.describe(layout_file_.string());
+  if (options_.confirm && options_.confirm(what + "; USB (--port usb) is about 200 times faster")) return;
+  throw UsageError(errc::needs_consent,
+                   what + ": pass --yes (FlashOptions::long_run_consent) to go ahead, or flash over USB (--port usb), "
+                          "about 200 times faster. Nothing was downloaded",
+                   ErrorContext{.operation = "flash", .transport = device_.describe(), .file = layout_file_.string()});
 }
 
 std::map<std::uint8_t, std::string> Flasher::resume_plan() {

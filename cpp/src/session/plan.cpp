@@ -25,6 +25,11 @@ double eta_rate(const std::string& link, double baud, std::uint8_t phase) {
   return 2'000'000;
 }
 
+double link_baud(const LinkInfo& info) {
+  const double baud = info.speed.empty() ? 0.0 : std::atof(info.speed.c_str());  // "115200 baud"
+  return baud > 0 ? baud : 115200.0;
+}
+
 FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, const image::ParseOptions& parse) {
   const image::FlashLayout layout = image::load_layout(layout_file, parse);
   image::CheckOptions check;
@@ -35,8 +40,7 @@ FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, c
   plan.transport = device.describe();
   plan.link = device.link();
   plan.soc = device_id_name(device.get_id());
-  const LinkInfo info = device.link_info();
-  const double baud = info.speed.empty() ? 115200.0 : std::atof(info.speed.c_str());  // "115200 baud"
+  const double baud = link_baud(device.link_info());
   for (const auto& step : image::programming_order(layout)) {
     PlanStep s;
     s.phase = static_cast<std::uint8_t>(step.phase);
@@ -46,7 +50,7 @@ FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, c
     std::error_code ec;
     const auto size = std::filesystem::file_size(s.file, ec);
     s.bytes = ec ? 0 : size;
-    s.eta_seconds = double(s.bytes) / eta_rate(plan.link, baud > 0 ? baud : 115200.0, s.phase);
+    s.eta_seconds = double(s.bytes) / eta_rate(plan.link, baud, s.phase);
     plan.eta_seconds += s.eta_seconds;
     plan.steps.push_back(std::move(s));
   }

@@ -4,7 +4,8 @@
 #include <algorithm>
 #include <cstring>
 
-#include "md_buffer.hpp"
+#include "sha.hpp"
+#include "mp1boot/session/binary.hpp"
 #include "mp1boot/session/flasher.hpp"
 
 namespace mp1boot::session {
@@ -55,16 +56,11 @@ void Sha256::block(const std::uint8_t* p) {
 }
 
 void Sha256::update(ByteView data) {
-  detail::MdBuffer md{buffer_, buffered_, length_};
-  md.update(data, [this](const std::uint8_t* p) { block(p); });
-  buffer_ = md.buffer;
-  buffered_ = md.buffered;
-  length_ = md.length;
+  md_.update(data, [this](const std::uint8_t* p) { block(p); });
 }
 
 std::array<std::uint8_t, 32> Sha256::finish() {
-  detail::MdBuffer md{buffer_, buffered_, length_};
-  md.finish([this](const std::uint8_t* p) { block(p); });
+  md_.finish([this](const std::uint8_t* p) { block(p); });
   std::array<std::uint8_t, 32> out{};
   for (std::size_t i = 0; i < 8; ++i)
     for (std::size_t j = 0; j < 4; ++j) out[4 * i + j] = static_cast<std::uint8_t>(h_[i] >> (24 - 8 * j));

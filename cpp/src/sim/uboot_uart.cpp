@@ -37,7 +37,8 @@ UbootUartStage::UbootUartStage(const SocInfo& soc, UbootOptions options, std::sh
       programmer_(soc, options, std::move(hardware)),
       data_timeout_(options.data_timeout),
       bad_packet_delay_(options.bad_packet_delay),
-      bad_command_delay_(options.bad_command_delay) {}
+      bad_command_delay_(options.bad_command_delay),
+      record_limit_(options.record_limit) {}
 
 void UbootUartStage::result(std::uint8_t byte, UartLine& line) {
   // stm32prog_serial_result: drain RX, then the byte.
@@ -241,7 +242,10 @@ void UbootUartStage::address_complete(UartLine& line) {
       const bool ok = programmer_.start(address) == 0;
       if (ok && ends_phase && phase <= phase::last_user)
         line.complete_image(static_cast<std::uint8_t>(phase), phase_data_);
-      if (programmer_.phase() != phase || ends_phase) phase_data_.clear();
+      if (programmer_.phase() != phase || ends_phase) {
+        phase_data_.clear();
+        phase_bytes_ = 0;
+      }
       result(ok ? uart::ack : uart::abort_byte, line);
       to_idle(line);
       return;
@@ -296,7 +300,11 @@ void UbootUartStage::download_data(UartLine& line) {
     return;
   }
   cursor_ += static_cast<std::uint32_t>(data_length_);
-  if (operation_ == 0x00) phase_data_.insert(phase_data_.end(), data.begin(), data.end());
+  if (operation_ == 0x00) {
+    phase_bytes_ += data.size();
+    if (phase_bytes_ <= record_limit_) phase_data_.insert(phase_data_.end(), data.begin(), data.end());
+    else Bytes().swap(phase_data_);  // written to storage, not kept
+  }
   if (line.packet_fault(PacketFault::lose_ack, phase, received_packet_)) {
     line.flush_input();
     to_idle(line);

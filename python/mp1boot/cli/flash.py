@@ -82,7 +82,7 @@ def _flash_several(args, ports, defines) -> int:
     try:
         result = mp1boot.flash_many(args.layout, ports=ports, defines=defines, progress=progress,
                                     verify=args.verify, resume=args.resume, resume_any_board=args.resume_any_board,
-                                    events=events, **_bmap_options(args))
+                                    events=events, yes=args.yes, **_bmap_options(args))
     finally:
         if bar:
             bar.close()
@@ -124,11 +124,15 @@ def cmd_flash(args) -> int:
     else:
         progress = TextBar(total=_total_bytes(args.layout, defines, args.verify)) \
             if args.console.progress_bars else None
-        events = (lambda e: args.console.note(describe_event(e))) if args.console.verbosity >= 1 else None
+
+        def events(e):
+            # The UART estimate is shown before the first download; the rest with -v.
+            (args.console.info if e.get("event") == "estimate" else args.console.note)(describe_event(e))
     try:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
                                resume=args.resume, resume_any_board=args.resume_any_board, events=events,
-                               trace=args.console.trace, **_bmap_options(args))
+                               trace=args.console.trace, yes=args.yes, confirm=args.console.confirm,
+                               **_bmap_options(args))
     except BaseException as exc:
         write_report(args.report, getattr(exc, "report", None))
         if args.report and getattr(exc, "report", None) is not None and not args.json:
@@ -171,6 +175,9 @@ def register(sub) -> None:
     sp.add_argument("--skip-holes", action="store_true",
                     help="sparse binaries without a block map: send only their data ranges (SEEK_DATA/SEEK_HOLE); "
                          "never implied, a raw image may rely on its zeros")
+    sp.add_argument("--yes", action="store_true",
+                    help="go ahead with a UART flash of more than an hour (asked on a terminal; refused without "
+                         "--yes in --json mode or when not interactive)")
     sp.add_argument("--storage", metavar="DIR", help="simulated boards: keep their storage images here")
     sp.add_argument("--report", metavar="FILE", help="write the JSON report here (also when the run fails)")
     a.add_json(sp, "one JSON event per line (progress, stage, partition, verified, done, error)")

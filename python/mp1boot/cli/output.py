@@ -48,6 +48,21 @@ class Console:
         if self.verbosity >= 1:
             print(paint(f"mp1boot: {text}", "dim", sys.stderr), file=sys.stderr, flush=True)
 
+    def info(self, text: str) -> None:
+        """A line shown unless -q (on stderr: stdout keeps the result)."""
+        if self.verbosity >= 0:
+            print(f"mp1boot: {text}", file=sys.stderr, flush=True)
+
+    def confirm(self, question: str) -> bool:
+        """Asks on the terminal; False without one (--json, piped input): the run then refuses."""
+        if self.json or not sys.stdin.isatty() or not sys.stderr.isatty():
+            return False
+        print(f"mp1boot: {question}.", file=sys.stderr, flush=True)
+        try:
+            return input("Go ahead? [y/N] ").strip().lower() in ("y", "yes")
+        except EOFError:
+            return False
+
     def warn(self, text: str) -> None:
         print(paint(f"mp1boot: warning: {text}", "warn", sys.stderr), file=sys.stderr, flush=True)
 
@@ -116,6 +131,10 @@ def describe_event(e: dict) -> str:
     kind = e.get("event")
     if kind == "stage":
         return f"stage: {e.get('stage')}"
+    if kind == "estimate":
+        minutes = round(e.get("eta_seconds", 0) / 60)
+        return (f"{e.get('bytes', 0) / 1e6:.1f} MB to send over {e.get('link', '?').upper()} at "
+                f"{e.get('speed') or '?'}: about {minutes // 60} h {minutes % 60:02d} min")
     name = f"0x{e.get('phase', 0):02x} {e.get('name', '')}"
     if kind == "verified":
         return f"verified {name}: {e.get('verified', '?')}"

@@ -86,15 +86,14 @@ TEST(FlasherBmap, MappedRangesLandUnmappedKeepThePatternNextPartitionAtItsOffset
   EXPECT_EQ(last_total, map.mapped_bytes()) << "progress counts the bytes really sent";
   EXPECT_EQ(rec.verified, "ok");
   {  // the report's SHA-256 of a block-mapped partition covers its mapped ranges, in order
-    session::Sha256 sha;
+    session::Digest sha(image::BmapChecksum::sha256);
     const session::BinaryFile file(rig.image);
     for (const auto& range : map.ranges) {
       Bytes b(static_cast<std::size_t>(map.bytes_of(range).length));
       file.read(map.bytes_of(range).offset, b);
       sha.update(b);
     }
-    const auto d = sha.finish();
-    EXPECT_EQ(rec.sha256, session::hex_string(ByteView(d.data(), d.size())));
+    EXPECT_EQ(rec.sha256, sha.hex());
   }
   EXPECT_NE(r.to_json().find("\"bytes_skipped\":" + std::to_string(rec.bytes_skipped)), std::string::npos);
 
@@ -268,26 +267,15 @@ TEST(FlasherBmap, ResumeSkipsTheBlockMappedPartitionWithTheSameMappedData) {
   session::FlashReport first;
   {  // cancelled while sending the partition after the block-mapped rootfs
     auto dev = rig.connect("&link=usb");
-    CancelToken cancel;
-    session::DriveHooks hooks;
-    hooks.cancel = &cancel;
-    dev->set_hooks(hooks);
-    session::FlashOptions o;
-    o.progress = [&](const Progress& p) {
-      if (p.partition == "data" && p.bytes_done > 0) cancel.cancel();
-    };
-    session::Flasher f(*dev, rig.dir / "flash.tsv", o);
-    EXPECT_THROW(f.run(), CancelledError);
-    first = f.report();
+    first = flash_until(*dev, rig.dir / "flash.tsv",
+                        [](const Progress& p) { return p.partition == "data" && p.bytes_done > 0; });
   }
   ASSERT_EQ(part(first, "rootfs").result, "ok");
   auto dev = rig.connect("&link=usb");
   session::FlashOptions o;
   o.resume = {first};
   std::vector<std::string> sent;
-  o.progress = [&](const Progress& p) {
-    if (p.stage == "download" && (sent.empty() || sent.back() != p.partition)) sent.push_back(p.partition);
-  };
+  o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
   EXPECT_EQ(part(r, "rootfs").result, "skipped-done-earlier");

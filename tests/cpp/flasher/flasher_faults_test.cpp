@@ -71,17 +71,9 @@ TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
   session::FlashReport first;
   {
     auto dev = rig.connect();
-    CancelToken cancel;
-    session::DriveHooks hooks;
-    hooks.cancel = &cancel;
-    dev->set_hooks(hooks);
-    session::FlashOptions o;
-    o.progress = [&](const Progress& p) {
-      if (p.partition == "rootfs" && p.bytes_done > 0 && p.bytes_done < p.bytes_total) cancel.cancel();
-    };
-    session::Flasher f(*dev, rig.dir / "flash.tsv", o);
-    EXPECT_THROW(f.run(), CancelledError);
-    first = f.report();
+    first = flash_until(*dev, rig.dir / "flash.tsv", [](const Progress& p) {
+      return p.partition == "rootfs" && p.bytes_done > 0 && p.bytes_done < p.bytes_total;
+    });
   }
   EXPECT_EQ(first.result, "failed");
   EXPECT_EQ(part(first, "fsbl1").result, "ok");
@@ -92,10 +84,7 @@ TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
   session::FlashOptions o;
   o.resume = {first};
   std::vector<std::string> sent;
-  o.progress = [&](const Progress& p) {
-    if (p.stage == "read") return;  // verify's read-back
-    if (sent.empty() || sent.back() != p.partition) sent.push_back(p.partition);
-  };
+  o.progress = record_downloads(sent);
   o.verify = true;
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
@@ -126,9 +115,7 @@ TEST(FlasherResume, ChangedFileIsProgrammedAgain) {
   earlier.partitions.push_back(done);
   o.resume = {earlier};
   std::vector<std::string> sent;
-  o.progress = [&](const Progress& p) {
-    if (sent.empty() || sent.back() != p.partition) sent.push_back(p.partition);
-  };
+  o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
   EXPECT_EQ(part(r, "fsbl1").result, "ok");

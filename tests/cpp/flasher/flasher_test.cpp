@@ -25,10 +25,12 @@ TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   Rig rig("flasher-full");
   auto dev = rig.connect();
   std::vector<std::string> stages, done, progress_names;
+  std::vector<std::uint64_t> estimates;  // UART: one, before the first download
   session::FlashOptions o;
   o.on_event = [&](const session::FlashEvent& e) {
     if (e.kind == session::FlashEvent::Kind::stage) stages.push_back(e.stage);
-    else done.push_back(e.partition->name);
+    else if (e.partition) done.push_back(e.partition->name);
+    else estimates.push_back(e.estimate->bytes);
   };
   o.progress = [&](const Progress& p) {
     if (progress_names.empty() || progress_names.back() != p.partition) progress_names.push_back(p.partition);
@@ -54,6 +56,7 @@ TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   EXPECT_EQ(r.partitions[2].name, "FlashLayout");
   EXPECT_EQ(r.partitions[2].size, std::string(kLayout).size());
   EXPECT_EQ(stages, (std::vector<std::string>{"check", "fsbl", "fip", "layout", "partitions", "done"}));
+  EXPECT_EQ(estimates.size(), 1u);
   EXPECT_EQ(done, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "fsbl1", "rootfs"}));
   EXPECT_EQ(progress_names, done);
 

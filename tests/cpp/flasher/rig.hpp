@@ -6,10 +6,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flasher.hpp"
@@ -72,5 +75,31 @@ struct Rig {
     return session::connect("sim:stm32mp157?storage=" + storage.string() + query);
   }
 };
+
+/// Runs `layout` on `device` and cancels the run at the first progress report for which `stop`
+/// is true; the run must end in CancelledError. Returns its report (what a user resumes from).
+inline session::FlashReport flash_until(session::Device& device, const fs::path& layout,
+                                        const std::function<bool(const Progress&)>& stop) {
+  CancelToken cancel;
+  session::DriveHooks hooks;
+  hooks.cancel = &cancel;
+  device.set_hooks(hooks);
+  session::FlashOptions o;
+  o.progress = [&](const Progress& p) {
+    if (stop(p)) cancel.cancel();
+  };
+  session::Flasher f(device, layout, o);
+  EXPECT_THROW(f.run(), CancelledError);
+  device.set_hooks({});
+  return f.report();
+}
+
+/// A FlashOptions::progress that appends each partition whose download starts to `names`
+/// (read-backs are not counted).
+inline ProgressFn record_downloads(std::vector<std::string>& names) {
+  return [&names](const Progress& p) {
+    if (p.stage == "download" && (names.empty() || names.back() != p.partition)) names.push_back(p.partition);
+  };
+}
 
 }  // namespace mp1boot::test

@@ -85,6 +85,32 @@ TEST(UbootFlash, SdLayoutLandsInMmc0AtItsOffsetsWithAGpt) {
   EXPECT_EQ(rig.hw->events.back().kind, UbootEvent::Kind::reset);
 }
 
+TEST(UbootFlash, PartitionsLargerThanTheRecordLimitGoToStorageOnlyAndAreNotKept) {
+  UbootOptions o = small_uboot_options();
+  o.record_limit = 2000;  // the FSBL (600 bytes) is kept, the rootfs (3000 bytes) is not
+  UbootRig rig(o);
+  rig.boot_uboot();
+  Host& host = *rig.host;
+  ASSERT_EQ(send_layout(host, sd_layout()), "79 79");
+  Bytes fsbl = test_payload(600, 1), fip = make_fip(1000), rootfs = test_payload(3000, 5);
+  EXPECT_EQ(program(host, fsbl), "");
+  EXPECT_EQ(program(host, fip), "");
+  ASSERT_EQ(get_phase(host).phase, 0x10);
+  // Download the rootfs packet by packet: what the stage keeps stops growing past the limit.
+  std::uint32_t packet = 0;
+  for (std::size_t at = 0; at < rootfs.size(); at += 256, ++packet) {
+    const auto n = std::min<std::size_t>(256, rootfs.size() - at);
+    ASSERT_EQ(send_packet(host, packet, ByteView(rootfs).subspan(at, n)), "79 79 79");
+    ASSERT_NE(rig.uboot(), nullptr);
+    EXPECT_LE(rig.uboot()->phase_data().size(), 2000u) << "after byte " << at;
+  }
+  EXPECT_EQ(start(host).substr(0, 5), "79 79");
+  const auto& images = rig.board->received_images();
+  EXPECT_EQ(images.at(0x04), fsbl);
+  EXPECT_TRUE(images.at(0x10).empty()) << "a phase over the record limit is reported empty";
+  EXPECT_EQ(file_bytes(rig.hw->storage.path_of("mmc0"), 0x100000, rootfs.size()), rootfs);
+}
+
 TEST(UbootFlash, RandomReadOfASmallMmcPartitionFailsAsOnTheDevice) {
   // U-Boot's DFU read starts a transaction with the whole partition left and reads up to its
   // 8 MiB buffer at the forced offset: past the partition end on MMC, "DFU read failed".

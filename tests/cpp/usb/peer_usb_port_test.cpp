@@ -9,6 +9,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/peer_usb_port.hpp"
+#include "raw_dfu.hpp"
 #include "usb_test_util.hpp"
 
 namespace mp1boot::transport {
@@ -32,29 +33,8 @@ errc code_of(const std::function<void()>& f) {
   return errc::ok;
 }
 
-std::string get_phase(UsbControlPort& port, std::uint8_t alt) {
-  port.set_alt_setting(alt);
-  std::array<std::uint8_t, 512> buf{};
-  auto n = port.control_in({0xA1, 2, 0, 0}, buf, 1000ms);
-  return to_hex(ByteView(buf.data(), n));
-}
-
-// Downloads `image` on `alt` the way a host does (GETSTATUS until DNLOAD-IDLE, then the
-// zero-length DNLOAD and GETSTATUS until IDLE).
-void download(UsbControlPort& port, std::uint8_t alt, ByteView image) {
-  port.set_alt_setting(alt);
-  std::array<std::uint8_t, 6> st{};
-  std::uint16_t block = 0;
-  for (std::size_t off = 0; off < image.size(); off += 1024, ++block) {
-    port.control_out({0x21, 1, block, 0}, image.subspan(off, std::min<std::size_t>(1024, image.size() - off)), 1000ms);
-    do port.control_in({0xA1, 3, 0, 0}, st, 1000ms);
-    while (st[4] != 5);
-  }
-  port.control_out({0x21, 1, block, 0}, {}, 1000ms);
-  do port.control_in({0xA1, 3, 0, 0}, st, 1000ms);
-  while (st[4] != 2 && st[4] != 10);
-  ASSERT_EQ(st[4], 2);
-}
+using test::download;
+using test::get_phase;
 
 TEST(PeerUsbPort, IdentityAltsAndDescribe) {
   auto b = board();

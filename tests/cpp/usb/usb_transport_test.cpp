@@ -13,6 +13,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/usb.hpp"
+#include "raw_dfu.hpp"
 #include "usb_test_util.hpp"
 #include "usbsim_runner.hpp"
 
@@ -42,28 +43,8 @@ Caught error_of(F&& f) {
   return Caught{};
 }
 
-std::string get_phase(UsbControlPort& port, std::uint8_t alt) {
-  port.set_alt_setting(alt);
-  std::array<std::uint8_t, 512> buf{};
-  auto n = port.control_in({0xA1, 2, 0, 0}, buf, 1000ms);
-  return to_hex(ByteView(buf.data(), n));
-}
-
-void download(UsbControlPort& port, std::uint8_t alt, ByteView image) {
-  port.set_alt_setting(alt);
-  std::array<std::uint8_t, 6> st{};
-  std::uint16_t block = 0;
-  for (std::size_t off = 0; off < image.size(); off += 1024, ++block) {
-    port.control_out({0x21, 1, block, 0}, image.subspan(off, std::min<std::size_t>(1024, image.size() - off)), 2000ms);
-    do port.control_in({0xA1, 3, 0, 0}, st, 2000ms);
-    while (st[4] != 5 && st[4] != 10);
-    ASSERT_EQ(st[4], 5);
-  }
-  port.control_out({0x21, 1, block, 0}, {}, 2000ms);
-  do port.control_in({0xA1, 3, 0, 0}, st, 2000ms);
-  while (st[4] != 2 && st[4] != 10);
-  ASSERT_EQ(st[4], 2);
-}
+using test::download;
+using test::get_phase;
 
 TEST(UsbTransport, ListOpenAndControlTransfers) {
   if (!test::usbsim_inner()) return test::run_current_test_under_usbsim("--soc stm32mp135");

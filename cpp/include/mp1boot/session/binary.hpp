@@ -23,22 +23,7 @@ namespace mp1boot::session {
 /// Reads image bytes [offset, offset + out.size()) into `out` (all of them, or throws).
 using DataReader = std::function<void(std::uint64_t offset, std::span<std::uint8_t> out)>;
 
-/// Incremental SHA-1 (FIPS 180-4), for bmap format 1.3 and "sha1" block maps.
-class Sha1 {
- public:
-  Sha1();
-  void update(ByteView data);
-  std::array<std::uint8_t, 20> finish();
-
- private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 5> h_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t length_ = 0;
-};
-
-/// A digest of the type a block map names.
+/// An incremental digest of the type a block map names (sha256 also for any SHA-256 a caller needs).
 class Digest {
  public:
   explicit Digest(image::BmapChecksum type);

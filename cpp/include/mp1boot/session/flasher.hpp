@@ -27,22 +27,6 @@
 
 namespace mp1boot::session {
 
-/// Incremental SHA-256 (FIPS 180-4).
-class Sha256 {
- public:
-  Sha256();
-  void update(ByteView data);
-  /// The digest; the object must not be updated afterwards.
-  std::array<std::uint8_t, 32> finish();
-
- private:
-  void block(const std::uint8_t* p);
-  std::array<std::uint32_t, 8> h_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffered_ = 0;
-  std::uint64_t length_ = 0;
-};
-
 /// Lower-case hex SHA-256 of `data` (64 characters).
 std::string sha256_hex(ByteView data);
 
@@ -111,13 +95,25 @@ void from_json(const nlohmann::json& j, FlashReport& r);
 /// flash_many writes it. @throws UsageError when it is neither.
 std::vector<FlashReport> reports_from_json(const nlohmann::json& j);
 
+/// What a run over UART will send and how long that takes at the line's protocol bound (256
+/// payload bytes per 268 on the wire, 11 bits a byte), computed before the first download.
+struct FlashEstimate {
+  std::string link;          ///< "uart"
+  std::string speed;         ///< "115200 baud"
+  std::uint64_t bytes = 0;   ///< payload bytes the run will download
+  double eta_seconds = 0;
+  /// One sentence: what will be sent, over what, and how long it takes.
+  std::string describe(const std::string& layout) const;
+};
+
 /// Something the caller may want to show between transfers.
 struct FlashEvent {
-  enum class Kind { stage, partition_done, partition_verified };
+  enum class Kind { stage, partition_done, partition_verified, estimate };
   Kind kind = Kind::stage;
   std::string stage;                          ///< "check", "fsbl", "fip", "layout", "partitions",
                                               ///< "verify", "done" or "failed"
   const PartitionReport* partition = nullptr; ///< for partition_done / partition_verified
+  const FlashEstimate* estimate = nullptr;    ///< for estimate (UART runs, before the first download)
 };
 using FlashEventFn = std::function<void(const FlashEvent&)>;
 
@@ -151,6 +147,13 @@ struct FlashOptions {
   /// Sparse binaries without a block map: send only their data ranges (SEEK_DATA/SEEK_HOLE). Off
   /// by default: a raw image may rely on its zeros being written.
   bool skip_holes = false;
+  /// Over UART every byte crosses the line at about 10 kB/s (115200 baud): a run whose estimate
+  /// exceeds `long_run_limit` needs `long_run_consent` (`--yes`) or a `confirm` callback that
+  /// agrees (asked with the estimate's sentence); otherwise UsageError(errc::needs_consent)
+  /// before the first download.
+  std::chrono::seconds long_run_limit{3600};
+  bool long_run_consent = false;
+  std::function<bool(const std::string& question)> confirm;
   ProgressFn progress;         ///< byte progress of each transfer (partition name set)
   FlashEventFn on_event;       ///< stage changes and finished partitions
 };
@@ -174,6 +177,8 @@ class Flasher {
  private:
   void prepare();
   void plan_partition(const image::LayoutEntry& entry);
+  /// UART: the estimate event, and the go-ahead for a run longer than long_run_limit.
+  void check_long_run();
   void check_ranges(const image::LayoutEntry& entry, const WritePlan& plan);
   /// Phase -> SHA-256 of what the earlier run of this board programmed (options_.resume).
   std::map<std::uint8_t, std::string> resume_plan();

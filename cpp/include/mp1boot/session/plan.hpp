@@ -37,6 +37,9 @@ struct FlashPlan {
 /// 2 MB/s to U-Boot stm32prog (FIELD.md).
 double eta_rate(const std::string& link, double baud, std::uint8_t phase);
 
+/// The line rate of a UART link from its LinkInfo ("115200 baud"); 115200 when it does not say.
+double link_baud(const LinkInfo& info);
+
 /// Checks the layout (and its binaries) like flash() does, reads the board's id, and plans.
 /// @throws LayoutError for a bad layout (nothing sent); the device's errors for Get ID.
 FlashPlan plan_flash(Device& device, const std::filesystem::path& layout, const image::ParseOptions& parse = {});

@@ -66,7 +66,8 @@ class UbootUartStage final : public UartStage {
   /// .cursor).
   std::uint32_t packet_number() const { return packet_number_; }
   std::uint32_t cursor() const { return cursor_; }
-  /// Op-0x00 data accepted in the current phase (reported at its Start).
+  /// Op-0x00 data accepted in the current phase (reported at its Start); empty once the phase
+  /// passed UbootOptions::record_limit.
   ByteView phase_data() const { return phase_data_; }
 
  private:
@@ -100,6 +101,8 @@ class UbootUartStage final : public UartStage {
   SimClock::time_point data_started_{};
   SimClock::time_point wait_until_{};
   Bytes phase_data_;
+  std::uint64_t phase_bytes_ = 0;  // op-0x00 bytes of the current phase (kept up to record_limit_)
+  std::uint64_t record_limit_ = 0;
   std::optional<StageExit> exit_;
 };
 

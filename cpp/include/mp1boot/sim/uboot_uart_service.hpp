@@ -93,6 +93,10 @@ struct UbootWriteFailure {
 
 /// Options of the U-Boot model. Defaults reproduce upstream U-Boot (2026) on an ST board.
 struct UbootOptions {
+  /// UART stage: a phase image is kept for UartLine::complete_image (received_images, records)
+  /// up to this many bytes; a larger one goes to storage only and is reported empty, so the
+  /// simulated board's memory does not grow with the partition (the USB board's record_limit).
+  std::uint64_t record_limit = 1u << 20;
   /// Storage devices (folder, sizes, erase sizes, DDR window) used when the factory creates the
   /// hardware itself.
   StorageOptions storage;
