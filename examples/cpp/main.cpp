@@ -2,9 +2,7 @@
 // Boots the simulated STM32MP157 from C++: connect, identify, wrap a payload into an FSBL, boot
 // it with a progress callback, and read the phase TF-A asks for next.
 #include <cstdio>
-#include <mp1boot/image/stm32_header.hpp>
-#include <mp1boot/session/connect.hpp>
-#include <mp1boot/version.hpp>
+#include <mp1boot/mp1boot.hpp>  // everything; or the headers one by one (mp1boot/session/connect.hpp, ...)
 
 int main(int argc, char** argv) {
   const char* port = argc > 1 ? argv[1] : "sim:stm32mp157";

@@ -4,6 +4,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
+#include "progress_throttle.hpp"
 
 namespace mp1boot::session {
 

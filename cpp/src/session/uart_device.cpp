@@ -3,6 +3,7 @@
 #include "mp1boot/session/uart_device.hpp"
 
 #include <algorithm>
+#include "progress_throttle.hpp"
 
 namespace mp1boot::session {
 

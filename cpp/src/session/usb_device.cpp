@@ -3,6 +3,7 @@
 #include "mp1boot/session/usb_device.hpp"
 
 #include "mp1boot/dfu/wire.hpp"
+#include "progress_throttle.hpp"
 
 namespace mp1boot::session {
 

@@ -14,6 +14,8 @@
 
 namespace mp1boot::session {
 
+class ProgressThrottle;  // private to the library (src/session/progress_throttle.hpp)
+
 class UsbDevice : public Device {
  public:
   /// Opens the board's next enumeration: `previous` is the identity before it left the bus.
