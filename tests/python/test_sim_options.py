@@ -19,7 +19,8 @@ def test_key_table_is_exposed_and_complete():
     names = [k[0] for k in keys]
     assert len(names) == len(set(names))
     for expected in ("link", "record", "storage", "uboot", "reset_phase", "reset_after", "block_us",
-                     "fail_transfer", "stall_transfer", "drop_phase", "no_reenumerate_after", "status_block"):
+                     "fail_transfer", "stall_transfer", "lose_status", "drop_phase", "no_reenumerate_after",
+                     "status_block"):
         assert expected in names
     assert all(links in ("uart usb", "uart", "usb") for _, _, links, _ in keys)
 

@@ -81,12 +81,14 @@ UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std:
 }
 
 std::unique_ptr<Device> connect_usb_board(std::shared_ptr<sim::UsbBoard> board, bool real_time,
-                                          const UsbDevice::Options& uo) {
+                                          UsbDevice::Options uo) {
+  // Virtual time unless realtime=1: the driver loop's waits (bwPollTimeout) cost nothing either.
+  if (!real_time) uo.clock = std::make_shared<VirtualClock>();
   const transport::PeerUsbOptions so{.real_time = real_time};
   auto port = std::make_unique<transport::PeerUsbPort>(board, so);
   UsbDevice::Reopen reopen = [board, so](const usb::Identity&, std::chrono::milliseconds timeout,
                                          const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
-    return transport::wait_for_peer_device(board, timeout, cancel, so);
+    return transport::wait_for_peer_device(board, {.timeout = timeout, .cancel = cancel}, so);
   };
   return std::make_unique<UsbDevice>(std::move(port), std::move(reopen), uo);
 }

@@ -71,6 +71,7 @@ void Engine::begin(Mode mode) {
   acked_ = 0;
   total_ = 0;
   settle_rounds_ = 0;
+  lost_status_ = 0;
   reset_polls();
 }
 
@@ -289,6 +290,7 @@ void Engine::apply(HostEvent event) {
 }
 
 StatusReply Engine::take_status(ByteView data) {
+  lost_status_ = 0;
   auto reply = parse_status_reply(data);
   if (!reply)
     throw ProtocolError(errc::unexpected_byte,
@@ -621,10 +623,28 @@ std::chrono::milliseconds Engine::manifest_timeout() const {
   return download_options_.manifest_timeout.count() ? download_options_.manifest_timeout : options_.busy_timeout;
 }
 
+// A GETSTATUS reply lost on the wire: the device may have acted on the request (DNLOAD-SYNC ->
+// DNBUSY/DNLOAD-IDLE, MANIFEST-SYNC -> IDLE), so the believed state is dropped and the same
+// request is sent again. The transfer timeout that passed covers any bwPollTimeout the lost reply
+// asked for. Returns false when the retries are spent or the step is not a plain status request.
+bool Engine::ask_status_again() {
+  const bool status_step = step_ == Step::settle_status || step_ == Step::block_status || step_ == Step::single_status;
+  if (!status_step || request_ != Request::getstatus || alt_in_flight_) return false;
+  if (lost_status_ >= options_.status_retries) return false;
+  ++lost_status_;
+  device_state_.reset();
+  const auto* in = std::get_if<ControlIn>(&action_);
+  request_status(step_, in ? in->timeout : options_.request_timeout);
+  return true;
+}
+
 void Engine::on_timeout() {
   guarded([&] {
     if (!busy_) fail_usage(errc::usage, "on_timeout() while no transfer is pending");
+    if (ask_status_again()) return;
     std::string msg = doing() + " timed out";
+    if (lost_status_ > 0)
+      msg += " " + std::to_string(lost_status_ + 1) + " times in a row (its reply lost, or the device stopped answering)";
     if (step_ == Step::manifest_status)
       msg += " after " + std::to_string(manifest_timeout().count() / 1000) +
              " s: the device was still writing (flush) past the bound allowed for this download";

@@ -1,35 +1,66 @@
 // SPDX-License-Identifier: MIT
-// session::drive: the UART driver loop.
+// session::drive and session::drive_dfu: the UART byte loop and the DFU transfer loop, sharing
+// the cancel check, the clock, tracing and error-context merging.
 #include "mp1boot/session/drive.hpp"
 
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <thread>
+#include <cstdio>
+
+#include "mp1boot/wait.hpp"
 
 namespace mp1boot::session {
 
 namespace {
-using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds slice{50};
 
-struct Loop {
-  uart::Engine& engine;
-  transport::ByteStream& stream;
-  const DriveHooks& hooks;
+class RealClock final : public DriveClock {
+ public:
+  time_point now() override { return std::chrono::steady_clock::now(); }
+  void sleep_until(time_point deadline, const std::function<void()>& check) override { wait_until(deadline, check); }
+};
 
-  void check_cancel() {
+// What both loops share: cancellation, the clock and the context merge.
+struct LoopBase {
+  const DriveHooks& hooks;
+  DriveClock& clock;
+
+  explicit LoopBase(const DriveHooks& h) : hooks(h), clock(h.clock ? *h.clock : real_clock()) {}
+
+  void check_cancel() const {
     if (hooks.poll) hooks.poll();
     if (hooks.cancel && hooks.cancel->cancelled())
       throw CancelledError(errc::cancelled, "cancelled by the caller");
   }
+  void note(const std::string& text) const {
+    if (hooks.trace) hooks.trace('#', {}, text);
+  }
+};
+
+// The one place where protocol context (the engine's) and the transport's name join an error.
+template <class Engine, class Body>
+auto merging_context(Engine& engine, const std::string& transport, Body&& body) {
+  try {
+    return body();
+  } catch (Error& e) {
+    ErrorContext c = engine.context();
+    c.transport = transport;
+    e.add_context(c);
+    throw;
+  }
+}
+
+struct Loop : LoopBase {
+  uart::Engine& engine;
+  transport::ByteStream& stream;
+
+  Loop(uart::Engine& e, transport::ByteStream& s, const DriveHooks& h) : LoopBase(h), engine(e), stream(s) {}
 
   void emit_events() {
     while (auto ev = engine.next_event()) {
-      if (hooks.trace) {
-        if (auto* r = std::get_if<uart::Retrying>(&*ev))
-          hooks.trace('#', {}, "retry " + std::to_string(r->attempt) + " of " + r->operation + ": " + r->reason);
-      }
+      if (auto* r = std::get_if<uart::Retrying>(&*ev))
+        note("retry " + std::to_string(r->attempt) + " of " + r->operation + ": " + r->reason);
       if (hooks.on_event) hooks.on_event(*ev);
     }
   }
@@ -41,10 +72,10 @@ struct Loop {
       check_cancel();
       return stream.read_some(out, timeout);
     }
-    const auto deadline = Clock::now() + timeout;
+    const auto deadline = clock.now() + timeout;
     for (;;) {
       check_cancel();
-      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - clock.now());
       if (left.count() <= 0) return 0;
       if (std::size_t n = stream.read_some(out, std::min(left, slice))) return n;
     }
@@ -52,9 +83,9 @@ struct Loop {
 
   void drain(const uart::Drain& d) {
     std::array<std::uint8_t, 512> buf{};
-    const auto limit = Clock::now() + d.limit;
+    const auto limit = clock.now() + d.limit;
     stream.flush_input();
-    while (Clock::now() < limit) {
+    while (clock.now() < limit) {
       std::size_t n = read(buf, d.quiet);
       if (n == 0) break;
       if (hooks.trace) hooks.trace('<', ByteView(buf.data(), n), "discarded");
@@ -84,7 +115,7 @@ struct Loop {
           if (hooks.trace) hooks.trace('<', ByteView(buf.data(), n), {});
           engine.on_bytes(ByteView(buf.data(), n));
         } else {
-          if (hooks.trace) hooks.trace('#', {}, "timeout after " + std::to_string(r->timeout.count()) + " ms");
+          note("timeout after " + std::to_string(r->timeout.count()) + " ms");
           engine.on_timeout();
         }
       } else if (auto* d = std::get_if<uart::Drain>(&action)) {
@@ -95,17 +126,108 @@ struct Loop {
     emit_events();
   }
 };
+
+// The DFU loop: control transfers, alt selection, the engine's sleeps and streamed data.
+struct DfuLoop : LoopBase {
+  static constexpr std::uint64_t window = 1u << 20;  // bounded memory for streamed downloads
+  dfu::Engine& engine;
+  transport::UsbControlPort& port;
+  const std::function<void(const dfu::Event&)>& on_event;
+  const DataReader* reader;
+  std::array<std::uint8_t, 65536> buf{};
+  Bytes data;  // the window of a streamed download supplied last
+
+  DfuLoop(dfu::Engine& e, transport::UsbControlPort& p, const DriveHooks& h,
+          const std::function<void(const dfu::Event&)>& ev, const DataReader* r)
+      : LoopBase(h), engine(e), port(p), on_event(ev), reader(r) {}
+
+  // The next window of a streamed image: from the requested offset, up to 1 MiB (never less than
+  // the block asked for, never past the image's end).
+  void supply(const dfu::NeedData& need) {
+    if (!reader) throw UsageError(errc::usage, "a streamed download without a data reader");
+    const std::uint64_t total = engine.context().bytes_total.value_or(need.offset + need.length);
+    const auto n = static_cast<std::size_t>(
+        std::max<std::uint64_t>(need.length, std::min(window, total - need.offset)));
+    data.resize(n);
+    (*reader)(need.offset, data);
+    engine.supply(data);
+  }
+
+  static std::string setup_text(const usb::SetupPacket& s, std::size_t length) {
+    char b[48];
+    std::snprintf(b, sizeof b, "setup %02x %02x %04x %04x %04zx", s.request_type, s.request, s.value, s.index, length);
+    return b;
+  }
+
+  // One transfer; a transport failure becomes the engine's input (which throws with context).
+  // Only the port call is guarded: errors the engine raises itself pass through untouched.
+  template <class F>
+  bool transfer(F&& port_call) {
+    try {
+      port_call();
+      return true;
+    } catch (const TransportError& e) {
+      note(std::string("transfer failed: ") + e.message());
+      switch (e.code()) {
+        case errc::stall: engine.on_stall(); return false;
+        case errc::disconnected: engine.on_disconnect(); return false;
+        case errc::timeout: engine.on_timeout(); return false;
+        default: throw;
+      }
+    } catch (const TimeoutError&) {
+      note("transfer timed out");
+      engine.on_timeout();
+      return false;
+    }
+  }
+
+  dfu::Done run() {
+    for (;;) {
+      dfu::Action a = engine.next_action();
+      if (auto* d = std::get_if<dfu::Done>(&a)) return *d;
+      if (auto* need = std::get_if<dfu::NeedData>(&a)) {
+        supply(*need);
+        continue;
+      }
+      check_cancel();
+      if (auto* o = std::get_if<dfu::ControlOut>(&a)) {
+        if (hooks.trace) hooks.trace('>', o->data, setup_text(o->setup, o->data.size()));
+        if (transfer([&] { port.control_out(o->setup, o->data, o->timeout); })) engine.on_control_out_done();
+      } else if (auto* in = std::get_if<dfu::ControlIn>(&a)) {
+        std::size_t n = 0;
+        if (hooks.trace) hooks.trace('>', {}, setup_text(in->setup, in->length));
+        if (transfer([&] { n = port.control_in(in->setup, std::span(buf.data(), in->length), in->timeout); })) {
+          if (hooks.trace) hooks.trace('<', ByteView(buf.data(), n), {});
+          engine.on_control_in(ByteView(buf.data(), n));
+        }
+      } else if (auto* s = std::get_if<dfu::SetAlt>(&a)) {
+        note("SET_INTERFACE alt " + std::to_string(s->alt));
+        if (transfer([&] { port.set_alt_setting(s->alt); })) engine.on_control_out_done();
+      } else if (auto* sl = std::get_if<dfu::Sleep>(&a)) {
+        // bwPollTimeout: exactly, and no longer (PROTOCOL.md 3.11); virtual on a virtual clock.
+        clock.sleep_until(clock.now() + sl->duration, [this] { check_cancel(); });
+        engine.on_sleep_done();
+      }
+      while (auto ev = engine.next_event())
+        if (on_event) on_event(*ev);
+    }
+  }
+};
 }  // namespace
 
+DriveClock& real_clock() {
+  static RealClock clock;
+  return clock;
+}
+
 void drive(uart::Engine& engine, transport::ByteStream& stream, const DriveHooks& hooks) {
-  try {
-    Loop{engine, stream, hooks}.run();
-  } catch (Error& e) {
-    ErrorContext c = engine.context();
-    c.transport = stream.describe();
-    e.add_context(c);
-    throw;
-  }
+  merging_context(engine, stream.describe(), [&] { Loop(engine, stream, hooks).run(); });
+}
+
+dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
+                    const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
+  return merging_context(engine, port.describe(),
+                         [&] { return DfuLoop(engine, port, hooks, on_event, reader).run(); });
 }
 
 std::string trace_line(char dir, ByteView bytes, std::string_view note) {

@@ -1,90 +1,16 @@
 // SPDX-License-Identifier: MIT
-// UsbDevice and the DFU driver loop.
+// UsbDevice: a board on USB DFU, driven through session::drive_dfu.
 #include "mp1boot/session/usb_device.hpp"
 
-#include <array>
-#include <thread>
-
 #include "mp1boot/dfu/wire.hpp"
-#include "mp1boot/wait.hpp"
 #include "progress_throttle.hpp"
 
 namespace mp1boot::session {
 
-namespace {
-using Clock = std::chrono::steady_clock;
-
-void check_cancel(const DriveHooks& hooks) {
-  if (hooks.poll) hooks.poll();
-  if (hooks.cancel && hooks.cancel->cancelled()) throw CancelledError(errc::cancelled, "cancelled by the caller");
-}
-
-// Waits exactly the poll timeout (no longer), seeing cancellation within 50 ms.
-void sleep_for(std::chrono::milliseconds d, const DriveHooks& hooks) {
-  wait_until(Clock::now() + d, [&] { check_cancel(hooks); });
-}
-
-// Runs one transfer; a transport failure becomes the engine's input (which throws with context).
-// Only the port call is guarded: errors the engine raises itself pass through untouched.
-template <class F>
-bool transfer(dfu::Engine& engine, F&& port_call) {
-  try {
-    port_call();
-    return true;
-  } catch (const TransportError& e) {
-    switch (e.code()) {
-      case errc::stall: engine.on_stall(); return false;
-      case errc::disconnected: engine.on_disconnect(); return false;
-      case errc::timeout: engine.on_timeout(); return false;
-      default: throw;
-    }
-  } catch (const TimeoutError&) {
-    engine.on_timeout();
-    return false;
-  }
-}
-}  // namespace
-
-dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
-  constexpr std::uint64_t window = 1u << 20;  // bounded memory for streamed downloads
-  std::array<std::uint8_t, 65536> buf;
-  Bytes data;
-  try {
-    for (;;) {
-      dfu::Action a = engine.next_action();
-      if (auto* d = std::get_if<dfu::Done>(&a)) return *d;
-      if (auto* need = std::get_if<dfu::NeedData>(&a)) {
-        if (!reader) throw UsageError(errc::usage, "a streamed download without a data reader");
-        const std::uint64_t total = engine.context().bytes_total.value_or(need->offset + need->length);
-        const auto n = static_cast<std::size_t>(std::max<std::uint64_t>(need->length, std::min(window, total - need->offset)));
-        data.resize(n);
-        (*reader)(need->offset, data);
-        engine.supply(data);
-        continue;
-      }
-      check_cancel(hooks);
-      if (auto* o = std::get_if<dfu::ControlOut>(&a)) {
-        if (transfer(engine, [&] { port.control_out(o->setup, o->data, o->timeout); })) engine.on_control_out_done();
-      } else if (auto* in = std::get_if<dfu::ControlIn>(&a)) {
-        std::size_t n = 0;
-        if (transfer(engine, [&] { n = port.control_in(in->setup, std::span(buf.data(), in->length), in->timeout); }))
-          engine.on_control_in(ByteView(buf.data(), n));
-      } else if (auto* s = std::get_if<dfu::SetAlt>(&a)) {
-        if (transfer(engine, [&] { port.set_alt_setting(s->alt); })) engine.on_control_out_done();
-      } else if (auto* sl = std::get_if<dfu::Sleep>(&a)) {
-        sleep_for(sl->duration, hooks);
-        engine.on_sleep_done();
-      }
-      while (auto ev = engine.next_event())
-        if (on_event) on_event(*ev);
-    }
-  } catch (Error& e) {
-    ErrorContext c = engine.context();
-    c.transport = port.describe();
-    e.add_context(c);
-    throw;
-  }
+dfu::Done UsbDevice::run(const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
+  DriveHooks hooks = hooks_;
+  if (!hooks.clock) hooks.clock = options_.clock.get();
+  return drive_dfu(engine_, *port_, hooks, on_event, reader);
 }
 
 UsbDevice::UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options)
@@ -104,15 +30,13 @@ std::uint16_t UsbDevice::get_id() {
   return info.device_id;
 }
 
-PhaseInfo UsbDevice::get_phase() {
-  if (left_) reconnect();
+void UsbDevice::run_request(const std::function<void(dfu::Engine&)>& begin) {
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
-  const auto alts = port_->alt_settings();
-  engine_.get_phase(alts);
   try {
-    drive_dfu(engine_, *port_, hooks_);
+    begin(engine_);
+    run();
   } catch (Error& e) {
-    // Which phase the board was in when asking failed: the last one it reported or was sent.
+    // Which phase the board was in when the request failed: the last one it reported or was sent.
     if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
     engine_ = dfu::Engine(options_.dfu);
     throw;
@@ -120,6 +44,11 @@ PhaseInfo UsbDevice::get_phase() {
     engine_ = dfu::Engine(options_.dfu);
     throw;
   }
+}
+
+PhaseInfo UsbDevice::get_phase() {
+  if (left_) reconnect();
+  run_request([&](dfu::Engine& engine) { engine.get_phase(port_->alt_settings()); });
   const PhaseInfo& p = *engine_.phase_info();
   last_phase_ = p.phase;
   phase_known_ = true;
@@ -134,8 +63,7 @@ void UsbDevice::run_download(const DownloadOptions& options, const std::function
   const auto id = port_->identity();
   begin(id.transfer_size ? id.transfer_size : 1024);
   try {
-    dfu::Done d = drive_dfu(
-        engine_, *port_, hooks_,
+    dfu::Done d = run(
         [&](const dfu::Event& ev) {
           if (auto* b = std::get_if<dfu::BlockAcked>(&ev)) progress.update(base + b->bytes_done, total);
         },
@@ -248,15 +176,7 @@ void UsbDevice::write_extents(const DataReader& reader, const std::vector<Extent
 }
 
 void UsbDevice::detach_and_reconnect() {
-  if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
-  engine_.detach();
-  try {
-    drive_dfu(engine_, *port_, hooks_);
-  } catch (Error& e) {
-    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
-    engine_ = dfu::Engine(options_.dfu);
-    throw;
-  }
+  run_request([](dfu::Engine& engine) { engine.detach(); });
   reconnect();
 }
 
@@ -352,7 +272,7 @@ void UsbDevice::read_stream(std::uint8_t phase, std::uint64_t length, const Data
   const auto id = port_->identity();
   engine_.upload(alt->number, id.transfer_size ? id.transfer_size : 1024, length, dfu::UploadKeep::last_block);
   try {
-    drive_dfu(engine_, *port_, hooks_, [&](const dfu::Event& ev) {
+    run([&](const dfu::Event& ev) {
       auto* b = std::get_if<dfu::BlockUploaded>(&ev);
       if (!b) return;
       const std::uint64_t at = b->bytes_done - b->data.size();

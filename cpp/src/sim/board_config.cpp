@@ -145,6 +145,8 @@ const std::vector<Row>& rows() {
        [](BoardConfig& c, const Arg& a) { c.usb.faults.fail_transfers.push_back(a.number(1, UINT64_MAX)); }},
       {{"stall_transfer", "N", "usb", "fault: control transfer N (from 1) is stalled"},
        [](BoardConfig& c, const Arg& a) { c.usb.faults.stall_transfers.push_back(a.number(1, UINT64_MAX)); }},
+      {{"lose_status", "N", "usb", "fault: the reply of DFU_GETSTATUS N (from 1) is lost: the device acted, the host times out"},
+       [](BoardConfig& c, const Arg& a) { c.usb.faults.lose_status_replies.push_back(a.number(1, UINT64_MAX)); }},
       {{"drop_phase", "0xNN", "usb", "fault: the device drops off the bus during this phase"},
        [](BoardConfig& c, const Arg& a) { entry(c.usb.faults.drop_during).phase = a.phase(); }},
       {{"drop_after", "BYTES", "usb", "... once it received this many bytes of that phase (default 0)"},

@@ -80,6 +80,7 @@ Reply UsbBoard::control(const usb::SetupPacket& setup, ByteView out_data, std::u
     }
     if (!in || r.kind != Reply::Kind::ok) r.data.clear();
     if (r.data.size() > in_length) r.data.resize(in_length);
+    if (lose_reply(setup)) r = Reply{Reply::Kind::ok, {}, std::chrono::hours(1)};  // the host times out
   }
   if (logged_transfers_ >= options_.log_limit) {
     if (logged_transfers_++ == options_.log_limit)
@@ -154,6 +155,15 @@ std::optional<Reply> UsbBoard::inject_fault(const usb::SetupPacket& setup, ByteV
   bytes += out.size();
   ++blocks;
   return std::nullopt;
+}
+
+bool UsbBoard::lose_reply(const usb::SetupPacket& setup) {
+  if ((setup.request_type & 0x60) != 0x20 || static_cast<dfu::Request>(setup.request) != dfu::Request::getstatus)
+    return false;
+  const auto& lost = options_.faults.lose_status_replies;
+  if (std::find(lost.begin(), lost.end(), ++status_requests_) == lost.end()) return false;
+  log_event({{"event", "fault"}, {"fault", "lose_status"}});
+  return true;
 }
 
 Reply UsbBoard::standard_request(const usb::SetupPacket& s, std::uint16_t in_length) {

@@ -109,9 +109,10 @@ std::string PeerUsbPort::describe() const {
          identity_.serial + ")";
 }
 
-std::unique_ptr<PeerUsbPort> wait_for_peer_device(const std::shared_ptr<UsbPeer>& board,
-                                                std::chrono::milliseconds timeout, const CancelToken* cancel,
+std::unique_ptr<PeerUsbPort> wait_for_peer_device(const std::shared_ptr<UsbPeer>& board, const EnumerationWait& wait,
                                                 PeerUsbOptions options) {
+  const auto timeout = wait.timeout;
+  const CancelToken* cancel = wait.cancel;
   if (!board) throw UsageError(errc::usage, "wait_for_peer_device needs a board");
   if (cancel && cancel->cancelled())
     throw CancelledError(errc::cancelled, "cancelled while waiting for the simulated board");

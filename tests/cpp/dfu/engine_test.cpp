@@ -570,10 +570,72 @@ TEST(DfuEngineFailures, DisconnectDuringManifestationIsAnErrorUnlessHandover) {
 TEST(DfuEngineFailures, TimeoutMidDownload) {
   auto prefix = blocks_acked(1);
   prefix.push_back(ok());
+  // The GETSTATUS is asked again Options::status_retries (3) times; the fourth timeout is the error.
+  prefix.insert(prefix.end(), {timeout(), timeout(), timeout()});
   auto err = failing_download<TimeoutError>(prefix, timeout());
   EXPECT_EQ(err.code(), errc::timeout);
   EXPECT_EQ(err.context().packet, 1u);
   EXPECT_EQ(err.context().operation, "DFU_GETSTATUS");
+  EXPECT_NE(std::string(err.what()).find("DFU_GETSTATUS after DFU_DNLOAD block 1 timed out 4 times in a row"),
+            std::string::npos)
+      << err.what();
+}
+
+TEST(DfuEngineLostStatus, ALostReplyIsAskedAgainAndTheBlockIsAckedOnce) {
+  Engine e;
+  const Bytes fip = pattern(2048);
+  e.download(0x03, tfa13_alts, fip, 1024);
+  // Block 0: the reply to the first GETSTATUS is lost; the device moved to dfuDNLOAD-IDLE meanwhile.
+  Driver d{e, {ok(), status(State::dfu_idle), ok(), timeout(), status(State::dnload_idle)}};
+  d.script.insert(d.script.end(), {ok(), status(State::dnload_sync), status(State::dnload_idle)});
+  d.script.insert(d.script.end(), {ok(), status(State::manifest, 1), status(State::dfu_idle)});
+  EXPECT_EQ(d.run(), Done{});
+  const std::vector<std::string> expected{"SET_INTERFACE 0", getstatus,
+                                          dnload(0, 1024),   getstatus, getstatus,
+                                          dnload(1, 1024),   getstatus, getstatus,
+                                          dnload(2, 0),      getstatus, "SLEEP 1", getstatus, "DONE"};
+  EXPECT_EQ(d.log, expected);
+  EXPECT_EQ(d.sent, fip);
+  const auto acks = d.events_of<BlockAcked>();
+  ASSERT_EQ(acks.size(), 2u);
+  EXPECT_EQ(acks[1].bytes_done, 2048u);
+  // The re-ask uses the request's own timeout.
+  EXPECT_EQ(std::get<ControlIn>(d.actions[3]).timeout, std::get<ControlIn>(d.actions[4]).timeout);
+}
+
+TEST(DfuEngineLostStatus, TheRetryBudgetIsPerWaitAndConfigurable) {
+  Options o;
+  o.status_retries = 1;
+  Engine e(o);
+  const Bytes data = pattern(128);
+  e.download(0x01, rom13_alts, data, 64);
+  // One lost reply per block is recovered each time (the count restarts with every reply) ...
+  Driver d{e, {ok(), timeout(), status(State::dfu_idle)}};
+  for (int b = 0; b < 2; ++b) d.script.insert(d.script.end(), {ok(), timeout(), status(State::dnload_idle)});
+  d.script.insert(d.script.end(), {ok(), status(State::manifest, 1), status(State::dfu_idle)});
+  EXPECT_EQ(d.run(), Done{});
+  EXPECT_EQ(d.sent, data);
+  // ... two in a row are not.
+  e.download(0x01, rom13_alts, data, 64);
+  Driver d2{e, {ok(), status(State::dfu_idle), ok(), timeout(), timeout()}};
+  try {
+    d2.run();
+    FAIL() << "expected TimeoutError";
+  } catch (const TimeoutError& err) {
+    EXPECT_NE(std::string(err.what()).find("timed out 2 times in a row"), std::string::npos) << err.what();
+    EXPECT_EQ(err.context().phase, 0x01);
+    EXPECT_EQ(err.context().packet, 0u);
+  }
+}
+
+TEST(DfuEngineLostStatus, ManifestationStatusIsNotAskedAgain) {
+  // Its timeout is the flush bound: asking again would only stretch that bound.
+  auto prefix = blocks_acked(4);
+  prefix.push_back(ok());
+  auto err = failing_download<TimeoutError>(prefix, timeout());
+  EXPECT_NE(std::string(err.what()).find("DFU_GETSTATUS during manifestation timed out after"), std::string::npos)
+      << err.what();
+  EXPECT_EQ(std::string(err.what()).find("times in a row"), std::string::npos) << err.what();
 }
 
 TEST(DfuEngineFailures, IdleAfterABlockViolatesTheTable) {

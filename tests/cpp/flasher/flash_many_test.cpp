@@ -21,7 +21,9 @@ TEST(FlashMany, BoardsInParallelKeyedByIdentityAndOneFailureStopsNoOther) {
   Rig rig("flash-many");
   fs::create_directories(rig.storage / "a");
   fs::create_directories(rig.storage / "b");
-  const std::string a = "sim:stm32mp157?link=usb&serial=A1&storage=" + (rig.storage / "a").string();
+  // realtime=1: this board's modelled times (re-enumerations, polls) pass in real time, so the
+  // run outlasts the 1 ms wait interval (on virtual time it may finish before the first one).
+  const std::string a = "sim:stm32mp157?link=usb&realtime=1&serial=A1&storage=" + (rig.storage / "a").string();
   const std::string b = "sim:stm32mp157?storage=" + (rig.storage / "b").string();
   const std::string bad = "sim:stm32mp999";
   session::FlashManyOptions o;

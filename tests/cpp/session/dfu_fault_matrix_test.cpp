@@ -28,6 +28,7 @@ struct Outcome {
   bool error_names_phase = false;
   std::uint64_t transfers = 0;
   std::uint64_t first_phase_reply = 0;  // transfer that carried the first Get Phase reply
+  std::uint64_t status_requests = 0;    // DFU_GETSTATUS requests the board saw
 };
 
 // One flash of the rig's layout over an in-process USB board with `faults`.
@@ -40,7 +41,7 @@ Outcome flash_with(const Rig& rig, const sim::UsbFaultPlan& faults) {
   auto board = std::make_shared<sim::UsbBoard>(bo);
   session::UsbDevice::Reopen reopen = [board](const usb::Identity&, std::chrono::milliseconds timeout,
                                               const CancelToken* cancel) -> std::unique_ptr<transport::UsbControlPort> {
-    return transport::wait_for_peer_device(board, timeout, cancel);
+    return transport::wait_for_peer_device(board, {.timeout = timeout, .cancel = cancel});
   };
   session::UsbDevice dev(std::make_unique<transport::PeerUsbPort>(board), reopen, {});
   session::FlashOptions o;
@@ -62,12 +63,13 @@ Outcome flash_with(const Rig& rig, const sim::UsbFaultPlan& faults) {
   // Virtual time: no run waits for real timeouts or re-enumeration delays.
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(5));
   out.transfers = board->log().empty() ? 0 : board->log().back().n;
-  for (const auto& entry : board->log())
-    if (const auto j = nlohmann::json::parse(entry.text, nullptr, false);
-        j.is_object() && j.value("setup", "").rfind("a1 02", 0) == 0 && j.value("reply", "") == "ok") {
+  for (const auto& entry : board->log()) {
+    const auto j = nlohmann::json::parse(entry.text, nullptr, false);
+    if (!j.is_object()) continue;
+    if (j.value("setup", "").rfind("a1 02", 0) == 0 && j.value("reply", "") == "ok" && !out.first_phase_reply)
       out.first_phase_reply = entry.n;
-      break;
-    }
+    if (j.value("setup", "").rfind("a1 03", 0) == 0) ++out.status_requests;
+  }
   return out;
 }
 
@@ -88,10 +90,40 @@ TEST(DfuFaultMatrix, EveryTransferFailedOrStalledEndsInSuccessOrATypedError) {
       if (!o.ok && n > clean.first_phase_reply) EXPECT_TRUE(o.error_names_phase) << o.error;
     }
   }
-  // The matrix really injected faults. (The DFU engine has no retry policy yet: every injected
-  // transfer fault ends in a typed error today, so recovered_runs is 0; it may grow.)
+  // The matrix really injected faults. The DFU engine asks a timed-out GETSTATUS again
+  // (dfu::Options::status_retries), so the failed GETSTATUS outside manifestation are recovered;
+  // every other injected transfer fault ends in a typed error.
   EXPECT_GT(failed_runs, clean.transfers);
+  EXPECT_GT(recovered_runs, 0u);
   EXPECT_EQ(failed_runs + recovered_runs, 2 * clean.transfers);
+}
+
+TEST(DfuFaultMatrix, EveryGetStatusReplyLostOnceIsRecoveredOutsideManifestation) {
+  Rig rig("dfu-lost-status-matrix");
+  const Outcome clean = flash_with(rig, {});
+  ASSERT_TRUE(clean.ok) << clean.error;
+  ASSERT_GT(clean.status_requests, 10u);
+  std::size_t failed_runs = 0, recovered_runs = 0;
+  for (std::uint64_t n = 1; n <= clean.status_requests; ++n) {
+    SCOPED_TRACE("lose_status=" + std::to_string(n));
+    sim::UsbFaultPlan f;
+    f.lose_status_replies.push_back(n);
+    const Outcome o = flash_with(rig, f);
+    if (o.ok) {
+      ++recovered_runs;
+      // The lost one is asked again; when it had said dfuDNBUSY, the re-ask already finds the
+      // block written, so one poll less follows.
+      EXPECT_GE(o.status_requests, clean.status_requests);
+      EXPECT_LE(o.status_requests, clean.status_requests + 1);
+    } else {
+      ++failed_runs;
+      // Only the manifestation's status is not asked again (its timeout is the flush bound).
+      EXPECT_NE(o.error.find("during manifestation"), std::string::npos) << o.error;
+      EXPECT_TRUE(o.error_names_phase) << o.error;
+    }
+  }
+  EXPECT_GT(recovered_runs, 2 * failed_runs);
+  EXPECT_GT(failed_runs, 0u);
 }
 
 TEST(DfuFaultMatrix, GetStatusErrorAtEachBlockOfThePartition) {

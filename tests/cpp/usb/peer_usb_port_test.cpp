@@ -78,7 +78,7 @@ TEST(PeerUsbPort, DetachDisconnectsAndWaitOpensTheNextEnumeration) {
   EXPECT_EQ(code_of([&] { get_phase(*port, 1); }), errc::disconnected);
   EXPECT_EQ(code_of([&] { PeerUsbPort again(b); }), errc::no_device);
 
-  auto next = wait_for_peer_device(b, 1000ms);
+  auto next = wait_for_peer_device(b, {.timeout = 1000ms});
   EXPECT_EQ(next->generation(), 1u);
   EXPECT_EQ(next->identity().address, 3);
   EXPECT_EQ(next->identity().product, "DFU @Device ID /0x501, @Revision ID /0x1003, @Name /STM32MP135F Rev.Y,");
@@ -87,7 +87,7 @@ TEST(PeerUsbPort, DetachDisconnectsAndWaitOpensTheNextEnumeration) {
   // The board is attached again, but the old handle belongs to the old enumeration.
   EXPECT_EQ(code_of([&] { port->reset(); }), errc::disconnected);
   // Already attached: wait opens the current enumeration.
-  EXPECT_EQ(wait_for_peer_device(b, 10ms)->generation(), 1u);
+  EXPECT_EQ(wait_for_peer_device(b, {.timeout = 10ms})->generation(), 1u);
 }
 
 TEST(PeerUsbPort, Mp15KeepsTheHandleAcrossTheHandover) {
@@ -106,13 +106,13 @@ TEST(PeerUsbPort, BoardThatNeverReturnsTimesOut) {
   PeerUsbPort port(b);
   download(port, 0, test::make_fsbl(*o.soc, 100));
   port.control_out({0x21, 0, 0, 0}, {}, 1000ms);
-  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, 5000ms); }), errc::timeout);  // virtual time: at once
+  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, {.timeout = 5000ms}); }), errc::timeout);  // virtual time: at once
   auto t0 = std::chrono::steady_clock::now();
-  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, 30ms, nullptr, PeerUsbOptions{true}); }), errc::timeout);
+  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, {.timeout = 30ms}, PeerUsbOptions{true}); }), errc::timeout);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 30ms);
   CancelToken cancel;
   cancel.cancel();
-  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, 5000ms, &cancel, PeerUsbOptions{true}); }), errc::cancelled);
+  EXPECT_EQ(code_of([&] { wait_for_peer_device(b, {.timeout = 5000ms, .cancel = &cancel}, PeerUsbOptions{true}); }), errc::cancelled);
 }
 
 TEST(PeerUsbPort, BusyTimeLongerThanTheTimeoutTimesOut) {

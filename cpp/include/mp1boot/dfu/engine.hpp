@@ -231,6 +231,12 @@ struct Options {
   /// polls, and at most this much accumulated bwPollTimeout. Exceeding either is a TimeoutError.
   std::uint32_t max_status_polls = 100000;
   std::chrono::milliseconds max_poll_wait{120000};
+  /// A DFU_GETSTATUS that times out (its reply lost on the wire, or the device slow to answer) is
+  /// asked again this many times in a row before the timeout is an error. The device may have
+  /// acted on the lost one, so the state the next reply reports is not checked against the table
+  /// (the step's own checks still apply). Not during manifestation, whose GETSTATUS U-Boot holds
+  /// for its flush: there the timeout is the flush bound (DownloadOptions::manifest_timeout).
+  std::uint32_t status_retries = 3;
 };
 
 /// Per-download settings.
@@ -408,6 +414,7 @@ class Engine {
   void on_phase_data(ByteView data);
   void detached();
   bool handover_step() const;
+  bool ask_status_again();
 
   std::string doing() const;        // "DFU_DNLOAD block 3", "SET_INTERFACE alt 5", ...
   std::string waiting_for() const;  // "after DFU_DNLOAD block 3", "during manifestation ..."
@@ -429,6 +436,7 @@ class Engine {
   bool alt_in_flight_ = false;            // the pending action is SetAlt
   std::uint32_t polls_ = 0;
   std::uint64_t poll_wait_ms_ = 0;
+  std::uint32_t lost_status_ = 0;  // DFU_GETSTATUS timeouts in a row (Options::status_retries)
   int settle_rounds_ = 0;
 
   // download / upload

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // session::UsbDevice: a board on USB DFU (libusb or the in-process simulated device), driven by
-// the DFU engine through session::drive_dfu. It follows the board across re-enumerations: after a
+// the DFU engine through session::drive_dfu (drive.hpp). It follows the board across re-enumerations: after a
 // DETACH (or the MP15 ROM's hand-over) it reopens the device with the same serial number and port
 // path through the `Reopen` function the caller gave.
 #pragma once
@@ -15,12 +15,6 @@
 namespace mp1boot::session {
 
 class ProgressThrottle;  // private to the library (src/session/progress_throttle.hpp)
-
-/// Performs the engine's actions on the port until Done; merges context into errors.
-/// `on_event` receives the engine's events (blocks acknowledged, status reports).
-/// `reader` answers the engine's NeedData (streamed downloads), reading at most 1 MiB at a time.
-dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr);
 
 class UsbDevice : public Device {
  public:
@@ -39,6 +33,9 @@ class UsbDevice : public Device {
   struct Options {
     dfu::Options dfu;
     ReconnectTimeouts reconnect;
+    /// The loop's clock when the hooks give none (a VirtualClock for in-process simulated boards);
+    /// null: real time.
+    std::shared_ptr<DriveClock> clock;
   };
 
   UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options);
@@ -86,6 +83,11 @@ class UsbDevice : public Device {
  private:
   /// Continues on the board's new enumeration with a fresh engine.
   void adopt(std::unique_ptr<transport::UsbControlPort> next);
+  /// Runs the engine through session::drive_dfu with the device's hooks and clock.
+  dfu::Done run(const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr);
+  /// A request without data (Get Phase, DETACH): a settled engine, `begin` starts the request, the
+  /// loop runs it. On failure the error names the last phase known and the engine starts afresh.
+  void run_request(const std::function<void(dfu::Engine&)>& begin);
   /// One DFU download: `begin` starts the engine's request; progress reports `base` + bytes of
   /// this transfer against `total`.
   void run_download(const DownloadOptions& options, const std::function<void(std::uint32_t transfer_size)>& begin,

@@ -48,16 +48,21 @@ struct UsbFaultPlan {
   std::vector<std::uint64_t> fail_transfers;
   /// These control transfers are answered with an EP0 STALL; the device did not act on them.
   std::vector<std::uint64_t> stall_transfers;
-  /// The device drops off the bus for good (cable pulled) once `after_bytes` data bytes of phase
-  /// `phase` were received: the DNLOAD in flight answers `disconnected`.
+  /// The replies of these DFU_GETSTATUS requests (counted from 1 over the board's life, every
+  /// stage) are lost on the wire: the device acted on the request (its state moved on, as the
+  /// reply would have said) but the host sees a timeout.
+  std::vector<std::uint64_t> lose_status_replies;
+  /// The device drops off the bus for good (cable pulled) during the DNLOAD block of phase `phase`
+  /// that carries data byte `after_bytes` (0-based): that block answers `disconnected`.
   struct Drop {
     std::uint8_t phase = 0x01;
     std::uint64_t after_bytes = 0;
   };
   std::optional<Drop> drop_during;
-  /// The board resets (power, DDR, watchdog: FIELD.md 10) once `after_bytes` data bytes of phase
-  /// `phase` were received, in any stage and any phase, the flash layout 0x00 included: the DNLOAD
-  /// in flight answers `disconnected`, then the boot ROM enumerates after reenumerate_delay.
+  /// The board resets (power, DDR, watchdog: FIELD.md 10) during the DNLOAD block of phase `phase`
+  /// that carries data byte `after_bytes` (0-based), in any stage and any phase, the flash layout
+  /// 0x00 included (also inside a single-block phase): that block answers `disconnected`, then the
+  /// boot ROM enumerates after reenumerate_delay.
   struct Reset {
     std::uint8_t phase = 0x10;
     std::uint64_t after_bytes = 0;
@@ -244,8 +249,11 @@ class UsbBoard final : public transport::UsbPeer {
   std::vector<LogEntry> log_;
   std::size_t logged_transfers_ = 0;
   std::uint64_t transfers_ = 0;
+  std::uint64_t status_requests_ = 0;  ///< DFU_GETSTATUS requests (UsbFaultPlan::lose_status_replies)
   /// Applies the fault plan to one request; a reply when a fault answers it instead of the device.
   std::optional<Reply> inject_fault(const usb::SetupPacket& setup, ByteView out_data);
+  /// After the stage answered: true when this is a DFU_GETSTATUS whose reply the plan loses.
+  bool lose_reply(const usb::SetupPacket& setup);
   std::map<std::uint8_t, std::uint64_t> fault_bytes_;   ///< DNLOAD data bytes per phase
   std::map<std::uint8_t, std::uint64_t> fault_blocks_;  ///< DNLOAD data blocks per phase
   bool reset_fired_ = false, drop_fired_ = false, status_fired_ = false;

@@ -62,12 +62,11 @@ class PeerUsbPort final : public UsbControlPort {
 
 /// Opens the board's next enumeration: when the board is detached with a stage pending, waits
 /// for its re-enumeration delay (only with real_time) and lets it enumerate; when it is attached,
-/// opens the current enumeration.
-/// @throws TimeoutError(errc::timeout) when the board is gone for good (after `timeout` with
-///         real_time, at once in virtual time) or its delay exceeds `timeout`; CancelledError.
-std::unique_ptr<PeerUsbPort> wait_for_peer_device(const std::shared_ptr<UsbPeer>& board,
-                                                std::chrono::milliseconds timeout,
-                                                const CancelToken* cancel = nullptr,
+/// opens the current enumeration. `wait` is the common part of wait_for_device()'s options.
+/// @throws TimeoutError(errc::timeout) when the board is gone for good (after `wait.timeout` with
+///         real_time, at once in virtual time) or its delay exceeds `wait.timeout`;
+///         CancelledError when `wait.cancel` trips.
+std::unique_ptr<PeerUsbPort> wait_for_peer_device(const std::shared_ptr<UsbPeer>& board, const EnumerationWait& wait,
                                                 PeerUsbOptions options = {});
 
 }  // namespace mp1boot::transport

@@ -86,15 +86,13 @@ class UsbPort final : public UsbControlPort {
 ///         errc::port_busy (another process claimed the interface), errc::io.
 std::unique_ptr<UsbPort> open_usb(std::string_view selector = {});
 
-/// How wait_for_device() recognises the board.
-struct UsbWaitOptions {
+/// How wait_for_device() recognises the board; timeout and cancel come from EnumerationWait.
+struct UsbWaitOptions : EnumerationWait {
   std::string serial;        ///< iSerialNumber of the board: a cross-check when port_path is set
                              ///< (a blank or all-zero serial on either side passes), else the match
   std::string port_path;     ///< the board's identity: its port ("1-1.4"), stable across stages
   std::uint16_t vendor_id = st_usb_vendor_id;
   std::uint16_t product_id = st_usb_dfu_product_id;
-  std::chrono::milliseconds timeout{30000};
-  const CancelToken* cancel = nullptr;
   /// The enumeration that must NOT be taken (the old one, still listed for a moment after a
   /// DETACH): a device on this bus with this address is ignored.
   std::optional<std::uint8_t> skip_bus;

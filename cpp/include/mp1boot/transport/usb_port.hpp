@@ -9,9 +9,17 @@
 #include <vector>
 
 #include "mp1boot/bytes.hpp"
+#include "mp1boot/progress.hpp"
 #include "mp1boot/usb.hpp"
 
 namespace mp1boot::transport {
+
+/// What every wait for a board's next enumeration takes, on libusb (UsbWaitOptions, usb.hpp) and
+/// in process (wait_for_peer_device, peer_usb_port.hpp): how long, and the token that cancels it.
+struct EnumerationWait {
+  std::chrono::milliseconds timeout{30000};
+  const CancelToken* cancel = nullptr;
+};
 
 class UsbControlPort {
  public:

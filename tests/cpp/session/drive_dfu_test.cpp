@@ -1,0 +1,61 @@
+// SPDX-License-Identifier: MIT
+// session::drive_dfu answers a streamed download's NeedData from the caller's DataReader, one
+// bounded window at a time, and refuses a streamed download without a reader with a typed error.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <utility>
+#include <vector>
+
+#include "flasher/rig.hpp"
+#include "mp1boot/session/connect.hpp"
+#include "mp1boot/session/drive.hpp"
+#include "mp1boot/session/usb_device.hpp"
+
+namespace mp1boot::test {
+namespace {
+
+// The simulated STM32MP157 on USB, booted to TF-A (which asks for the FIP, phase 0x03).
+std::unique_ptr<session::Device> tfa_board() {
+  auto dev = session::connect("sim:stm32mp157?link=usb");
+  dev->boot(fsbl_mp15(), "tf-a.stm32", {});
+  return dev;
+}
+
+TEST(DriveDfu, StreamedDownloadReadsTheReaderInWindowsOfAtMostOneMebibyte) {
+  auto dev = tfa_board();
+  const Bytes image = fip((3u << 20) + 5);
+  std::vector<std::pair<std::uint64_t, std::size_t>> reads;
+  const session::DataReader reader = [&](std::uint64_t offset, std::span<std::uint8_t> out) {
+    reads.emplace_back(offset, out.size());
+    std::copy_n(image.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+  };
+  dev->download_stream(reader, image.size(), {.phase = 0x03, .name = "fip.bin"});
+  ASSERT_EQ(reads.size(), 4u);
+  std::uint64_t next = 0;
+  for (const auto& [offset, size] : reads) {
+    EXPECT_EQ(offset, next);
+    EXPECT_LE(size, 1u << 20);
+    next = offset + size;
+  }
+  EXPECT_EQ(next, image.size());
+}
+
+TEST(DriveDfu, StreamedDownloadWithoutAReaderIsAUsageErrorWithContext) {
+  auto dev = tfa_board();
+  auto& usb = dynamic_cast<session::UsbDevice&>(*dev);
+  dfu::Engine engine;
+  engine.download_streamed(0x03, usb.port().alt_settings(), 4096, 1024);
+  session::VirtualClock clock;
+  try {
+    session::drive_dfu(engine, usb.port(), session::DriveHooks{.clock = &clock});
+    FAIL() << "no error";
+  } catch (const UsageError& e) {
+    EXPECT_NE(std::string(e.what()).find("without a data reader"), std::string::npos) << e.what();
+    EXPECT_EQ(e.context().phase, 0x03);
+    EXPECT_EQ(e.context().transport, usb.port().describe());
+  }
+}
+
+}  // namespace
+}  // namespace mp1boot::test
