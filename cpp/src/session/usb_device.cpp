@@ -275,9 +275,9 @@ void UsbDevice::read_stream(std::uint8_t phase, std::uint64_t length, const Data
     run([&](const dfu::Event& ev) {
       auto* b = std::get_if<dfu::BlockUploaded>(&ev);
       if (!b) return;
-      const std::uint64_t at = b->bytes_done - b->data.size();
-      if (at < length) sink(at, b->data.first(static_cast<std::size_t>(std::min<std::uint64_t>(b->data.size(), length - at))));
-      progress.update(std::min(b->bytes_done, length), length);
+      // The engine never asks past `length` (each UPLOAD's wLength is what is left of it).
+      sink(b->bytes_done - b->data.size(), b->data);
+      progress.update(b->bytes_done, length);
     });
   } catch (Error& e) {
     e.add_context(ErrorContext{.phase = phase, .bytes_total = length});
