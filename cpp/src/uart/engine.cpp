@@ -27,7 +27,9 @@
 // confirmed when k+1 passes its packet-number stage; a NACK there instead means the device did
 // not have k after all, and k is sent again. U-Boot checks the number after the ACK, so its
 // refusal is indistinguishable from a checksum NACK: no inference there, the retries run out into
-// a NackError naming the packet (and --resume recovers the partition).
+// a NackError naming the packet (and --resume recovers the partition). Packet 0 is never resent
+// after a silent data stage when a packet 1 exists: U-Boot would take it as a restart of the phase
+// and write it twice; packet 1 is sent instead (a refusal of it means packet 0 was not stored).
 #include "mp1boot/uart/engine.hpp"
 
 #include <algorithm>
@@ -214,7 +216,24 @@ void Engine::on_timeout() {
   if (op_ == Op::idle || draining_) throw UsageError(errc::usage, "UART engine: unexpected timeout input");
   std::string what = "no reply";
   if (!rx_.empty()) what = "incomplete reply (" + to_hex(rx_) + ")";
-  if (op_ == Op::download && steps_.size() == 1 && rx_.empty()) silent_data_stage_ = packet_;
+  if (op_ == Op::download && steps_.size() == 1 && rx_.empty()) {
+    silent_data_stage_ = packet_;
+    // U-Boot takes packet number 0 as the start of the phase again, but its DFU write goes on
+    // where it was (PROTOCOL.md 2.5.5): a resend of a stored packet 0 would be written twice, and
+    // everything after it shifted. So when packet 0 went unanswered the first time and more
+    // follow, the engine sends packet 1: a device without packet 0 refuses it, and packet 0 is
+    // sent again (ROM and TF-A refuse at the packet number; U-Boot's refusal ends in a NackError).
+    if (first_packet_ + packet_ == 0 && attempt_ == 1 && payload_.size() > max_packet &&
+        attempt_ < options_.retry.attempts) {
+      events_.push_back(Retrying{op_name_, "no final ACK for packet 0: going on with packet 1 (a resend of packet 0 "
+                                           "would restart the phase in U-Boot and write it twice)", attempt_});
+      inferred_ = packet_;
+      steps_.clear();
+      packet_done();
+      draining_ = true;
+      return;
+    }
+  }
   retry_or_fail(errc::timeout, what);
 }
 
