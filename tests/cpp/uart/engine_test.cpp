@@ -246,7 +246,8 @@ TEST(UartEngine, LostFinalAckOfPacketZeroGoesOnWithPacketOneInsteadOfAResend) {
               .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
   const auto reasons = retry_reasons(e);
   ASSERT_EQ(reasons.size(), 1u);
-  EXPECT_NE(reasons[0].find("going on with packet 1"), std::string::npos) << reasons[0];
+  EXPECT_NE(reasons[0].find("no reply at the data stage of packet 0: going on with packet 1"), std::string::npos)
+      << reasons[0];
   EXPECT_FALSE(e.busy());
   EXPECT_FALSE(e.failed());
 }
@@ -265,6 +266,37 @@ TEST(UartEngine, PacketOneRefusedAfterASilentPacketZeroSendsPacketZeroAgain) {
   ASSERT_EQ(reasons.size(), 2u);
   EXPECT_NE(reasons[1].find("sending packet 0 again"), std::string::npos) << reasons[1];
   EXPECT_FALSE(e.busy());
+}
+
+TEST(UartEngine, NackOfPacketZeroSendsPacketOneThenPacketZeroWhenUbootRefusesIt) {
+  // A NACK at the data stage of packet 0: a checksum error (nothing stored) or a garbled ACK (packet
+  // 0 stored). Packet 1 tells: U-Boot ACKs its number and refuses it at once (the device's extra
+  // NACKs for the data frame, read as commands, are drained), so packet 0 is sent again.
+  Bytes data(300, 6);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("79")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  const auto reasons = retry_reasons(e);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("NACK at the data stage of packet 0: going on with packet 1"), std::string::npos)
+      << reasons[0];
+  EXPECT_NE(reasons[1].find("sending packet 0 again"), std::string::npos) << reasons[1];
+  EXPECT_FALSE(e.busy());
+}
+
+TEST(UartEngine, GarbledFinalAckOfPacketZeroIsNotAResend) {
+  // The device stored packet 0 but its ACK arrived as another byte: packet 1 is taken.
+  Bytes data(300, 8);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("7b")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  EXPECT_EQ(retry_reasons(e).size(), 1u);
+  EXPECT_FALSE(e.busy());
+  EXPECT_FALSE(e.failed());
 }
 
 TEST(UartEngine, LostFinalAckOfTheLastPacketEndsTheDownload) {
