@@ -268,8 +268,8 @@ Fault draw_fault(std::mt19937& rng, const char* soc, bool usb, const Inputs& in)
   return f;
 }
 
-// One run: returns "<fault kind> ok" or "<fault kind> failed+resumed" (after a typed error), or
-// fails the test.
+// One run: returns "<fault kind> ok", "<fault kind> failed+resumed" (after a typed error) or
+// "<fault kind> no-connect+reflashed" (connecting failed: flashed again), or fails the test.
 std::string one_run(const char* test, const char* soc, bool usb, std::uint32_t seed) {
   // Each link and SoC draws its own faults from the same run seed.
   std::seed_seq mixed{seed, static_cast<std::uint32_t>(soc_by_name(soc).device_id), std::uint32_t{usb}};
@@ -282,10 +282,11 @@ std::string one_run(const char* test, const char* soc, bool usb, std::uint32_t s
   session::FlashOptions o;
   o.reset_probe = std::chrono::milliseconds(300);  // the simulated ROM answers at once; a dead line waits it out
   session::FlashReport report;
-  bool failed = false;
+  bool failed = false, connected = false;
   try {
     const Board board(soc, usb, run.storage, fault.uart, fault.usb, fault.write_failure, fault.tfa_answers);
     auto dev = board.connect();
+    connected = true;
     session::Flasher f(*dev, run.dir / "flash.tsv", o);
     try {
       report = f.run();
@@ -312,11 +313,14 @@ std::string one_run(const char* test, const char* soc, bool usb, std::uint32_t s
     outcome = "ok";
   } else {
     EXPECT_NE(fault.kind, "none") << where << ": a run without a fault failed";
-    EXPECT_EQ(report.result, "failed") << where;
-    EXPECT_FALSE(report.error.empty()) << where;
-    // Power cycle and resume from the report, without the fault.
+    // Power cycle and resume from the report, without the fault; when connecting failed there is
+    // no report (nothing was sent) and the user flashes again.
     session::FlashOptions again;
-    again.resume = {report};  // the same board, the same port: its earlier report
+    if (connected) {
+      EXPECT_EQ(report.result, "failed") << where;
+      EXPECT_FALSE(report.error.empty()) << where;
+      again.resume = {report};  // the same board, the same port: its earlier report
+    }
     try {
       const Board board(soc, usb, run.storage, {}, {});
       const auto r = session::flash(*board.connect(), run.dir / "flash.tsv", again);
@@ -325,7 +329,7 @@ std::string one_run(const char* test, const char* soc, bool usb, std::uint32_t s
       ADD_FAILURE() << where << ": resume failed: " << e.what();
     }
     expect_storage(run.storage, run.in, where + " (after resume)");
-    outcome = "failed+resumed";
+    outcome = connected ? "failed+resumed" : "no-connect+reflashed";
   }
   if (!::testing::Test::HasFailure()) fs::remove_all(run.dir);  // a soak of thousands of runs
   return fault.kind + " " + outcome;
