@@ -49,17 +49,19 @@ asan: bootstrap
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-# make fuzz: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (clang, build-fuzz/); CI
-# runs it with this default. Longer: make fuzz FUZZ_SECONDS=600.
-FUZZ_SECONDS ?= 20
+# make fuzz: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each, FUZZ_JOBS at once (clang,
+# build-fuzz/); CI runs it with these defaults. Longer: make fuzz FUZZ_SECONDS=600.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 fuzz: bootstrap
-	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# make soak: a long seeded fault campaign (random seed, printed; replay one run with
-# MP1BOOT_CAMPAIGN_SEED=N MP1BOOT_CAMPAIGN_RUNS=1).
+# make soak: a long seeded fault campaign, SOAK_RUNS runs over the four link/SoC pairs from seed
+# SOAK_SEED (random unless given; printed; a failed run prints the command that replays it).
 SOAK_RUNS ?= 2000
+SOAK_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 soak: build
-	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$${MP1BOOT_CAMPAIGN_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$(SOAK_SEED) \
 	  ./tests/mp1boot_flasher_tests --gtest_filter='FaultCampaign.*'
 
 bench: build
