@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BUILD)/cpp:$(PATH)
 all: build
 
 bootstrap:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh $(BOOTSTRAP_MODE)
 
 $(BUILD)/build.ninja: | bootstrap
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -25,8 +25,10 @@ build: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 	$(PY) scripts/dev_install.py $(BUILD)
 
-# What the demo runs: the Python module and the USB simulator (no test executables).
+# What the demo runs: the Python module and the USB simulator (no test executables), and of the
+# Python packages only what the build and the demo's .venv use (make test installs the rest).
 DEMO_TARGETS := _core mp1boot_python_files mp1boot_python_tools
+demo: BOOTSTRAP_MODE := demo
 demo: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	$(PY) scripts/dev_install.py $(BUILD)
