@@ -732,9 +732,9 @@ FlashReport Flasher::run() {
       if (steps == 0 && !options_.boot_only) check_board_state(info);
       if (info.phase == phase::end) {
         // A partition the device never asked for was not programmed (a Start repeated after its
-        // ACK was garbled ends the next phase with no data): never "ok".
+        // ACK was garbled ends the next phase with no data): never "ok" (boot_only programs none).
         for (const auto& p : report_.partitions)
-          if (p.result == "skipped" && p.ip != "none")
+          if (!options_.boot_only && p.result == "skipped" && p.ip != "none")
             throw DeviceError(errc::device_reported,
                               "the device ended the session (phase 0xFE) without asking for " + p.name + " (" +
                                   hex8(p.phase) + "): it was not programmed",
