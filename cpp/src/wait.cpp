@@ -38,6 +38,16 @@ class FineTimerSlack {
 #endif
 };
 
+// A hint to the CPU inside a spin loop (the thread keeps its core: a sched_yield() on a busy
+// machine hands it to another process for a whole time slice, milliseconds past the deadline).
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+
 // Sleeps until `until` in slices of at most 50 ms, calling `check` before each.
 void sleep_in_slices(Clock::time_point until, const std::function<void()>& check) {
   constexpr auto slice = std::chrono::milliseconds(50);
@@ -52,14 +62,11 @@ void sleep_in_slices(Clock::time_point until, const std::function<void()>& check
 }  // namespace
 
 void wait_until(Clock::time_point deadline, const std::function<void()>& check, WaitMode mode) {
-  if (mode == WaitMode::sleep) {
-    FineTimerSlack slack;
-    sleep_in_slices(deadline, check);
-    return;
-  }
+  FineTimerSlack slack;
+  if (mode == WaitMode::sleep) return sleep_in_slices(deadline, check);
   constexpr auto margin = std::chrono::microseconds(1000);  // covers a late timer wake-up on a VM
   sleep_in_slices(deadline - margin, check);
-  while (Clock::now() < deadline) std::this_thread::yield();
+  while (Clock::now() < deadline) cpu_relax();
 }
 
 }  // namespace mp1boot
