@@ -21,7 +21,7 @@ import tempfile
 import time
 
 import mp1boot
-from benchlib import set_timer_slack_1ns
+from benchlib import MachineLoad, set_timer_slack_1ns
 
 ROM_POLL_S = 0.001
 REENUMERATIONS = 2        # TF-A -> U-Boot gadget, U-Boot layout -> partition gadget (MP15 ROM -> TF-A: none)
@@ -95,6 +95,7 @@ def main() -> int:
     set_timer_slack_1ns()
     counts = [int(c) for c in args.boards.split(",")]
     res = {"size_mib": args.size_mib, "block_us": args.block_us, "uboot_block_us": args.uboot_block_us, "runs": []}
+    load = MachineLoad()
     with tempfile.TemporaryDirectory() as tmp:
         tsv, sizes = make_layout(tmp, args.size_mib)
         total = sizes["fsbl"] + sizes["fip"] + sizes["layout"] + sum(sizes["partitions"])
@@ -119,6 +120,8 @@ def main() -> int:
                 lin = f" = {rate / (n * single):.4f} of linear (target >= 0.95 at 16)" if single else ""
                 print(f"  {n:2d} boards: {seconds:7.2f} s  {rate / 1e6:6.2f} MB/s aggregate{lin}{cpu_text}")
             res["runs"].append(row)
+    res["machine_load"] = load.report()
+    print(f"  {MachineLoad.describe(res['machine_load'])}")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(res, f, indent=1)

@@ -1,8 +1,17 @@
 // SPDX-License-Identifier: MIT
 // A small SHA-256 (FIPS 180-4) for the flash report: the digest of every file sent, so a run can
-// be compared with the build that produced the files.
+// be compared with the build that produced the files. On x86-64 CPUs with the SHA extensions
+// (Intel since Goldmont/Ice Lake, AMD since Zen) the blocks go through them, about 8 times faster:
+// a flash of a factory image hashes every byte it sends, between two DFU requests.
+// MP1BOOT_SHA256=portable in the environment keeps the portable code (tests of both paths).
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define MP1BOOT_SHA_NI 1
+#endif
 
 #include "sha.hpp"
 #include "mp1boot/session/binary.hpp"
@@ -23,12 +32,67 @@ constexpr std::uint32_t k[64] = {
 
 constexpr std::uint32_t rotr(std::uint32_t x, int n) { return (x >> n) | (x << (32 - n)); }
 
+#ifdef MP1BOOT_SHA_NI
+// One 64-byte block with the SHA extensions. The state lives in two registers as the
+// instructions want it, ABEF and CDGH; each group of four rounds adds four message words and
+// four constants; from group 4 on the message words come from the schedule instructions.
+__attribute__((target("sha,sse4.1,ssse3"))) void block_sha_ni(std::uint32_t* h, const std::uint8_t* p) {
+  const __m128i byte_swap = _mm_set_epi64x(0x0c0d0e0f08090a0bLL, 0x0405060700010203LL);
+  __m128i dcba = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h));
+  __m128i hgfe = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + 4));
+  const __m128i cdab = _mm_shuffle_epi32(dcba, 0xB1);
+  const __m128i efgh = _mm_shuffle_epi32(hgfe, 0x1B);
+  __m128i abef = _mm_alignr_epi8(cdab, efgh, 8);
+  __m128i cdgh = _mm_blend_epi16(efgh, cdab, 0xF0);
+  const __m128i abef_in = abef, cdgh_in = cdgh;
+  __m128i w[4];
+  for (int g = 0; g < 16; ++g) {
+    __m128i& x = w[g & 3];
+    if (g < 4) {
+      x = _mm_shuffle_epi8(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + 16 * g)), byte_swap);
+    } else {
+      // W[t] = s1(W[t-2]) + W[t-7] + s0(W[t-15]) + W[t-16], four at a time.
+      const __m128i& x1 = w[(g + 1) & 3];
+      const __m128i& x2 = w[(g + 2) & 3];
+      const __m128i& x3 = w[(g + 3) & 3];
+      __m128i t = _mm_add_epi32(_mm_sha256msg1_epu32(x, x1), _mm_alignr_epi8(x3, x2, 4));
+      x = _mm_sha256msg2_epu32(t, x3);
+    }
+    __m128i m = _mm_add_epi32(x, _mm_loadu_si128(reinterpret_cast<const __m128i*>(k + 4 * g)));
+    cdgh = _mm_sha256rnds2_epu32(cdgh, abef, m);
+    m = _mm_shuffle_epi32(m, 0x0E);
+    abef = _mm_sha256rnds2_epu32(abef, cdgh, m);
+  }
+  abef = _mm_add_epi32(abef, abef_in);
+  cdgh = _mm_add_epi32(cdgh, cdgh_in);
+  const __m128i feba = _mm_shuffle_epi32(abef, 0x1B);
+  const __m128i dchg = _mm_shuffle_epi32(cdgh, 0xB1);
+  dcba = _mm_blend_epi16(feba, dchg, 0xF0);
+  hgfe = _mm_alignr_epi8(dchg, feba, 8);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h), dcba);
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(h + 4), hgfe);
+}
+
+bool use_sha_ni() {
+  static const bool use = [] {
+    const char* choice = std::getenv("MP1BOOT_SHA256");
+    if (choice && std::strcmp(choice, "portable") == 0) return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+  }();
+  return use;
+}
+#endif
+
 }  // namespace
 
 Sha256::Sha256()
     : h_{0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19} {}
 
 void Sha256::block(const std::uint8_t* p) {
+#ifdef MP1BOOT_SHA_NI
+  if (use_sha_ni()) return block_sha_ni(h_.data(), p);
+#endif
   std::uint32_t w[64];
   for (int i = 0; i < 16; ++i)
     w[i] = std::uint32_t(p[4 * i]) << 24 | std::uint32_t(p[4 * i + 1]) << 16 | std::uint32_t(p[4 * i + 2]) << 8 |

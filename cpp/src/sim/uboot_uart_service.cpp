@@ -207,11 +207,16 @@ int UbootProgrammer::medium_write(int alt, std::uint64_t offset, ByteView data) 
       return 0;
     }
     if (part.ip == UbootIp::mmc) {
-      // Whole blocks inside the partition (hardware boot partition, RawImage: whole area).
-      Bytes blocks(data.begin(), data.end());
-      blocks.resize(static_cast<std::size_t>(round_up(blocks.size(), 512)), 0);
-      if (offset + blocks.size() > part.size) return -EINVAL;  // "Request would exceed designated area!"
-      storage.write(ip, part.hw_partition, part.addr + offset, blocks);
+      // Whole blocks inside the partition (hardware boot partition, RawImage: whole area); only a
+      // partial last block is padded (a copy of it, not of the whole buffer).
+      const std::size_t whole = data.size() / 512 * 512;
+      if (offset + round_up(data.size(), 512) > part.size) return -EINVAL;  // "Request would exceed designated area!"
+      if (whole) storage.write(ip, part.hw_partition, part.addr + offset, data.first(whole));
+      if (whole < data.size()) {
+        Bytes last(data.begin() + static_cast<std::ptrdiff_t>(whole), data.end());
+        last.resize(512, 0);
+        storage.write(ip, part.hw_partition, part.addr + offset + whole, last);
+      }
       return 0;
     }
     // MTD: the request is clipped to the partition, then whole erase blocks are erased first.
@@ -283,11 +288,10 @@ int UbootProgrammer::medium_read(int alt, std::uint64_t offset, std::size_t& len
 int UbootProgrammer::drain(int alt) {
   Txn& t = txn(alt);
   if (t.pending.empty()) return 0;
-  Bytes data = std::move(t.pending);
-  t.pending.clear();
-  const int ret = medium_write(alt, t.offset, data);
-  t.offset += data.size();
-  medium_bytes_ += data.size();
+  const int ret = medium_write(alt, t.offset, t.pending);
+  t.offset += t.pending.size();
+  medium_bytes_ += t.pending.size();
+  t.pending.clear();  // keeps its capacity: the next buffer fills without reallocations
   return ret;
 }
 

@@ -21,13 +21,26 @@ ErrorContext where(const char* operation, std::string transport) {
   return c;
 }
 
-// Waits `d` precisely (the modelled device time) and sees a cancel request within 50 ms.
-void sleep_for(std::chrono::microseconds d, const CancelToken* cancel) {
-  wait_until(std::chrono::steady_clock::now() + d, [cancel] {
-    if (cancel && cancel->cancelled())
-      throw CancelledError(errc::cancelled, "cancelled while waiting for the simulated board");
-  });
+using Clock = std::chrono::steady_clock;
+
+// Sleeps until `deadline` (a modelled device time: sleeping, never spinning, so the board costs
+// no CPU while it is "busy") and sees a cancel request within 50 ms.
+void sleep_until(Clock::time_point deadline, const CancelToken* cancel) {
+  wait_until(
+      deadline,
+      [cancel] {
+        if (cancel && cancel->cancelled())
+          throw CancelledError(errc::cancelled, "cancelled while waiting for the simulated board");
+      },
+      WaitMode::sleep);
 }
+
+void sleep_for(std::chrono::microseconds d, const CancelToken* cancel) { sleep_until(Clock::now() + d, cancel); }
+
+// How much a late wake-up may be made up for on the next busy times: a timer wake-up's lateness
+// on a VM, or a scheduler's time slice on a busy machine (a woken thread waits for the running
+// one's slice, beyond 1 ms here with compilers on both cores); not a longer stall of the process.
+constexpr std::chrono::nanoseconds max_overshoot = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -52,11 +65,19 @@ void PeerUsbPort::check_current(const char* operation) const {
 UsbPeer::Reply PeerUsbPort::transfer(const usb::SetupPacket& setup, ByteView out, std::uint16_t in_length,
                                           ms timeout, const char* operation) {
   check_current(operation);
+  const auto arrived = Clock::now();
   auto reply = board_->control(setup, out, in_length);
   if (reply.kind == UsbPeer::Reply::Kind::disconnected) check_current(operation);
   if (reply.busy > std::chrono::microseconds(0)) {
     auto limit = std::chrono::duration_cast<std::chrono::microseconds>(timeout);
-    if (options_.real_time) sleep_for(std::min(reply.busy, limit), nullptr);
+    if (options_.real_time) {
+      // Busy from the request's arrival (the model's own work included, as a real device's is),
+      // less what earlier wake-ups overshot: a run of transfers lasts the sum of their busy
+      // times (at least, and at most one late wake-up more).
+      const auto deadline = arrived + std::min(reply.busy, limit);
+      sleep_until(deadline - overshoot_, nullptr);
+      overshoot_ = std::clamp(overshoot_ + (Clock::now() - deadline), std::chrono::nanoseconds(0), max_overshoot);
+    }
     if (reply.busy > limit)
       throw TransportError(errc::timeout, "control transfer timed out (device busy)", where(operation, describe()));
   }

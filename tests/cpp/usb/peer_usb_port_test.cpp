@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: MIT
 // PeerUsbPort: the in-process USB transport over sim::UsbBoard. Error mapping (stall,
 // disconnected, timeout), re-enumeration (old handle disconnected, wait_for_peer_device opens the
-// new one), identity and alternate settings per enumeration.
+// new one), identity and alternate settings per enumeration, real-time busy times that sleep.
 #include <gtest/gtest.h>
 
 #include <array>
 #include <chrono>
+#include <ctime>
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/peer_usb_port.hpp"
@@ -128,6 +129,31 @@ TEST(PeerUsbPort, BusyTimeLongerThanTheTimeoutTimesOut) {
   real.control_in({0xA1, 3, 0, 0}, st, 1000ms);
   real.control_out({0x21, 1, 1, 0}, block, 1000ms);
   EXPECT_GE(std::chrono::steady_clock::now() - t0, 5ms);
+}
+
+// CPU time of the calling thread.
+std::chrono::nanoseconds thread_cpu() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
+}
+
+TEST(PeerUsbPort, RealTimeBusyTimesSleepWithoutSpinning) {
+  // 100 blocks of 2 ms modelled device time each: the download lasts at least their sum, and the
+  // thread sleeps through them. A spin to each deadline (the host's bwPollTimeout wait) would
+  // cost CPU time for a large part of it, taken from the host the board simulates for.
+  auto b = board("stm32mp135", 2000us);
+  PeerUsbPort port(b, PeerUsbOptions{true});
+  const Bytes fsbl = test::make_fsbl(*b->options().soc, 100 * 1024 - 512);
+  const auto blocks = static_cast<int>((fsbl.size() + 1023) / 1024);
+  ASSERT_EQ(blocks, 100);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto cpu0 = thread_cpu();
+  download(port, 0, fsbl);
+  const auto cpu = thread_cpu() - cpu0;
+  const auto wall = std::chrono::steady_clock::now() - t0;
+  EXPECT_GE(wall, blocks * 2ms);
+  EXPECT_LT(cpu, blocks * 2ms / 4) << "CPU " << cpu.count() / 1000 << " us for " << blocks * 2 << " ms of device time";
 }
 
 TEST(PeerUsbPort, ResetReturnsToIdle) {

@@ -294,6 +294,48 @@ TEST(UbootUsb, VirtualAltSetsOffsetPhaseAndJumps) {
   EXPECT_EQ(d.download(3, Bytes{0x10, 0}, 4096), "0e 00 00 00 0a 00");
 }
 
+TEST(UbootUsb, AnUploadEndedByAbortKeepsItsTransactionSoASecondOffsetReadIsRefused) {
+  // Why --verify reads a block-mapped partition from 0 through its last mapped range in one
+  // UPLOAD rather than range by range through the offset command (PROTOCOL.md 3.6): U-Boot ends
+  // an UPLOAD transaction only with a short block (the end of the medium). One the host stops
+  // with ABORT stays open: its offset is not applied again and the next UPLOAD of that alt,
+  // which starts at block 0, is refused ("Wrong sequence number", no phase error). (A second
+  // limit: the read still counts the whole partition from the offset, so with U-Boot's 8 MiB DFU
+  // buffer a fill that would cross the partition's end is refused; a 16 KiB buffer here.)
+  UsbBoardOptions o = opts();
+  o.uboot->dfu_buffer_size = 16 * 1024;
+  UsbBoard board(o);
+  boot_to_partitions(board);
+  BoardDriver d{board};
+  const Bytes fsbl = pattern(5000, 7), data = pattern(0x10000, 13);
+  ASSERT_EQ(d.download(0, fsbl, 4096), "00 00 00 00 07 00");
+  d.get_status();
+  ASSERT_EQ(d.download(1, data, 4096), "00 00 00 00 07 00");
+  d.get_status();
+  ASSERT_EQ(d.get_phase(), "10 ff ff ff ff 00 00 00 00");
+
+  // [data, 0x2000]: data is the current partition again, its next transaction starts there.
+  ASSERT_EQ(d.download(3, Bytes{0x05, 0x00, 0x00, 0x20, 0x00}, 4096), "00 00 00 00 07 00");
+  d.get_status();
+  EXPECT_EQ(d.get_phase(), "05 ff ff ff ff 00 20 00 00");
+  d.set_alt(1);
+  auto r = d.in(0xA1, 2, 0, 0, 4096);
+  ASSERT_EQ(r.kind, Kind::ok);
+  EXPECT_EQ(r.data, Bytes(data.begin() + 0x2000, data.begin() + 0x3000));
+  ASSERT_EQ(d.out(0x21, 6, 0, 0).kind, Kind::ok);  // ABORT: the gadget is idle, the transaction open
+  EXPECT_EQ(board.dfu_state(), dfu::State::dfu_idle);
+
+  // [data, 0x8000], then an UPLOAD from block 0: refused.
+  ASSERT_EQ(d.download(3, Bytes{0x05, 0x00, 0x00, 0x80, 0x00}, 4096), "00 00 00 00 07 00");
+  d.get_status();
+  d.set_alt(1);
+  EXPECT_EQ(d.in(0xA1, 2, 0, 0, 4096).kind, Kind::stall);
+  // Continuing the open transaction reads on from where the first read stopped, not at 0x8000.
+  r = d.in(0xA1, 2, 1, 0, 4096);
+  ASSERT_EQ(r.kind, Kind::ok);
+  EXPECT_EQ(r.data, Bytes(data.begin() + 0x3000, data.begin() + 0x4000));
+}
+
 TEST(UbootUsb, DetachAfterAReportedErrorResetsToTheRom) {
   UsbBoard board(opts());
   boot_to_partitions(board);

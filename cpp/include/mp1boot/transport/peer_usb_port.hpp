@@ -19,8 +19,11 @@ namespace mp1boot::transport {
 /// How a PeerUsbPort spends the device's modelled time.
 struct PeerUsbOptions {
   /// true: sleep for the board's busy times and re-enumeration delays (notebooks, demos, GIL
-  /// tests). false (default): virtual time, nothing sleeps; a busy time longer than the transfer
-  /// timeout still gives errc::timeout.
+  /// tests, benchmarks). A busy time counts from the request's arrival; the sleeps never spin (a
+  /// simulated board costs no CPU while busy) and a late wake-up (up to 5 ms) is made up for on
+  /// the next busy times, so a run of transfers lasts the sum of their busy times. false
+  /// (default): virtual time, nothing sleeps; a busy time longer than the transfer timeout still
+  /// gives errc::timeout.
   bool real_time = false;
 };
 
@@ -58,6 +61,7 @@ class PeerUsbPort final : public UsbControlPort {
   PeerUsbOptions options_;
   std::uint32_t generation_;
   usb::Identity identity_;
+  std::chrono::nanoseconds overshoot_{0};  ///< real_time: slept beyond the busy times so far (at most 5 ms)
 };
 
 /// Opens the board's next enumeration: when the board is detached with a stage pending, waits
