@@ -60,7 +60,7 @@ fuzz: bootstrap
 SOAK_RUNS ?= 2000
 soak: build
 	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$${MP1BOOT_CAMPAIGN_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
-	  ./tests/mp1boot_flasher_tests --gtest_filter='FaultCampaign.*'
+	  ./tests/mp1boot_session_tests --gtest_filter='FaultCampaign.*'
 
 bench: build
 	$(PY) bench/uart_throughput.py

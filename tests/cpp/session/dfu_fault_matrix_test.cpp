@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "flasher/rig.hpp"
+#include "rig.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/session/flasher.hpp"
 #include "mp1boot/session/usb_device.hpp"
