@@ -14,12 +14,12 @@ nlohmann::json FlashPlan::json() const {
   for (const auto& s : steps)
     rows.push_back({{"phase", s.phase}, {"name", s.name}, {"file", s.file}, {"bytes", s.bytes},
                     {"eta_seconds", s.eta_seconds}, {"device", s.device}});
-  return {{"layout", layout}, {"transport", transport}, {"link", link}, {"soc", soc}, {"steps", rows},
+  return {{"layout", layout}, {"transport", transport}, {"link", std::string(to_string(link))}, {"soc", soc}, {"steps", rows},
           {"eta_seconds", eta_seconds}};
 }
 
-double eta_rate(const std::string& link, double baud, std::uint8_t phase) {
-  if (link == "uart") return baud / 11 * 256 / 268;
+double eta_rate(Link link, double baud, std::uint8_t phase) {
+  if (link == Link::uart) return baud / 11 * 256 / 268;
   if (phase == 0x01) return 200'000;
   if (phase == 0x02 || phase == 0x03) return 640'000;
   return 2'000'000;

@@ -86,7 +86,7 @@ TEST(Plan, StepsInTheDeviceOrderWithEta) {
   EXPECT_NEAR(plan.steps[4].eta_seconds, 10000 / (115200.0 / 11 * 256 / 268), 1e-6);  // UART at 115200
   EXPECT_EQ(plan.soc, "STM32MP15x");
   EXPECT_EQ(dev->get_phase().phase, 0x01);  // nothing was sent
-  EXPECT_DOUBLE_EQ(session::eta_rate("usb", 0, 0x10), 2e6);
+  EXPECT_DOUBLE_EQ(session::eta_rate(Link::usb, 0, 0x10), 2e6);
   EXPECT_EQ(plan.json()["steps"][4]["device"], "mmc0");
 }
 
@@ -96,7 +96,7 @@ TEST(BoardListing, StageAndSocFromTheProductString) {
   id.serial = "0000";
   id.product = "DFU in HS Mode @Device ID /0x500, @Revision ID /0x0000";
   const auto b = session::describe_board(id);
-  EXPECT_EQ(b.stage, "rom");
+  EXPECT_EQ(b.stage, Stage::rom);
   EXPECT_EQ(b.device_id, 0x500);
   EXPECT_EQ(b.soc, "STM32MP15x");
   EXPECT_EQ(b.identity.key(), "usb:1-1.4");

@@ -12,6 +12,7 @@
 
 #include "mp1boot/image/flash_layout.hpp"
 #include "mp1boot/session/device.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::session {
 
@@ -25,7 +26,9 @@ struct PlanStep {
 };
 
 struct FlashPlan {
-  std::string layout, transport, link, soc;
+  std::string layout, transport;
+  Link link = Link::unknown;
+  std::string soc;
   std::vector<PlanStep> steps;
   double eta_seconds = 0;    ///< transfer time only (no flash erase/write time)
   /// {"layout", "transport", "link", "soc", "steps": [{phase, name, file, bytes, eta_seconds, device}], "eta_seconds"}
@@ -35,7 +38,7 @@ struct FlashPlan {
 /// Payload bytes per second the ETA assumes for `phase` on this link: UART 256 payload bytes per
 /// 268 on the wire at 11 bits a byte (`baud`); USB 200 kB/s into the ROM, 640 kB/s into TF-A,
 /// 2 MB/s to U-Boot stm32prog (FIELD.md).
-double eta_rate(const std::string& link, double baud, std::uint8_t phase);
+double eta_rate(Link link, double baud, std::uint8_t phase);
 
 /// The line rate of a UART link from its LinkInfo ("115200 baud"); 115200 when it does not say.
 double link_baud(const LinkInfo& info);
