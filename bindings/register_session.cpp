@@ -185,7 +185,7 @@ void register_session(py::module_& m) {
       .def("start", [](Device& d, std::uint32_t address, py::object trace) {
         CallScope s(&d, py::none(), trace);
         s.run([&] { d.start(address); });
-      }, py::arg("address") = 0xFFFFFFFFu, py::arg("trace") = py::none(),
+      }, py::arg("address") = start_downloaded_image, py::arg("trace") = py::none(),
          "Start (Go): jump to `address`; the default 0xFFFFFFFF starts the phase just downloaded (over USB: "
          "the hand-over, followed across the re-enumeration).")
       .def("boot", [](Device& d, py::object image, py::object progress, py::object trace) {
