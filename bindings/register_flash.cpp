@@ -57,7 +57,8 @@ py::dict report_dict(const nlohmann::json& j, const session::FlashReport& r) {
   return d;
 }
 
-py::object event_dict(const session::FlashEvent& e) {
+// `layout` names the layout in the estimate's sentence (FlashEstimate::describe()).
+py::object event_dict(const session::FlashEvent& e, const std::filesystem::path& layout) {
   using Kind = session::FlashEvent::Kind;
   if (e.kind == Kind::stage) {
     py::dict d;
@@ -72,6 +73,7 @@ py::object event_dict(const session::FlashEvent& e) {
     d["speed"] = e.estimate->speed;
     d["bytes"] = e.estimate->bytes;
     d["eta_seconds"] = e.estimate->eta_seconds;
+    d["text"] = e.estimate->describe(layout.string());
     return std::move(d);
   }
   py::dict d = json_loads(nlohmann::json(*e.partition).dump());
@@ -107,7 +109,7 @@ void register_flash(py::module_& m) {
     s.watch(cancel);
     o.progress = s.progress_fn();
     if (!on_event.is_none())
-      o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e); }); };
+      o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e, layout); }); };
     if (!confirm.is_none()) o.confirm = [&](const std::string& question) { return s.ask(confirm, question); };
     session::Flasher flasher(device, layout, o);
     auto report = [&] {
@@ -189,7 +191,7 @@ void register_flash(py::module_& m) {
           };
         if (!on_event.is_none())
           o.on_event = [&](const std::string& port, const session::FlashEvent& e) {
-            call(on_event, [&] { return py::make_tuple(port, event_dict(e)); });
+            call(on_event, [&] { return py::make_tuple(port, event_dict(e, layout)); });
           };
         o.while_waiting = [&] {
           py::gil_scoped_acquire gil;

@@ -2,7 +2,7 @@
 """The words of the reports, as enums (the C++ ``mp1boot/vocabulary.hpp`` mirrored).
 
 Each member *is* its string: ``Link.usb == "usb"``, ``f"{Link.usb}"`` and ``str(Link.usb)`` give
-``usb``, and ``json.dumps`` writes ``"usb"``, so a report with these members serializes exactly as
+``usb``, ``repr()`` gives ``'usb'``, and ``json.dumps`` writes ``"usb"``, so a report with these members serializes exactly as
 the JSON report (docs/flash-report.schema.json). The API puts them in its results: ``Device.link``,
 a flash report's ``link`` and each partition's ``result`` and ``verified``, the ``stage`` of
 :func:`mp1boot.list_devices`, the ``link`` of :func:`mp1boot.plan`.
@@ -15,12 +15,14 @@ __all__ = ["Link", "Stage", "PartitionResult", "VerifyResult"]
 
 
 class _Word(str, enum.Enum):
-    """A str enum whose str(), format() and hash are its value's on every Python version (3.9..3.12+),
-    so a member is found as a dict key by its string and prints as the report writes it."""
+    """A str enum whose str(), format(), repr() and hash are its value's on every Python version
+    (3.9..3.12+): a member is found as a dict key by its string, and a report holding members prints
+    as it did with plain strings (``{'result': 'ok', ...}``); ``type()`` tells them apart."""
 
     __str__ = str.__str__
     __format__ = str.__format__
     __hash__ = str.__hash__
+    __repr__ = str.__repr__
 
 
 class Link(_Word):

@@ -29,6 +29,7 @@ def test_values_are_todays_strings(enum):
         assert member == text and text == member
         assert enum(text) is member
         assert str(member) == text and f"{member}" == text and "%s" % member == text
+        assert repr(member) == repr(text)  # a printed report looks as it did with plain strings
         assert json.dumps(member) == json.dumps(text)
         assert {text: 1}[member] == 1 and {member: 1}[text] == 1  # dict keys either way
     with pytest.raises(ValueError):

@@ -446,15 +446,14 @@ void Flasher::check_long_run() {
   if (device_.link() != Link::uart) return;
   FlashEstimate est;
   est.link = Link::uart;
-  const LinkInfo info = device_.link_info();
-  est.speed = info.speed;
-  const double baud = link_baud(info);
+  est.speed = device_.link_info().speed;
+  const EtaModel eta = eta_model(device_);
   for (const auto& step : image::programming_order(layout_)) {
     const auto ph = static_cast<std::uint8_t>(step.phase);
     if ((options_.boot_only && (ph == 0x00 || ph > 0x03)) || resumed_.count(ph)) continue;
     const std::uint64_t bytes = step.entry ? file_of(*step.entry).size() : layout_bytes_.size();
     est.bytes += bytes;
-    est.eta_seconds += double(bytes) / eta_rate(Link::uart, baud, ph);
+    est.eta_seconds += eta.seconds(ph, bytes);
   }
   if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::estimate, stage_, nullptr, &est});
   if (est.eta_seconds <= double(options_.long_run_limit.count()) || options_.long_run_consent) return;

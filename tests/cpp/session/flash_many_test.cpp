@@ -88,6 +88,14 @@ TEST(Plan, StepsInTheDeviceOrderWithEta) {
   EXPECT_EQ(dev->get_phase().phase, 0x01);  // nothing was sent
   EXPECT_DOUBLE_EQ(session::eta_rate(Link::usb, 0, 0x10), 2e6);
   EXPECT_EQ(plan.json()["steps"][4]["device"], "mmc0");
+  EXPECT_EQ(plan.link, Link::uart);
+  EXPECT_EQ(plan.json()["link"], "uart");
+  // One ETA per step, for the plan and the Flasher's UART estimate alike.
+  const session::EtaModel eta = session::eta_model(*dev);
+  EXPECT_EQ(eta.link, Link::uart);
+  EXPECT_DOUBLE_EQ(eta.baud, 115200);
+  for (const auto& step : plan.steps) EXPECT_DOUBLE_EQ(eta.seconds(step.phase, step.bytes), step.eta_seconds);
+  EXPECT_DOUBLE_EQ((session::EtaModel{Link::usb, 0}).seconds(0x01, 200'000), 1.0);  // into the ROM
 }
 
 TEST(BoardListing, StageAndSocFromTheProductString) {

@@ -43,6 +43,18 @@ double eta_rate(Link link, double baud, std::uint8_t phase);
 /// The line rate of a UART link from its LinkInfo ("115200 baud"); 115200 when it does not say.
 double link_baud(const LinkInfo& info);
 
+/// How long transfers take on one board's link: eta_rate() of its link at its line rate. The one
+/// ETA of a step, for plan_flash() and for the Flasher's UART estimate.
+struct EtaModel {
+  Link link = Link::uart;
+  double baud = 115200;  ///< UART line rate (link_baud())
+  /// Seconds to send `bytes` for `phase`.
+  double seconds(std::uint8_t phase, std::uint64_t bytes) const { return double(bytes) / eta_rate(link, baud, phase); }
+};
+
+/// The ETA model of `device`: its link and (over UART) the line rate its link_info() names.
+EtaModel eta_model(const Device& device);
+
 /// Checks the layout (and its binaries) like flash() does, reads the board's id, and plans.
 /// @throws LayoutError for a bad layout (nothing sent); the device's errors for Get ID.
 FlashPlan plan_flash(Device& device, const std::filesystem::path& layout, const image::ParseOptions& parse = {});
