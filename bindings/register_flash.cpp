@@ -136,14 +136,19 @@ void register_flash(py::module_& m) {
                   const std::map<std::string, std::string>& defines, py::object progress, bool boot_only, bool verify,
                   const std::string& resume, bool resume_any_board, py::object on_event, py::object report_sink,
                   const CancelToken* cancel, py::object trace, const std::map<std::string, std::filesystem::path>& bmaps,
-                  bool no_bmap, bool skip_holes, bool yes, py::object confirm) {
+                  bool no_bmap, bool skip_holes, bool yes, py::object confirm, std::shared_ptr<trace::Writer> record) {
         std::unique_ptr<session::Device> device;
         {
           py::gil_scoped_release release;  // opening a port and syncing can block
-          device = session::connect(port_url);
+          session::ConnectOptions o;
+          o.record = std::move(record);
+          device = session::connect(port_url, o);
         }
-        return run_flash(*device, layout, defines, progress, boot_only, verify, resume, resume_any_board, on_event,
-                         report_sink, cancel, port_url, trace, bmaps, no_bmap, skip_holes, yes, confirm);
+        auto report = run_flash(*device, layout, defines, progress, boot_only, verify, resume, resume_any_board,
+                                on_event, report_sink, cancel, port_url, trace, bmaps, no_bmap, skip_holes, yes, confirm);
+        py::gil_scoped_release release;
+        device->close();  // a replayed trace checks here that the run went through all of it
+        return report;
       },
       py::arg("layout_path"), py::arg("port_url"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("boot_only") = false, py::arg("verify") = false,
@@ -151,6 +156,7 @@ void register_flash(py::module_& m) {
       py::arg("report_sink") = py::none(), py::arg("cancel") = nullptr, py::arg("trace") = py::none(),
       py::arg("bmaps") = std::map<std::string, std::filesystem::path>{}, py::arg("no_bmap") = false,
       py::arg("skip_holes") = false, py::arg("yes") = false, py::arg("confirm") = py::none(),
+      py::arg("record") = nullptr,
       "Flashes a layout over the board at port_url (see connect_url_help()); returns the report as a dict. "
       "bmaps: partition name -> block map file; no_bmap: send everything; skip_holes: send only the data "
       "ranges of sparse binaries that have no block map. yes: go ahead with a UART run of more than an hour; "

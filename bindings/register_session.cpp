@@ -198,15 +198,34 @@ void register_session(py::module_& m) {
          "returns a BootResult. progress(p) receives Progress reports.")
       .def("__repr__", [](const Device& d) { return "<mp1boot.Device " + d.describe() + ">"; });
 
-  m.def("connect", [](const std::string& url, double timeout, int retries, bool sync) {
+  py::class_<trace::Writer, std::shared_ptr<trace::Writer>>(
+      m, "TraceWriter",
+      "A field trace being written (JSON lines, docs/TRACES.md): give it to connect(record=...) or "
+      "flash(record=...); replay it with the port sim:replay=FILE.")
+      .def(py::init([](const std::filesystem::path& path, bool data, std::vector<std::string> argv) {
+             return std::make_shared<trace::Writer>(path, trace::Writer::Options{.data = data, .argv = std::move(argv)});
+           }),
+           py::arg("path"), py::arg("data") = false, py::arg("argv") = std::vector<std::string>{},
+           "Creates (truncates) the file. data=True keeps the files' bytes (default: sizes and SHA-256 only).")
+      .def_property_readonly("path", [](const trace::Writer& w) { return w.path().string(); }, "The trace file.")
+      .def("end", &trace::Writer::end, py::arg("result"), py::arg("message") = std::string(),
+           "Writes how the run ended (\"ok\" or an error code name, and its message) and flushes.")
+      .def("flush", &trace::Writer::flush, "Writes what is buffered to the file.")
+      .def("__repr__", [](const trace::Writer& w) { return "<mp1boot.TraceWriter " + w.path().string() + ">"; });
+
+  m.def("connect", [](const std::string& url, double timeout, int retries, bool sync,
+                      std::shared_ptr<trace::Writer> record) {
     session::ConnectOptions o;
     o.sync = sync;
+    o.record = std::move(record);
     if (timeout > 0) o.uart.timeouts.reply = std::chrono::milliseconds(static_cast<long>(timeout * 1000));
     if (retries > 0) o.uart.retry.attempts = retries;
     py::gil_scoped_release release;  // opening a port and syncing can block
     return session::connect(url, o);
   }, py::arg("url"), py::arg("timeout") = 0.0, py::arg("retries") = 0, py::arg("sync") = true,
-     "Opens the port the URL names (see connect_url_help()) and returns a Device.");
+     py::arg("record") = nullptr,
+     "Opens the port the URL names (see connect_url_help()) and returns a Device. record: a TraceWriter "
+     "that receives the whole session from its first byte.");
   m.def("connect_url_help", &session::connect_url_help, "The accepted port URL forms, as text.");
 }
 

@@ -39,6 +39,7 @@ class Category : public std::error_category {
       case errc::board_state: return "the board is not at a stage that programs a layout";
       case errc::other_board: return "the report names another board";
       case errc::needs_consent: return "the run needs the user's go-ahead";
+      case errc::replay_mismatch: return "the host deviated from the replayed trace";
     }
     return "unknown mp1boot error";
   }
@@ -81,6 +82,7 @@ const char* errc_name(errc e) noexcept {
     case errc::board_state: return "board_state";
     case errc::other_board: return "other_board";
     case errc::needs_consent: return "needs_consent";
+    case errc::replay_mismatch: return "replay_mismatch";
   }
   return "unknown";
 }

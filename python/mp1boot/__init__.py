@@ -23,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - exercised only on broken instal
     ) from exc
 
 from . import errors, progress
-from ._core import (BootResult, Device, GetReply, PhaseInfo, Progress, TransferStats,
+from ._core import (BootResult, Device, GetReply, PhaseInfo, Progress, TraceWriter, TransferStats,
                     UartSimServer, VersionReply, device_id_name, sim_board_keys, sim_board_keys_help,
                     sim_check_options)
 from .errors import (CancelledError, DeviceError, Error, LayoutError, NackError, ProtocolError,
@@ -34,7 +34,7 @@ __version__: str = _core.__version__
 
 __all__ = [
     "connect", "list_devices", "flash", "flash_many", "image_info", "image_wrap", "Device", "PhaseInfo", "Progress", "GetReply",
-    "VersionReply", "BootResult", "TransferStats", "UartSimServer", "device_id_name",
+    "VersionReply", "BootResult", "TransferStats", "TraceWriter", "UartSimServer", "device_id_name",
     "sim_board_keys", "sim_board_keys_help", "sim_check_options",
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
@@ -44,14 +44,25 @@ __all__ = [
 
 
 def connect(url: str, *, timeout: float | None = None, retries: int | None = None,
-            sync: bool = True) -> Device:
+            sync: bool = True, record=None) -> Device:
     """Connect to a board.
 
-    ``url`` is ``serial:PATH[?baud=...]``, ``sim:SOC`` or ``usb[:SELECTOR]``. ``timeout`` is the
-    reply timeout of one command in seconds (default 1 s), ``retries`` the number of tries per
-    command (default 3). With ``sync`` (the default) a UART device is synchronised (0x7F) first.
+    ``url`` is ``serial:PATH[?baud=...]``, ``sim:SOC``, ``usb[:SELECTOR]`` or ``sim:replay=FILE`` (a
+    recorded trace answering as the recorded device). ``timeout`` is the reply timeout of one
+    command in seconds (default 1 s), ``retries`` the number of tries per command (default 3). With
+    ``sync`` (the default) a UART device is synchronised (0x7F) first. ``record`` (a file name or a
+    :class:`TraceWriter`) writes the whole session as a field trace (JSON lines, docs/TRACES.md);
+    with ``sim:replay=FILE``, ``close()`` raises ProtocolError ``replay_mismatch`` when the host
+    stopped before the end of the trace.
     """
-    return _core.connect(url, timeout or 0.0, retries or 0, sync)
+    return _core.connect(url, timeout or 0.0, retries or 0, sync, _trace_writer(record))
+
+
+def _trace_writer(record):
+    """A TraceWriter for ``record`` (a path, a TraceWriter or None)."""
+    if record is None or isinstance(record, TraceWriter):
+        return record
+    return TraceWriter(str(record))
 
 
 def list_devices() -> list:
@@ -63,7 +74,7 @@ def list_devices() -> list:
 def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot_only: bool = False,
           verify: bool = False, resume=None, resume_any_board: bool = False, events=None, cancel=None,
           trace=None, bmaps: dict | None = None, no_bmap: bool = False, skip_holes: bool = False,
-          yes: bool = False, confirm=None) -> dict:
+          yes: bool = False, confirm=None, record=None) -> dict:
     """Program a board from a flash layout (.tsv), driven by the phases the device asks for.
 
     The layout and every binary are checked before the first byte goes out. Returns the report:
@@ -82,6 +93,8 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     ...}``), finished partition (``"partition"``) and verified partition (``"verified"``).
     ``trace(direction, data, note)`` sees the wire exchange, as in :meth:`Device.boot`. With
     ``boot_only`` only the ``-`` lines (TF-A, FIP) are loaded into RAM and nothing is programmed.
+    ``record`` (a file name or a :class:`TraceWriter`) writes the run as a field trace that
+    ``port="sim:replay=FILE"`` replays (docs/TRACES.md); a file name also gets the run's outcome.
 
     Block maps (bmaptool's XML, ``IMAGE.bmap`` or the name with ``.bmap`` beside an MMC partition's
     binary, or ``bmaps={"rootfs": "file.bmap"}``): over USB only the mapped ranges are sent, through
@@ -98,14 +111,20 @@ def flash(layout, *, port: str, defines: dict | None = None, progress=None, boot
     ``exc.report``: write it out and pass it as ``resume`` next time.
     """
     sink: list = []
+    writer = _trace_writer(record)
     try:
         report = _core.flash(str(layout), port, dict(defines or {}), progress, boot_only, verify,
                              _resume_text(resume), resume_any_board, events, sink, cancel, trace,
-                             {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes, yes, confirm)
+                             {k: str(v) for k, v in (bmaps or {}).items()}, no_bmap, skip_holes, yes, confirm,
+                             writer)
     except BaseException as exc:
         if sink:
             exc.report = sink[-1]
+        if writer is not None and writer is not record:
+            writer.end(getattr(exc, "code", None) or type(exc).__name__, str(exc))
         raise
+    if writer is not None and writer is not record:
+        writer.end("ok")
     return report
 
 

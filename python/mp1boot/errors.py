@@ -91,5 +91,6 @@ EXIT_CODES = {
     "abort": 8, "dfu_status": 8, "device_reported": 8, "unsupported": 8,
     "verify_mismatch": 9,
     "board_state": 10, "other_board": 11, "needs_consent": 12,
+    "replay_mismatch": 13,
     "cancelled": 130,
 }

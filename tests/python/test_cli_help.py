@@ -4,6 +4,7 @@ addresses in hex, -v/-q/--trace on every verb that talks to a board."""
 from __future__ import annotations
 
 import argparse
+import json
 import re
 
 import pytest
@@ -99,13 +100,20 @@ def test_addresses_are_hex_with_or_without_0x(tmp_path, capsys):
 def test_trace_to_a_file_and_verbose_notes(tmp_path, fsbl_mp13, capsys):
     image = tmp_path / "tf-a.stm32"
     image.write_bytes(fsbl_mp13)
-    trace = tmp_path / "wire.txt"
+    trace = tmp_path / "wire.jsonl"
     assert main(["boot", str(image), "--port", "sim:stm32mp135", "-q", "-v", "-v", "--trace", str(trace)]) == 0
-    text = trace.read_text()
-    assert "> 31 ce" in text and "< 79" in text  # Download command and its ACK
+    lines = [json.loads(line) for line in trace.read_text().splitlines()]
+    assert lines[0]["mp1boot_trace"] == 1 and lines[0]["link"] == "uart"
+    assert lines[0]["argv"] == ["boot", str(image), "-q", "-v", "-v"]  # the port and --trace are the replay's
+    assert any(r.get("k") == "w" and r.get("hex") == "31ce" for r in lines[1:])  # Download command
+    assert lines[-1]["k"] == "end" and lines[-1]["result"] == "ok"
     err = capsys.readouterr().err
     assert "mp1boot: connected: sim:stm32mp135" in err
-    assert "> 31 ce" not in err  # the trace went to the file, not to stderr
+    assert "> 31 ce" not in err  # -q -v -v is -v: no wire exchange on stderr
+    # A bare --trace prints the wire exchange on stderr only.
+    assert main(["boot", str(image), "--port", "sim:stm32mp135", "-q", "--trace"]) == 0
+    err = capsys.readouterr().err
+    assert "> 31 ce" in err and "mp1boot: connected" not in err
 
 
 def test_flash_verbose_prints_the_stages(tmp_path, fsbl_mp15, capsys):

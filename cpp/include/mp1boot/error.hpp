@@ -40,9 +40,10 @@ enum class errc {
   board_state = 24,      ///< the board is not at a stage that would program the layout (done, mid-session)
   other_board = 25,      ///< a resume report names another board than the one connected
   needs_consent = 26,    ///< the run needs the user's explicit go-ahead (a UART flash of more than an hour)
+  replay_mismatch = 27,  ///< the host did not do what a replayed trace recorded (sim:replay)
 };
 /// The last errc value (for tables and tests).
-inline constexpr errc errc_last = errc::needs_consent;
+inline constexpr errc errc_last = errc::replay_mismatch;
 
 const std::error_category& mp1boot_category() noexcept;
 std::error_code make_error_code(errc e) noexcept;

@@ -7,6 +7,7 @@
 #include "mp1boot/session/uart_device.hpp"
 #include "mp1boot/session/usb_device.hpp"
 #include "mp1boot/sim/board_config.hpp"
+#include "mp1boot/sim/replay.hpp"
 #include "mp1boot/sim/uart_board.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
@@ -56,8 +57,17 @@ Url parse_url(std::string_view text) {
   throw UsageError(errc::usage, "bad port '" + std::string(url) + "': " + why + "\n" + connect_url_help());
 }
 
-std::unique_ptr<Device> finish_uart(std::unique_ptr<transport::ByteStream> stream, const ConnectOptions& o) {
+// Starts the field trace before the first byte, so that it holds the whole session.
+void start_recording(Device& dev, std::string_view url, const ConnectOptions& o) {
+  if (!o.record) return;
+  o.record->begin(dev.link(), url);
+  dev.record_to(o.record);
+}
+
+std::unique_ptr<Device> finish_uart(std::unique_ptr<transport::ByteStream> stream, const ConnectOptions& o,
+                                    std::string_view url) {
   auto dev = std::make_unique<UartDevice>(std::move(stream), o.uart);
+  start_recording(*dev, url, o);
   if (o.sync) dev->sync();
   return dev;
 }
@@ -80,7 +90,7 @@ UsbDevice::ReconnectTimeouts reconnect_timeouts(std::string_view url, const std:
   return t;
 }
 
-std::unique_ptr<Device> connect_usb_board(std::shared_ptr<sim::UsbBoard> board, bool real_time,
+std::unique_ptr<Device> connect_usb_board(std::shared_ptr<transport::UsbPeer> board, bool real_time,
                                           UsbDevice::Options uo) {
   // Virtual time unless realtime=1: the driver loop's waits (bwPollTimeout) cost nothing either.
   if (!real_time) uo.clock = std::make_shared<VirtualClock>();
@@ -96,6 +106,7 @@ std::unique_ptr<Device> connect_usb_board(std::shared_ptr<sim::UsbBoard> board, 
 // Everything a URL says, checked, before anything is opened.
 struct Target {
   Url u;
+  std::shared_ptr<const trace::Trace> replay;  // sim:replay=FILE
   sim::BoardConfig board;   // sim:
   UsbDevice::Options usb;   // sim: with link=usb, usb:
 #ifdef MP1BOOT_HAS_SERIAL
@@ -136,7 +147,13 @@ void parse_usb(Target& t, std::string_view url) {
 
 Target parse(std::string_view url) {
   Target t{.u = parse_url(url)};
-  if (t.u.scheme == "sim") {
+  if (t.u.scheme == "sim" && t.u.target.rfind("replay=", 0) == 0) {
+    // sim:replay=FILE: the trace is read (and checked) here, before anything is opened.
+    if (!t.u.raw_query.empty()) bad_url(url, "sim:replay=FILE takes no options");
+    const std::string file = t.u.target.substr(7);
+    if (file.empty()) bad_url(url, "sim:replay= needs a trace file (written with --trace FILE)");
+    t.replay = std::make_shared<const trace::Trace>(trace::read(file));
+  } else if (t.u.scheme == "sim") {
     parse_sim(t, url);
   } else if (t.u.scheme == "serial") {
 #ifdef MP1BOOT_HAS_SERIAL
@@ -157,10 +174,35 @@ Target parse(std::string_view url) {
   return t;
 }
 
-std::unique_ptr<Device> connect_sim(const Target& t, const ConnectOptions& o) {
-  if (t.board.link == sim::SimLink::usb)
-    return connect_usb_board(std::make_shared<sim::UsbBoard>(t.board.usb_options()), t.board.real_time, t.usb);
-  return connect_board(std::make_shared<sim::UartBoard>(t.board.uart_options()), o);
+// A recorded trace served as the device; close() checks that the host went through all of it.
+std::unique_ptr<Device> connect_replay(const Target& t, const ConnectOptions& o, std::string_view url) {
+  std::unique_ptr<Device> dev;
+  std::function<void()> check;
+  if (t.replay->header.link == "usb") {
+    auto peer = std::make_shared<sim::ReplayUsbPeer>(*t.replay);
+    check = [peer] { peer->check_finished(); };
+    dev = connect_usb_board(peer, false, t.usb);
+    start_recording(*dev, url, o);
+  } else {
+    auto peer = std::make_shared<sim::ReplayUartPeer>(*t.replay);
+    check = [peer] { peer->check_finished(); };
+    dev = finish_uart(std::make_unique<transport::PeerStream>(peer, "sim:replay=" + t.replay->path.string()), o, url);
+  }
+  dev->set_close_check(std::move(check));
+  return dev;
+}
+
+std::unique_ptr<Device> connect_sim(const Target& t, const ConnectOptions& o, std::string_view url) {
+  if (t.replay) return connect_replay(t, o, url);
+  std::unique_ptr<Device> dev;
+  if (t.board.link == sim::SimLink::usb) {
+    dev = connect_usb_board(std::make_shared<sim::UsbBoard>(t.board.usb_options()), t.board.real_time, t.usb);
+    start_recording(*dev, url, o);
+    return dev;
+  }
+  auto board = std::make_shared<sim::UartBoard>(t.board.uart_options());
+  const std::string name = "sim:" + std::string(board->options().soc->name);
+  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), o, url);
 }
 
 #ifdef MP1BOOT_HAS_USB
@@ -189,12 +231,13 @@ std::string connect_url_help() {
   return "accepted ports: serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1], "
          "sim:stm32mp135 or sim:stm32mp157[?OPTION=VALUE&...] (the board options of `mp1boot sim --help`; "
          "link=usb also takes the host's reconnect_ms=N or ROM,TFA,UBOOT), "
-         "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT]";
+         "usb[:SERIAL|:BUS-PORTPATH|:VID:PID][?reconnect_ms=N or ROM,TFA,UBOOT], "
+         "sim:replay=FILE (a trace written with --trace FILE, answered as recorded)";
 }
 
 std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UartBoard> board, const ConnectOptions& options) {
   const std::string name = "sim:" + std::string(board->options().soc->name);
-  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), options);
+  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), options, name);
 }
 
 std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UsbBoard> board, bool real_time) {
@@ -205,12 +248,17 @@ void check_connect_url(std::string_view url) { (void)parse(url); }
 
 std::unique_ptr<Device> connect(std::string_view url, const ConnectOptions& options) {
   const Target t = parse(url);
-  if (t.u.scheme == "sim") return connect_sim(t, options);
+  if (t.u.scheme == "sim") return connect_sim(t, options, url);
 #ifdef MP1BOOT_HAS_SERIAL
-  if (t.u.scheme == "serial") return finish_uart(std::make_unique<transport::SerialPort>(t.u.target, t.serial), options);
+  if (t.u.scheme == "serial")
+    return finish_uart(std::make_unique<transport::SerialPort>(t.u.target, t.serial), options, url);
 #endif
 #ifdef MP1BOOT_HAS_USB
-  if (t.u.scheme == "usb") return connect_usb(t);
+  if (t.u.scheme == "usb") {
+    auto dev = connect_usb(t);
+    start_recording(*dev, url, options);
+    return dev;
+  }
 #endif
   bad_url(url, "unknown scheme '" + t.u.scheme + "'");  // parse() refused every other scheme
 }

@@ -205,14 +205,17 @@ void Engine::ensure_idle() {
 void Engine::request_out(Request r, std::uint16_t value, Bytes data, ms timeout, Step next) {
   request_ = r;
   alt_in_flight_ = false;
-  action_ = ControlOut{make_setup(r, value), std::move(data), timeout};
+  // The phase 0xF1 command alt carries protocol (the offset command), every other DNLOAD the
+  // caller's data.
+  const bool payload = r == Request::dnload && !data.empty() && phase_ != std::optional<std::uint8_t>(0xF1);
+  action_ = ControlOut{make_setup(r, value), std::move(data), timeout, payload};
   step_ = next;
 }
 
 void Engine::request_in(Request r, std::uint16_t value, std::uint16_t length, ms timeout, Step next) {
   request_ = r;
   alt_in_flight_ = false;
-  action_ = ControlIn{make_setup(r, value), length, timeout};
+  action_ = ControlIn{make_setup(r, value), length, timeout, r == Request::upload && mode_ == Mode::upload};
   step_ = next;
 }
 

@@ -2,6 +2,8 @@
 // Device::boot and progress throttling, common to both links.
 #include "mp1boot/session/device.hpp"
 
+#include <utility>
+
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 #include "progress_throttle.hpp"
@@ -11,6 +13,12 @@ namespace mp1boot::session {
 void throw_closed(const std::string& describe, const char* operation) {
   throw UsageError(errc::usage, std::string(operation) + ": the device " + describe + " was closed; connect again",
                    ErrorContext{.operation = operation, .transport = describe});
+}
+
+void Device::finish_close() {
+  closed_ = true;
+  if (record_) record_->flush();
+  if (auto check = std::exchange(close_check_, nullptr)) check();
 }
 
 void Device::download(ByteView data, const DownloadOptions& options) {

@@ -35,6 +35,7 @@ struct LoopBase {
   }
   void note(const std::string& text) const {
     if (hooks.trace) hooks.trace('#', {}, text);
+    if (hooks.record) hooks.record->note(text);
   }
 };
 
@@ -89,6 +90,7 @@ struct Loop : LoopBase {
       std::size_t n = read(buf, d.quiet);
       if (n == 0) break;
       if (hooks.trace) hooks.trace('<', ByteView(buf.data(), n), "discarded");
+      if (hooks.record) hooks.record->read(ByteView(buf.data(), n), false);
       if (stream.instant_timeouts() && n < buf.size()) {
         stream.flush_input();
         break;
@@ -107,15 +109,18 @@ struct Loop : LoopBase {
       if (auto* w = std::get_if<uart::Write>(&action)) {
         check_cancel();
         if (hooks.trace) hooks.trace('>', w->bytes, {});
+        if (hooks.record) hooks.record->write(w->bytes, w->payload);
         stream.write(w->bytes);
       } else if (auto* r = std::get_if<uart::Read>(&action)) {
         const std::size_t want = std::min(r->max, buf.size());
         std::size_t n = read(std::span(buf.data(), want), r->timeout);
         if (n) {
           if (hooks.trace) hooks.trace('<', ByteView(buf.data(), n), {});
+          if (hooks.record) hooks.record->read(ByteView(buf.data(), n), r->payload);
           engine.on_bytes(ByteView(buf.data(), n));
         } else {
-          note("timeout after " + std::to_string(r->timeout.count()) + " ms");
+          if (hooks.trace) hooks.trace('#', {}, "timeout after " + std::to_string(r->timeout.count()) + " ms");
+          if (hooks.record) hooks.record->timeout(static_cast<std::uint32_t>(r->timeout.count()));
           engine.on_timeout();
         }
       } else if (auto* d = std::get_if<uart::Drain>(&action)) {
@@ -153,6 +158,8 @@ struct DfuLoop : LoopBase {
     engine.supply(data);
   }
 
+  static std::uint32_t ms_of(std::chrono::milliseconds t) { return static_cast<std::uint32_t>(t.count()); }
+
   static std::string setup_text(const usb::SetupPacket& s, std::size_t length) {
     char b[48];
     std::snprintf(b, sizeof b, "setup %02x %02x %04x %04x %04zx", s.request_type, s.request, s.value, s.index, length);
@@ -161,20 +168,23 @@ struct DfuLoop : LoopBase {
 
   // One transfer; a transport failure becomes the engine's input (which throws with context).
   // Only the port call is guarded: errors the engine raises itself pass through untouched.
-  template <class F>
-  bool transfer(F&& port_call) {
+  // Returns how the transfer ended; `record` writes it to the field trace first.
+  template <class F, class R>
+  bool transfer(F&& port_call, R&& record) {
     try {
       port_call();
+      record(trace::Result::ok);
       return true;
     } catch (const TransportError& e) {
       note(std::string("transfer failed: ") + e.message());
       switch (e.code()) {
-        case errc::stall: engine.on_stall(); return false;
-        case errc::disconnected: engine.on_disconnect(); return false;
-        case errc::timeout: engine.on_timeout(); return false;
-        default: throw;
+        case errc::stall: record(trace::Result::stall); engine.on_stall(); return false;
+        case errc::disconnected: record(trace::Result::disconnected); engine.on_disconnect(); return false;
+        case errc::timeout: record(trace::Result::timeout); engine.on_timeout(); return false;
+        default: record(trace::Result::error); throw;
       }
     } catch (const TimeoutError&) {
+      record(trace::Result::timeout);
       note("transfer timed out");
       engine.on_timeout();
       return false;
@@ -192,17 +202,32 @@ struct DfuLoop : LoopBase {
       check_cancel();
       if (auto* o = std::get_if<dfu::ControlOut>(&a)) {
         if (hooks.trace) hooks.trace('>', o->data, setup_text(o->setup, o->data.size()));
-        if (transfer([&] { port.control_out(o->setup, o->data, o->timeout); })) engine.on_control_out_done();
+        auto rec = [&](trace::Result r) {
+          if (!hooks.record) return;
+          usb::SetupPacket s = o->setup;
+          s.request_type = static_cast<std::uint8_t>(s.request_type & 0x7F);
+          hooks.record->control(s, static_cast<std::uint16_t>(o->data.size()), ms_of(o->timeout), o->data, o->payload, r);
+        };
+        if (transfer([&] { port.control_out(o->setup, o->data, o->timeout); }, rec)) engine.on_control_out_done();
       } else if (auto* in = std::get_if<dfu::ControlIn>(&a)) {
         std::size_t n = 0;
         if (hooks.trace) hooks.trace('>', {}, setup_text(in->setup, in->length));
-        if (transfer([&] { n = port.control_in(in->setup, std::span(buf.data(), in->length), in->timeout); })) {
+        auto rec = [&](trace::Result r) {
+          if (!hooks.record) return;
+          usb::SetupPacket s = in->setup;
+          s.request_type = static_cast<std::uint8_t>(s.request_type | 0x80);
+          hooks.record->control(s, in->length, ms_of(in->timeout), ByteView(buf.data(), n), in->payload, r);
+        };
+        if (transfer([&] { n = port.control_in(in->setup, std::span(buf.data(), in->length), in->timeout); }, rec)) {
           if (hooks.trace) hooks.trace('<', ByteView(buf.data(), n), {});
           engine.on_control_in(ByteView(buf.data(), n));
         }
       } else if (auto* s = std::get_if<dfu::SetAlt>(&a)) {
-        note("SET_INTERFACE alt " + std::to_string(s->alt));
-        if (transfer([&] { port.set_alt_setting(s->alt); })) engine.on_control_out_done();
+        if (hooks.trace) hooks.trace('#', {}, "SET_INTERFACE alt " + std::to_string(s->alt));
+        auto rec = [&](trace::Result r) {
+          if (hooks.record) hooks.record->set_alt(s->alt, r);
+        };
+        if (transfer([&] { port.set_alt_setting(s->alt); }, rec)) engine.on_control_out_done();
       } else if (auto* sl = std::get_if<dfu::Sleep>(&a)) {
         // bwPollTimeout: exactly, and no longer (PROTOCOL.md 3.11); virtual on a virtual clock.
         clock.sleep_until(clock.now() + sl->duration, [this] { check_cancel(); });

@@ -219,6 +219,7 @@ Flasher::Flasher(Device& device, std::filesystem::path layout_file, FlashOptions
 void Flasher::stage(const std::string& name) {
   if (name == stage_) return;
   stage_ = name;
+  if (const auto& record = device_.recording()) record->note("stage " + name);
   if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::stage, name, nullptr});
 }
 

@@ -17,7 +17,7 @@ void UartDevice::run(const std::function<void(uart::Engine&)>& request, const Dr
   if (engine_.failed() || engine_.busy()) engine_ = uart::Engine(options_);
   request(engine_);
   try {
-    drive(engine_, *stream_, hooks);
+    drive(engine_, *stream_, drive_hooks(hooks));
   } catch (Error& e) {
     e.add_context(context);
     engine_ = uart::Engine(options_);
@@ -134,7 +134,7 @@ class ClosedStream final : public transport::ByteStream {
 void UartDevice::close() {
   if (closed_) return;
   stream_ = std::make_unique<ClosedStream>(stream_->describe());  // the port is released here
-  closed_ = true;
+  finish_close();
 }
 
 LinkInfo UartDevice::link_info() const {

@@ -8,7 +8,7 @@
 namespace mp1boot::session {
 
 dfu::Done UsbDevice::run(const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
-  DriveHooks hooks = hooks_;
+  DriveHooks hooks = drive_hooks(hooks_);
   if (!hooks.clock) hooks.clock = options_.clock.get();
   return drive_dfu(engine_, *port_, hooks, on_event, reader);
 }
@@ -209,6 +209,12 @@ void UsbDevice::adopt(std::unique_ptr<transport::UsbControlPort> next) {
   port_ = std::move(next);
   left_ = false;
   engine_ = dfu::Engine(options_.dfu);
+  if (record_) record_->enumerate(port_->identity(), port_->alt_settings());
+}
+
+void UsbDevice::record_to(std::shared_ptr<trace::Writer> writer) {
+  Device::record_to(std::move(writer));
+  if (record_ && !closed_) record_->enumerate(port_->identity(), port_->alt_settings());
 }
 
 void UsbDevice::reconnect() {
@@ -325,7 +331,7 @@ void UsbDevice::close() {
   reopen_ = [d](const usb::Identity&, std::chrono::milliseconds,
                 const CancelToken*) -> std::unique_ptr<transport::UsbControlPort> { throw_closed(d, "reconnect"); };
   left_ = false;
-  closed_ = true;
+  finish_close();
 }
 
 LinkInfo UsbDevice::link_info() const {

@@ -148,7 +148,7 @@ void Engine::plan_packet() {
   frame.insert(frame.end(), payload_.begin() + static_cast<std::ptrdiff_t>(offset),
                payload_.begin() + static_cast<std::ptrdiff_t>(offset + n));
   frame.push_back(xor_of(frame));
-  steps_.push_back({std::move(frame), Expect::ack, 0, reply});
+  steps_.push_back({std::move(frame), Expect::ack, 0, reply, true});
 }
 
 void Engine::sync() { begin(Op::sync, "sync"); }
@@ -205,9 +205,9 @@ Action Engine::next_action() {
   Step& s = steps_.front();
   if (!step_written_) {
     step_written_ = true;
-    if (!s.write.empty()) return Write{s.write};
+    if (!s.write.empty()) return Write{s.write, s.payload};
   }
-  return Read{want_ - rx_.size(), s.timeout};
+  return Read{want_ - rx_.size(), s.timeout, s.expect == Expect::raw};
 }
 
 void Engine::on_timeout() {

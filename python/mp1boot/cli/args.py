@@ -140,4 +140,8 @@ def add_board(sp, *, many: bool = False) -> None:
                     help="-v: stage changes and events on stderr; -vv: also the wire exchange")
     sp.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no notes; errors only")
     sp.add_argument("--trace", nargs="?", const="-", metavar="FILE",
-                    help="write the wire exchange ('> 31 ce', '< 79') to FILE; without FILE or '-': stderr")
+                    help="record the whole exchange to FILE as a field trace (JSON lines, docs/TRACES.md) that "
+                         "--port sim:replay=FILE replays; without FILE or '-': print the wire exchange "
+                         "('> 31 ce', '< 79') on stderr")
+    sp.add_argument("--trace-data", action="store_true",
+                    help="keep the files' bytes in the --trace FILE (default: only their sizes and SHA-256)")

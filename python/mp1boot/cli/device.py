@@ -13,7 +13,7 @@ EXIT_OK = 0
 def cmd_info(args) -> int:
     import mp1boot
     trace = args.console.trace
-    dev = mp1boot.connect(args.port)
+    dev = args.console.connect(args.port)
     out = {"transport": dev.transport, "link": dev.link}
     if dev.link == "uart":
         g = dev.get(trace=trace)
@@ -74,13 +74,13 @@ def cmd_boot(args) -> int:
         # A flash layout: load its "-" lines (TF-A, FIP) into RAM, program nothing.
         report = mp1boot.flash(args.file, port=args.port, defines=a.defines(args.define), boot_only=True,
                                progress=TextBar() if args.console.progress_bars else None,
-                               trace=args.console.trace)
+                               trace=args.console.trace, record=args.console.record)
         served = [p for p in report["partitions"] if p["result"] == "ok"]
         show(args, {"event": "done", "report": report},
              f"booted {args.file} on {report['soc']}: " +
              ", ".join(f"0x{p['phase']:02x} {p['name']}" for p in served) + " loaded; nothing programmed")
         return EXIT_OK
-    dev = mp1boot.connect(args.port)
+    dev = args.console.connect(args.port)
     args.console.note(f"connected: {dev.transport}")
 
     def json_progress(p):

@@ -117,6 +117,9 @@ def cmd_flash(args) -> int:
     ports = _flash_ports(args)
     defines = a.defines(args.define)
     if len(ports) > 1:
+        if args.console.record is not None:
+            raise errors.UsageError("--trace FILE records one board; flash the boards one at a time to trace "
+                                    "each (or use -vv for the wire exchange)", code="usage")
         return _flash_several(args, ports, defines)
 
     port = ports[0]
@@ -137,6 +140,7 @@ def cmd_flash(args) -> int:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
                                resume=args.resume, resume_any_board=args.resume_any_board, events=events,
                                trace=args.console.trace, yes=args.yes, confirm=args.console.confirm,
+                               record=args.console.record,
                                **_bmap_options(args))
     except BaseException as exc:
         write_report(args.report, getattr(exc, "report", None))

@@ -45,7 +45,8 @@ def cmd_layout_plan(args) -> int:
         for d in errs:
             print(d["text"], file=sys.stderr)
         return 3
-    plan = mp1boot.plan(args.layout, port=args.port, defines=a.defines(args.define))  # the core plans
+    plan = mp1boot.plan(args.layout, port=args.console.connect(args.port),
+                        defines=a.defines(args.define))  # the core plans
     for r in plan["steps"]:
         r["eta_seconds"] = round(r["eta_seconds"], 2)
     plan["eta_seconds"] = round(plan["eta_seconds"], 1)

@@ -85,12 +85,22 @@ def main(argv: Optional[List[str]] = None) -> int:
         return EXIT_USAGE
     if args.verb == "help":
         return _help(parser, args.topic)
-    args.console = Console(args)
     try:
-        return args.func(args)
+        args.console = Console(args, sys.argv[1:] if argv is None else list(argv))
+    except errors.Error as e:  # --trace FILE cannot be written
+        print(paint("mp1boot: error:", "bad", sys.stderr) + f" {e}", file=sys.stderr)
+        return errors.EXIT_CODES.get(e.code, EXIT_UNEXPECTED)
+    outcome = ("ok", "")
+    try:
+        code = args.func(args)
+        args.console.close_devices()
+        if code:
+            outcome = (f"exit {code}", "")
+        return code
     except BrokenPipeError:
         return _pipe_closed()
     except errors.Error as e:
+        outcome = (e.code or "error", str(e))
         progress.end_line()
         if getattr(args, "json", False):
             emit_json({"event": "error", **e.to_dict()})
@@ -98,8 +108,9 @@ def main(argv: Optional[List[str]] = None) -> int:
             print(paint("mp1boot: error:", "bad", sys.stderr) + f" {e}", file=sys.stderr)
         return errors.EXIT_CODES.get(e.code, EXIT_UNEXPECTED)
     except KeyboardInterrupt:
+        outcome = ("cancelled", "interrupted")
         progress.end_line()
         print("mp1boot: interrupted", file=sys.stderr)
         return 130
     finally:
-        args.console.close()
+        args.console.close(*outcome)

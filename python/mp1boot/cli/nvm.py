@@ -15,7 +15,7 @@ EXIT_OK = 0
 def _nvm_device(args):
     """Connect; with --layout, boot its '-' lines first so that U-Boot stm32prog answers."""
     import mp1boot
-    dev = mp1boot.connect(args.port)
+    dev = args.console.connect(args.port)
     args.console.note(f"connected: {dev.transport}")
     if args.layout:
         args.console.note(f"booting the '-' lines of {args.layout} to reach U-Boot stm32prog")

@@ -39,17 +39,33 @@ def paint(text: str, style: str, stream=None) -> str:
 
 class Console:
     """Where a board verb's side output goes, from -v/-q/--trace: notes (-v) and warnings on stderr,
-    the wire trace to a file or stderr. Close it at the end (it may hold the trace file)."""
+    the wire exchange on stderr (``--trace``, -vv), the field trace into a file (``--trace FILE``:
+    ``record``). Verbs connect through :meth:`connect`; :meth:`close` closes those devices and ends
+    the field trace with the run's outcome."""
 
-    def __init__(self, args) -> None:
+    def __init__(self, args, argv=None) -> None:
         self.verbosity = getattr(args, "verbose", 0) - (1 if getattr(args, "quiet", False) else 0)
         self.json = getattr(args, "json", False)
-        self._file = None
+        self.record = None
+        self._devices = []
         target = getattr(args, "trace", None)
         if target and target != "-":
-            self._file = open(target, "w")
-        self.trace = trace_printer(self._file) if self._file else (
-            trace_printer(sys.stderr) if target == "-" or self.verbosity >= 2 else None)
+            import mp1boot
+            self.record = mp1boot.TraceWriter(target, getattr(args, "trace_data", False), traced_argv(argv or []))
+        self.trace = trace_printer(sys.stderr) if target == "-" or self.verbosity >= 2 else None
+
+    def connect(self, port: str):
+        """Connects (recording into the --trace FILE, if any); close() closes the device."""
+        import mp1boot
+        dev = mp1boot.connect(port, record=self.record)
+        self._devices.append(dev)
+        return dev
+
+    def close_devices(self) -> None:
+        """Closes the devices of connect(); a replayed trace raises here when the host stopped
+        before its end."""
+        while self._devices:
+            self._devices.pop().close()
 
     @property
     def progress_bars(self) -> bool:
@@ -78,10 +94,36 @@ class Console:
     def warn(self, text: str) -> None:
         print(paint(f"mp1boot: warning: {text}", "warn", sys.stderr), file=sys.stderr, flush=True)
 
-    def close(self) -> None:
-        if self._file:
-            self._file.close()
-            self._file = None
+    def close(self, result: str = "ok", message: str = "") -> None:
+        """Ends the field trace with the run's outcome ("ok", an error code, "exit N")."""
+        for dev in self._devices:
+            try:
+                dev.close()
+            except Exception:  # the run already failed; its error is the one reported
+                pass
+        self._devices = []
+        if self.record is not None:
+            self.record.end(result, message)
+            self.record = None
+
+
+def traced_argv(argv: list) -> list:
+    """The command line a field trace keeps for its replay: without --port, --trace and
+    --trace-data (the replay supplies its own port)."""
+    out, skip = [], False
+    for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
+        if arg in ("--port", "-p"):
+            skip = True
+        elif arg == "--trace":
+            skip = i + 1 < len(argv) and not argv[i + 1].startswith("-")
+        elif arg.startswith(("--port=", "--trace=")) or arg == "--trace-data":
+            continue
+        else:
+            out.append(arg)
+    return out
 
 
 def trace_printer(stream):

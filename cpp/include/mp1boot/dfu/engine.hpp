@@ -126,6 +126,9 @@ struct ControlOut {
   usb::SetupPacket setup;
   Bytes data;                         ///< data stage; wLength = data.size()
   std::chrono::milliseconds timeout;  ///< suggested transfer timeout
+  /// The data stage carries the caller's data (a DNLOAD block), which a field trace keeps as
+  /// size and hash only. Not part of ==.
+  bool payload = false;
   bool operator==(const ControlOut& o) const {
     return same_setup(setup, o.setup) && data == o.data && timeout == o.timeout;
   }
@@ -135,6 +138,8 @@ struct ControlIn {
   usb::SetupPacket setup;
   std::uint16_t length;
   std::chrono::milliseconds timeout;
+  /// The reply is partition content (an UPLOAD block of a read-back). Not part of ==.
+  bool payload = false;
   bool operator==(const ControlIn& o) const {
     return same_setup(setup, o.setup) && length == o.length && timeout == o.timeout;
   }

@@ -4,12 +4,14 @@
 //   serial:/dev/ttyUSB0[?baud=115200&parity=even&low_latency=1]   a UART (Boost.Asio)
 //   sim:stm32mp135[?record=DIR&...]                                the in-process simulated board
 //   usb[:SERIAL | :BUS-PORTPATH | :VID:PID]                        a USB DFU device (libusb)
+//   sim:replay=FILE                                                a recorded field trace as the device
 #pragma once
 #include <memory>
 #include <string>
 #include <string_view>
 
 #include "mp1boot/session/device.hpp"
+#include "mp1boot/trace.hpp"
 #include "mp1boot/uart/engine.hpp"
 
 namespace mp1boot::sim {
@@ -22,6 +24,8 @@ namespace mp1boot::session {
 struct ConnectOptions {
   uart::EngineOptions uart;   ///< timeouts and retry policy of the UART engine
   bool sync = true;           ///< UART: send 0x7F and wait for the ACK while connecting
+  /// Field trace of the whole session (trace.hpp), from the first byte; null: none.
+  std::shared_ptr<trace::Writer> record;
 };
 
 /// Opens the transport the URL names and returns a connected device.

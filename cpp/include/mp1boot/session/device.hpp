@@ -114,6 +114,16 @@ class Device {
   virtual void close() = 0;
   bool closed() const { return closed_; }
 
+  /// Records every later exchange of this device into a field trace (trace.hpp); a USB device
+  /// records the enumeration it has open first. connect() calls it before the first byte when
+  /// ConnectOptions::record is set, so a trace holds the whole session. Null stops recording.
+  virtual void record_to(std::shared_ptr<trace::Writer> writer) { record_ = std::move(writer); }
+  const std::shared_ptr<trace::Writer>& recording() const { return record_; }
+
+  /// A check close() runs after releasing the port (a replayed trace: did the host go through
+  /// the whole trace?). It may throw; close() then still leaves the device closed.
+  void set_close_check(std::function<void()> check) { close_check_ = std::move(check); }
+
   /// Trace, cancellation and polling hooks for every later operation.
   void set_hooks(DriveHooks hooks) { hooks_ = std::move(hooks); }
   DriveHooks& hooks() { return hooks_; }
@@ -126,7 +136,17 @@ class Device {
   /// Last step of boot(): what starts the FSBL on this link.
   virtual void start_fsbl() = 0;
   virtual double line_rate() const { return 0; }
+  /// hooks_ with the field trace of record_to() added.
+  DriveHooks drive_hooks(const DriveHooks& hooks) const {
+    DriveHooks h = hooks;
+    if (!h.record) h.record = record_.get();
+    return h;
+  }
+  /// Ends close(): marks the device closed and runs the close check once.
+  void finish_close();
   DriveHooks hooks_;
+  std::shared_ptr<trace::Writer> record_;
+  std::function<void()> close_check_;
   const SocInfo* soc_ = nullptr;
   bool closed_ = false;
 };

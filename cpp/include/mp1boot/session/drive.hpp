@@ -13,6 +13,7 @@
 #include "mp1boot/dfu/engine.hpp"
 #include "mp1boot/progress.hpp"
 #include "mp1boot/session/binary.hpp"
+#include "mp1boot/trace.hpp"
 #include "mp1boot/transport/byte_stream.hpp"
 #include "mp1boot/transport/usb_port.hpp"
 #include "mp1boot/uart/engine.hpp"
@@ -53,7 +54,8 @@ using TraceFn = std::function<void(char dir, ByteView bytes, std::string_view no
 struct DriveHooks {
   CancelToken* cancel = nullptr;        ///< tripped -> CancelledError
   std::function<void()> poll;           ///< called while waiting, at least every 50 ms; may throw
-  TraceFn trace;                        ///< optional wire trace
+  TraceFn trace;                        ///< optional wire trace (human-readable lines)
+  trace::Writer* record = nullptr;      ///< optional field trace (JSON lines, replayable)
   std::function<void(const uart::Event&)> on_event;  ///< engine events (packets acknowledged, retries)
   DriveClock* clock = nullptr;          ///< null: real_clock()
 };

@@ -63,6 +63,7 @@ class UsbDevice : public Device {
   LinkInfo link_info() const override;
   bool reset_detected(std::chrono::milliseconds wait) override;
   void close() override;
+  void record_to(std::shared_ptr<trace::Writer> writer) override;
 
   /// DFU_DETACH, then wait for the next enumeration of the same board and open it.
   void detach_and_reconnect();

@@ -28,8 +28,11 @@ namespace mp1boot::uart {
 using ms = std::chrono::milliseconds;
 
 // ---- actions -----------------------------------------------------------------------------
-struct Write { Bytes bytes; };                      ///< write these bytes in one call
-struct Read { std::size_t max; ms timeout; };       ///< read 1..max bytes, or time out
+/// Write these bytes in one call. `payload`: they carry the caller's data (a Download data
+/// packet), which a field trace keeps as size and hash only.
+struct Write { Bytes bytes; bool payload = false; };
+/// Read 1..max bytes, or time out. `payload`: the reply is memory or partition content.
+struct Read { std::size_t max; ms timeout; bool payload = false; };
 struct Drain { ms quiet; ms limit; };               ///< discard input until the line is quiet
 struct Done {};                                     ///< the operation finished (result() holds it)
 using Action = std::variant<Write, Read, Drain, Done>;
@@ -131,7 +134,7 @@ class Engine {
   int attempt_ = 0;
 
   // Planned steps of the current attempt: frames to write and what to expect after each.
-  struct Step { Bytes write; Expect expect; std::size_t raw_count = 0; ms timeout{0}; };
+  struct Step { Bytes write; Expect expect; std::size_t raw_count = 0; ms timeout{0}; bool payload = false; };
   std::deque<Step> steps_;
   bool step_written_ = false;
   bool draining_ = false;
