@@ -2,13 +2,16 @@
 // The simulated board served on a pseudo-terminal (mp1boot sim --uart).
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
+#include <pybind11/stl/filesystem.h>
 
 #include <memory>
 #include <mutex>
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/sim/board_config.hpp"
+#include "mp1boot/sim/replay.hpp"
 #include "mp1boot/sim/uart_board.hpp"
+#include "mp1boot/trace.hpp"
 #include "mp1boot/transport/pty_server.hpp"
 
 namespace py = pybind11;
@@ -51,6 +54,11 @@ struct UartSimServer {
   std::shared_ptr<LockedBoard> board;
   std::unique_ptr<transport::PtyServer> server;
 };
+
+struct UartReplayServer {
+  std::shared_ptr<sim::ReplayUartPeer> peer;
+  std::unique_ptr<transport::PtyServer> server;
+};
 }  // namespace
 
 void register_sim(py::module_& m) {
@@ -69,6 +77,24 @@ void register_sim(py::module_& m) {
     return std::string(to_string(sim::board_config(soc, kv).link));
   }, py::arg("soc"), py::arg("options"),
      "Checks key=value board options; returns the link they select. Raises UsageError naming the key.");
+  py::class_<UartReplayServer>(m, "UartReplayServer",
+                               "A UART field trace (docs/TRACES.md) served on a pseudo-terminal as the recorded device.")
+      .def(py::init([](const std::filesystem::path& trace) {
+             auto s = std::make_unique<UartReplayServer>();
+             s->peer = std::make_shared<sim::ReplayUartPeer>(trace::read(trace));
+             s->server = std::make_unique<transport::PtyServer>(s->peer);
+             return s;
+           }),
+           py::arg("trace"))
+      .def_property_readonly("path", [](const UartReplayServer& s) { return s.server->slave_path(); })
+      .def("start", [](UartReplayServer& s) { s.server->start(); }, "Serve in a background thread.")
+      .def("stop", [](UartReplayServer& s) {
+        py::gil_scoped_release release;
+        s.server->stop();
+      }, "Stops serving; raises the replay's first mismatch (ProtocolError replay_mismatch), if any.")
+      .def("check_finished", [](const UartReplayServer& s) { s.peer->check_finished(); },
+           "Raises ProtocolError replay_mismatch unless the host went through the whole trace.");
+
   py::class_<UartSimServer>(m, "UartSimServer", "A simulated board served on a pseudo-terminal.")
       .def(py::init([](const std::string& soc, const std::string& record_dir, bool line_timing, unsigned baud,
                        double turnaround_ms, double tfa_boot_delay_ms, bool rom_read_memory, const std::string& stage,

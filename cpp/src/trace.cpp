@@ -4,6 +4,9 @@
 
 #include <chrono>
 #include <ctime>
+#include <iterator>
+#include <limits>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <system_error>
 
@@ -262,6 +265,23 @@ struct LineReader {
     return j.contains(key) ? get<T>(j, key) : fallback;
   }
 
+  // An unsigned field within the range of T (nlohmann's get<> would cut 300 to 44 in a byte).
+  template <class T>
+  T number(const json& j, const char* key) const {
+    auto it = j.find(key);
+    if (it == j.end()) fail(std::string("missing field \"") + key + "\"");
+    if (!it->is_number_unsigned()) fail(std::string("field \"") + key + "\" must be a number >= 0");
+    const auto v = it->get<std::uint64_t>();
+    if (v > std::numeric_limits<T>::max())
+      fail(std::string("field \"") + key + "\" is larger than " + std::to_string(std::numeric_limits<T>::max()));
+    return static_cast<T>(v);
+  }
+
+  template <class T>
+  T number_or(const json& j, const char* key, T fallback) const {
+    return j.contains(key) ? number<T>(j, key) : fallback;
+  }
+
   Data data(const json& j) const {
     if (j.contains("hex")) {
       try {
@@ -272,7 +292,7 @@ struct LineReader {
     }
     if (j.contains("sha256")) {
       Data d;
-      d.size = get<std::uint64_t>(j, "n");
+      d.size = number<std::uint64_t>(j, "n");
       d.sha256 = get<std::string>(j, "sha256");
       if (d.sha256.size() != 64) fail("\"sha256\" must be 64 hex digits");
       return d;
@@ -303,7 +323,13 @@ Trace read(const std::filesystem::path& path) {
     throw UsageError(errc::usage, "trace " + path.string() + " is larger than 256 MiB", c);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw TransportError(errc::io, "cannot read the trace file " + path.string(), c);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw TransportError(errc::io, "cannot read the trace file " + path.string(), c);
+  return parse(text, path);
+}
 
+Trace parse(std::string_view whole, const std::filesystem::path& path) {
+  std::istringstream in{std::string(whole)};
   Trace t;
   t.path = path;
   LineReader r{path};
@@ -347,39 +373,42 @@ Trace read(const std::filesystem::path& path) {
     switch (rec.kind) {
       case Kind::write:
       case Kind::read: rec.data = r.data(j); break;
-      case Kind::timeout: rec.ms = r.get<std::uint32_t>(j, "ms"); break;
+      case Kind::timeout: rec.ms = r.number<std::uint32_t>(j, "ms"); break;
       case Kind::control: {
         const auto s = r.get<std::vector<std::uint32_t>>(j, "setup");
         if (s.size() != 4 || s[0] > 0xFF || s[1] > 0xFF || s[2] > 0xFFFF || s[3] > 0xFFFF)
           r.fail("\"setup\" must be [bmRequestType, bRequest, wValue, wIndex]");
         rec.setup = {static_cast<std::uint8_t>(s[0]), static_cast<std::uint8_t>(s[1]),
                      static_cast<std::uint16_t>(s[2]), static_cast<std::uint16_t>(s[3])};
-        rec.length = r.get<std::uint16_t>(j, "len");
-        rec.ms = r.get_or<std::uint32_t>(j, "ms", 0);
+        rec.length = r.number<std::uint16_t>(j, "len");
+        rec.ms = r.number_or<std::uint32_t>(j, "ms", 0);
         rec.result = r.result(j);
         rec.data = r.data(j);
         break;
       }
       case Kind::set_alt:
-        rec.alt = r.get<std::uint8_t>(j, "alt");
+        rec.alt = r.number<std::uint8_t>(j, "alt");
         rec.result = r.result(j);
         break;
       case Kind::reset: rec.result = r.result(j); break;
       case Kind::enumerate: {
         auto& id = rec.identity;
-        id.vendor_id = r.get<std::uint16_t>(j, "vid");
-        id.product_id = r.get<std::uint16_t>(j, "pid");
-        id.bus = r.get_or<std::uint8_t>(j, "bus", 1);
-        id.address = r.get_or<std::uint8_t>(j, "address", 1);
+        id.vendor_id = r.number<std::uint16_t>(j, "vid");
+        id.product_id = r.number<std::uint16_t>(j, "pid");
+        id.bus = r.number_or<std::uint8_t>(j, "bus", 1);
+        id.address = r.number_or<std::uint8_t>(j, "address", 1);
         id.port_path = r.get_or<std::string>(j, "port", "");
         id.speed = r.get_or<std::string>(j, "speed", "high");
         id.manufacturer = r.get_or<std::string>(j, "manufacturer", "");
         id.product = r.get<std::string>(j, "product");
         id.serial = r.get<std::string>(j, "serial");
-        id.transfer_size = r.get_or<std::uint16_t>(j, "transfer_size", 1024);
-        id.dfu_attributes = r.get_or<std::uint8_t>(j, "dfu_attributes", 0);
-        for (const auto& a : r.get<json>(j, "alts")) {
-          if (!a.is_array() || a.size() != 2 || !a[0].is_number_unsigned() || !a[1].is_string())
+        id.transfer_size = r.number_or<std::uint16_t>(j, "transfer_size", 1024);
+        id.dfu_attributes = r.number_or<std::uint8_t>(j, "dfu_attributes", 0);
+        const json alts = r.get<json>(j, "alts");
+        if (!alts.is_array()) r.fail("\"alts\" must be a list of [number, name]");
+        for (const auto& a : alts) {
+          if (!a.is_array() || a.size() != 2 || !a[0].is_number_unsigned() || a[0].get<std::uint64_t>() > 0xFF ||
+              !a[1].is_string())
             r.fail("\"alts\" must be a list of [number, name]");
           rec.alts.push_back({a[0].get<std::uint8_t>(), a[1].get<std::string>()});
         }

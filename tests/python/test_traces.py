@@ -129,3 +129,26 @@ def test_every_board_verb_records_a_trace_that_replays(tmp_path, monkeypatch, po
     assert lines[0]["argv"] == [v for v in verb if v != "--trace-data"] and lines[-1]["result"] == "ok"
     assert len(lines) >= 3  # header, at least one exchange (USB: the enumeration), end
     assert replay(trace, inputs) == 0, capsys.readouterr().err
+
+
+def test_a_uart_trace_replays_over_a_real_pty_through_the_serial_transport():
+    """The same replay behind a pseudo-terminal: the host side is Boost.Asio's serial port."""
+    server = mp1boot._core.UartReplayServer(str(TRACES / "uart-mp15-flash.jsonl"))
+    server.start()
+    try:
+        report = mp1boot.flash(TRACES / "inputs" / "FlashLayout-mp15.tsv", port=f"serial:{server.path}")
+        assert report["result"] == "ok"
+    finally:
+        server.stop()
+    server.check_finished()
+
+
+def test_a_pty_replay_that_sees_another_payload_reports_the_step():
+    server = mp1boot._core.UartReplayServer(str(TRACES / "uart-mp15-info.jsonl"))
+    server.start()
+    with pytest.raises(mp1boot.Error):
+        # Not the recorded command: the trace has Get (0x00) after the sync, the host sends Get ID.
+        with mp1boot.connect(f"serial:{server.path}", timeout=0.2, retries=1) as dev:
+            dev.get_phase()
+    with pytest.raises(mp1boot.ProtocolError, match="replay: at step"):
+        server.stop()

@@ -91,6 +91,8 @@ struct Trace {
 /// a known version (bad JSON, unknown kind, missing field, bad hex); TransportError(errc::io) when
 /// the file cannot be read. Files over 256 MiB are refused before they are read.
 Trace read(const std::filesystem::path& path);
+/// Parses the text of a trace; `path` names it in messages. @throws UsageError as read().
+Trace parse(std::string_view text, const std::filesystem::path& path);
 
 /// Writes a trace as it happens (each record is one line, flushed at notes and at the end).
 /// Thread-safe; the header is written by begin(), which the first connect() calls.

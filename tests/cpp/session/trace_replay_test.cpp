@@ -176,5 +176,106 @@ TEST(Trace, BadTraceFilesAreUsageErrorsNamingFileAndLine) {
   EXPECT_THROW(session::check_connect_url("sim:replay="), UsageError);
 }
 
+TEST(ReplayUartPeer, BytesAfterAHostTimeoutComeAfterTheRecordedDelay) {
+  const auto t = trace::parse(
+      "{\"mp1boot_trace\": 1, \"link\": \"uart\"}\n"
+      "{\"t\": 0.0, \"k\": \"w\", \"hex\": \"7f\"}\n"
+      "{\"t\": 0.05, \"k\": \"timeout\", \"ms\": 50}\n"
+      "{\"t\": 0.2, \"k\": \"r\", \"hex\": \"79\"}\n"
+      "{\"t\": 0.25, \"k\": \"w\", \"hex\": \"00ff\"}\n"
+      "{\"t\": 0.26, \"k\": \"r\", \"hex\": \"79\"}\n",
+      "late.jsonl");
+  sim::ReplayUartPeer peer(t);
+  const auto t0 = transport::BytePeer::Clock::now();
+  using std::chrono::milliseconds;
+  peer.on_receive(Bytes{0x7f}, t0);
+  EXPECT_TRUE(peer.take_output(t0).empty());
+  ASSERT_TRUE(peer.next_deadline().has_value());
+  EXPECT_EQ(*peer.next_deadline() - t0, std::chrono::duration_cast<transport::BytePeer::Clock::duration>(milliseconds(200)));
+  EXPECT_TRUE(peer.take_output(t0 + milliseconds(100)).empty());  // the host's 50 ms read timed out
+  EXPECT_EQ(peer.take_output(t0 + milliseconds(200)), Bytes{0x79});
+  EXPECT_FALSE(peer.finished());
+  peer.on_receive(Bytes{0x00, 0xff}, t0 + milliseconds(250));
+  EXPECT_EQ(peer.take_output(t0 + milliseconds(250)), Bytes{0x79});  // no timeout before it: at once
+  EXPECT_TRUE(peer.finished());
+  EXPECT_NO_THROW(peer.check_finished());
+}
+
+TEST(ReplayUartPeer, TheFirstMismatchIsStickyAndNamesStepAndLine) {
+  const auto t = trace::parse(
+      "{\"mp1boot_trace\": 1, \"link\": \"uart\"}\n"
+      "{\"t\": 0.0, \"k\": \"w\", \"hex\": \"7f\"}\n"
+      "{\"t\": 0.01, \"k\": \"r\", \"hex\": \"79\"}\n"
+      "{\"t\": 0.02, \"k\": \"w\", \"hex\": \"31ce\"}\n",
+      "m.jsonl");
+  sim::ReplayUartPeer peer(t);
+  const auto now = transport::BytePeer::Clock::now();
+  peer.on_receive(Bytes{0x7f}, now);
+  EXPECT_EQ(peer.take_output(now), Bytes{0x79});
+  std::string first;
+  try {
+    peer.on_receive(Bytes{0x31, 0xcf}, now);
+    FAIL() << "accepted 31 cf";
+  } catch (const ProtocolError& e) {
+    EXPECT_EQ(e.code(), errc::replay_mismatch);
+    first = e.what();
+    EXPECT_NE(first.find("step 3 (m.jsonl line 4)"), std::string::npos) << first;
+    EXPECT_NE(first.find("the host writes 31 ce"), std::string::npos) << first;
+    EXPECT_NE(first.find("the host wrote 31 cf"), std::string::npos) << first;
+  }
+  try {
+    (void)peer.take_output(now);  // a host that recovers hears the same mismatch again
+    FAIL() << "no error after a mismatch";
+  } catch (const ProtocolError& e) {
+    EXPECT_EQ(std::string(e.what()), first);
+  }
+}
+
+TEST(ReplayUsbPeer, AnswersStallsDisconnectsAndReenumeratesAsRecorded) {
+  const auto t = trace::parse(
+      "{\"mp1boot_trace\": 1, \"link\": \"usb\"}\n"
+      "{\"t\": 0.0, \"k\": \"enum\", \"vid\": 1155, \"pid\": 57105, \"product\": \"ROM\", \"serial\": \"S\", "
+      "\"alts\": [[0, \"@FSBL /0x01/1*1Me\"]]}\n"
+      "{\"t\": 0.001, \"k\": \"ctl\", \"setup\": [161, 3, 0, 0], \"len\": 6, \"res\": \"ok\", \"hex\": \"000100000200\"}\n"
+      "{\"t\": 0.002, \"k\": \"ctl\", \"setup\": [33, 1, 0, 0], \"len\": 2, \"res\": \"stall\", \"hex\": \"abcd\"}\n"
+      "{\"t\": 0.003, \"k\": \"ctl\", \"setup\": [161, 3, 0, 0], \"len\": 6, \"res\": \"timeout\", \"ms\": 500}\n"
+      "{\"t\": 0.004, \"k\": \"ctl\", \"setup\": [33, 0, 0, 0], \"len\": 0, \"res\": \"disconnected\", \"hex\": \"\"}\n"
+      "{\"t\": 0.504, \"k\": \"enum\", \"vid\": 1155, \"pid\": 57105, \"product\": \"TFA\", \"serial\": \"S\", "
+      "\"alts\": [[0, \"@FIP /0x03/1*16Me\"]]}\n",
+      "u.jsonl");
+  sim::ReplayUsbPeer peer(t);
+  EXPECT_EQ(peer.identity().product, "ROM");
+  EXPECT_EQ(peer.alt_settings().at(0).name, "@FSBL /0x01/1*1Me");
+  auto r = peer.control({0xA1, 3, 0, 0}, {}, 6);
+  EXPECT_EQ(r.kind, transport::UsbPeer::Reply::Kind::ok);
+  EXPECT_EQ(r.data, (Bytes{0, 1, 0, 0, 2, 0}));
+  EXPECT_EQ(peer.control({0x21, 1, 0, 0}, Bytes{0xab, 0xcd}, 0).kind, transport::UsbPeer::Reply::Kind::stall);
+  EXPECT_GT(peer.control({0xA1, 3, 0, 0}, {}, 6).busy, std::chrono::milliseconds(500));  // a timeout
+  EXPECT_EQ(peer.control({0x21, 0, 0, 0}, {}, 0).kind, transport::UsbPeer::Reply::Kind::disconnected);
+  EXPECT_FALSE(peer.attached());
+  ASSERT_TRUE(peer.pending_reattach().has_value());
+  EXPECT_EQ(*peer.pending_reattach(), std::chrono::microseconds(500000));
+  EXPECT_TRUE(peer.reattach());
+  EXPECT_EQ(peer.generation(), 1u);
+  EXPECT_EQ(peer.identity().product, "TFA");
+  EXPECT_TRUE(peer.finished());
+  try {
+    (void)peer.control({0xA1, 3, 0, 0}, {}, 6);
+    FAIL() << "a request past the end was answered";
+  } catch (const ProtocolError& e) {
+    EXPECT_NE(std::string(e.what()).find("the end of u.jsonl (6 steps)"), std::string::npos) << e.what();
+  }
+}
+
+TEST(Trace, NumbersOutOfRangeAreRefusedNotCut) {
+  EXPECT_THROW(trace::parse("{\"mp1boot_trace\": 1, \"link\": \"usb\"}\n"
+                            "{\"t\": 0, \"k\": \"alt\", \"alt\": 300, \"res\": \"ok\"}\n", "x.jsonl"),
+               UsageError);
+  EXPECT_THROW(trace::parse("{\"mp1boot_trace\": 1, \"link\": \"usb\"}\n"
+                            "{\"t\": 0, \"k\": \"ctl\", \"setup\": [161, 3, 70000, 0], \"len\": 6, \"res\": \"ok\"}\n",
+                            "x.jsonl"),
+               UsageError);
+}
+
 }  // namespace
 }  // namespace mp1boot::test
