@@ -347,7 +347,7 @@ Trace parse(std::string_view whole, const std::filesystem::path& path) {
     if (!j.is_object()) r.fail("not a JSON object");
     if (!have_header) {
       if (!j.contains("mp1boot_trace")) r.fail("the first line must be the header with \"mp1boot_trace\"");
-      t.header.version = r.get<int>(j, "mp1boot_trace");
+      t.header.version = static_cast<int>(r.number<std::uint32_t>(j, "mp1boot_trace"));
       if (t.header.version != format_version)
         r.fail("trace format version " + std::to_string(t.header.version) + "; this mp1boot reads version " +
                std::to_string(format_version));
@@ -375,9 +375,16 @@ Trace parse(std::string_view whole, const std::filesystem::path& path) {
       case Kind::read: rec.data = r.data(j); break;
       case Kind::timeout: rec.ms = r.number<std::uint32_t>(j, "ms"); break;
       case Kind::control: {
-        const auto s = r.get<std::vector<std::uint32_t>>(j, "setup");
-        if (s.size() != 4 || s[0] > 0xFF || s[1] > 0xFF || s[2] > 0xFFFF || s[3] > 0xFFFF)
+        const json setup = r.get<json>(j, "setup");
+        const std::uint64_t limits[4] = {0xFF, 0xFF, 0xFFFF, 0xFFFF};
+        std::uint64_t s[4] = {};
+        if (!setup.is_array() || setup.size() != 4)
           r.fail("\"setup\" must be [bmRequestType, bRequest, wValue, wIndex]");
+        for (std::size_t i = 0; i < 4; ++i) {
+          if (!setup[i].is_number_unsigned() || setup[i].get<std::uint64_t>() > limits[i])
+            r.fail("\"setup\" must be [bmRequestType, bRequest, wValue, wIndex]");
+          s[i] = setup[i].get<std::uint64_t>();
+        }
         rec.setup = {static_cast<std::uint8_t>(s[0]), static_cast<std::uint8_t>(s[1]),
                      static_cast<std::uint16_t>(s[2]), static_cast<std::uint16_t>(s[3])};
         rec.length = r.number<std::uint16_t>(j, "len");
