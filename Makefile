@@ -12,7 +12,7 @@ export PATH := $(CURDIR)/$(BUILD)/cpp:$(PATH)
 all: build
 
 bootstrap:
-	@scripts/bootstrap.sh
+	@scripts/bootstrap.sh $(BOOTSTRAP_MODE)
 
 $(BUILD)/build.ninja: | bootstrap
 	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
@@ -25,8 +25,10 @@ build: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS)
 	$(PY) scripts/dev_install.py $(BUILD)
 
-# What the demo runs: the Python module and the USB simulator (no test executables).
+# What the demo runs: the Python module and the USB simulator (no test executables), and of the
+# Python packages only what the build and the demo's .venv use (make test installs the rest).
 DEMO_TARGETS := _core mp1boot_python_files mp1boot_python_tools
+demo: BOOTSTRAP_MODE := demo
 demo: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
 	$(PY) scripts/dev_install.py $(BUILD)
@@ -49,17 +51,19 @@ asan: bootstrap
 	cmake --build --preset asan -j $(JOBS)
 	ctest --preset asan -j $(JOBS)
 
-# make fuzz: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each (clang, build-fuzz/); CI
-# runs it with this default. Longer: make fuzz FUZZ_SECONDS=600.
-FUZZ_SECONDS ?= 20
+# make fuzz: every libFuzzer harness of tests/fuzz for FUZZ_SECONDS each, FUZZ_JOBS at once (clang,
+# build-fuzz/); CI runs it with these defaults. Longer: make fuzz FUZZ_SECONDS=600.
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS ?= 2
 fuzz: bootstrap
-	tests/fuzz/run.sh $(FUZZ_SECONDS)
+	FUZZ_JOBS=$(FUZZ_JOBS) tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# make soak: a long seeded fault campaign (random seed, printed; replay one run with
-# MP1BOOT_CAMPAIGN_SEED=N MP1BOOT_CAMPAIGN_RUNS=1).
+# make soak: a long seeded fault campaign, SOAK_RUNS runs over the four link/SoC pairs from seed
+# SOAK_SEED (random unless given; printed; a failed run prints the command that replays it).
 SOAK_RUNS ?= 2000
+SOAK_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 soak: build
-	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$${MP1BOOT_CAMPAIGN_SEED:-$$(od -An -N4 -tu4 /dev/urandom | tr -d ' ')} \
+	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$(SOAK_SEED) \
 	  ./tests/mp1boot_session_tests --gtest_filter='FaultCampaign.*'
 
 bench: build

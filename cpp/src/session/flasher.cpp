@@ -743,6 +743,15 @@ FlashReport Flasher::run() {
       const PhaseInfo info = device_.get_phase();
       if (steps == 0 && !options_.boot_only) check_board_state(info);
       if (info.phase == phase::end) {
+        // A partition the device never asked for was not programmed (a Start repeated after its
+        // ACK was garbled ends the next phase with no data): never "ok" (boot_only programs none).
+        for (const auto& p : report_.partitions)
+          if (!options_.boot_only && p.result == PartitionResult::skipped && p.ip != "none")
+            throw DeviceError(errc::device_reported,
+                              "the device ended the session (phase 0xFE) without asking for " + p.name + " (" +
+                                  hex8(p.phase) + "): it was not programmed",
+                              ErrorContext{.operation = "flash", .phase = p.phase, .partition = p.name,
+                                           .transport = device_.describe()});
         if (options_.verify) verify();
         break;
       }

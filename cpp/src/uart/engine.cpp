@@ -28,6 +28,12 @@
 // not have k after all, and k is sent again. U-Boot checks the number after the ACK, so its
 // refusal is indistinguishable from a checksum NACK: no inference there, the retries run out into
 // a NackError naming the packet (and --resume recovers the partition).
+// Packet 0. U-Boot takes packet number 0 as the start of the phase again, but its DFU write goes on
+// where it was (PROTOCOL.md 2.5.5): a resend of a packet 0 it stored (final ACK lost or garbled)
+// would be written twice and shift the rest. So when the data stage of packet 0 fails the first
+// time (no reply, NACK, another byte) and more packets follow, the engine sends packet 1: a device
+// that had packet 0 takes it; one that did not refuses it (ROM and TF-A at the packet number,
+// U-Boot at the data stage), and packet 0 is sent again.
 #include "mp1boot/uart/engine.hpp"
 
 #include <algorithm>
@@ -238,7 +244,7 @@ void Engine::handle_reply_byte_group() {
       const std::uint8_t b = rx_[0];
       if (b == ack) break;
       if (b == abort_byte) fail(errc::abort, std::string(op_name_) + " aborted by device (ABORT)");
-      if (b == nack && op_ == Op::download && steps_.size() == 2 && resolve_number_nack()) return;
+      if (b == nack && op_ == Op::download && steps_.size() <= 2 && resolve_number_nack()) return;
       if (b == nack) return retry_or_fail(errc::nack, "NACK");
       return retry_or_fail(errc::unexpected_byte, "unexpected byte " + byte_text(b) + " instead of ACK");
     }
@@ -278,8 +284,11 @@ void Engine::handle_reply_byte_group() {
 
 void Engine::step_done() {
   steps_.pop_front();
-  // k+1 got past its packet-number stage: the device did have packet k.
-  if (op_ == Op::download && steps_.size() == 1 && inferred_ && *inferred_ + 1 == packet_) inferred_.reset();
+  // k+1 got past its packet-number stage: the device did have packet k (ROM, TF-A; U-Boot ACKs
+  // any number, so packet 1 sent for packet 0 is judged at its data stage, in packet_done()).
+  if (op_ == Op::download && steps_.size() == 1 && inferred_ && *inferred_ + 1 == packet_ &&
+      !(first_packet_ == 0 && *inferred_ == 0))
+    inferred_.reset();
   arm_step();
   if (!steps_.empty()) return;
   if (op_ == Op::download) return packet_done();
@@ -292,6 +301,7 @@ void Engine::packet_done() {
   events_.push_back(PacketAcked{first_packet_ + packet_, acked_, payload_.size()});
   silent_data_stage_.reset();
   ++packet_;
+  if (inferred_ && *inferred_ + 1 < packet_) inferred_.reset();
   if (acked_ < payload_.size()) {
     attempt_ = 0;
     begin_attempt();
@@ -302,7 +312,12 @@ void Engine::packet_done() {
 
 bool Engine::resolve_number_nack() {
   const std::uint32_t number = first_packet_ + packet_;
-  if (silent_data_stage_ == packet_ && attempt_ > 1) {
+  // U-Boot checks the number after the ACK of the number frame: its refusal of packet 1, sent
+  // instead of a resend of packet 0, comes at the data stage (a device that had packet 0 and got
+  // packet 1 garbled would need a second fault on the line).
+  const bool at_data_stage = steps_.size() == 1;
+  if (at_data_stage && !(inferred_ == 0u && first_packet_ == 0)) return false;
+  if (!at_data_stage && silent_data_stage_ == packet_ && attempt_ > 1) {
     // The resend of a packet whose final ACK never came is refused: the device has it.
     events_.push_back(Retrying{op_name_, "final ACK of packet " + std::to_string(number) +
                                    " lost; the device refuses its resend, so it has it: going on with packet " +
@@ -341,6 +356,19 @@ void Engine::retry_or_fail(errc code, const std::string& reason) {
   if (op_ == Op::download) {
     static const char* stage[] = {"command", "packet number", "data"};
     where = std::string(" at the ") + stage[std::min<std::size_t>(2, 3 - steps_.size())] + " stage";
+  }
+  if (op_ == Op::download && steps_.size() == 1 && first_packet_ + packet_ == 0 && attempt_ == 1 &&
+      payload_.size() > max_packet && attempt_ < options_.retry.attempts) {
+    // The data stage of packet 0 failed: never resend packet 0 when it may have been stored (see
+    // the top); packet 1 tells, and a refusal of it sends packet 0 again.
+    events_.push_back(Retrying{op_name_, reason + where + " of packet 0: going on with packet 1 (a resend of "
+                                                          "packet 0 would restart the phase in U-Boot and write it twice)",
+                               attempt_});
+    inferred_ = packet_;
+    steps_.clear();
+    packet_done();
+    draining_ = true;
+    return;
   }
   if (attempt_ < options_.retry.attempts) {
     events_.push_back(Retrying{op_name_, reason + where, attempt_});

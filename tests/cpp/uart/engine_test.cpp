@@ -219,19 +219,84 @@ std::vector<std::string> retry_reasons(Engine& e) {
 }
 
 TEST(UartEngine, LostFinalAckIsRecoveredWhenTheResendIsRefusedAtThePacketNumber) {
-  // ROM/TF-A: the device stored packet 0, its final ACK was lost; it now expects packet 1 and
-  // refuses the resent number 0 (PROTOCOL.md 2.5.5). The engine goes on with packet 1.
+  // ROM/TF-A: the device stored packet 5, its final ACK was lost; it now expects packet 6 and
+  // refuses the resent number 5 (PROTOCOL.md 2.5.5). The engine goes on with packet 6.
   Bytes data(300);
   for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 7);
   Engine e;
+  e.download(data, DownloadOp::normal, 5);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 05 05").dev("79").host(packet_frame(data, 0)).dev("")
+              .host("31 ce").dev("79").host("00 00 00 05 05").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 06 06").dev("79").host(packet_frame(data, 1)).dev("79"));
+  const auto reasons = retry_reasons(e);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[1].find("final ACK of packet 5 lost"), std::string::npos) << reasons[1];
+  EXPECT_FALSE(e.busy());
+}
+
+TEST(UartEngine, LostFinalAckOfPacketZeroGoesOnWithPacketOneInsteadOfAResend) {
+  // U-Boot takes a resent packet 0 as a restart of the phase but keeps appending to its DFU write
+  // (PROTOCOL.md 2.5.5): packet 0 would be stored twice. After a silent data stage of packet 0
+  // the engine sends packet 1, never packet 0 again.
+  Bytes data(300);
+  for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<std::uint8_t>(i * 5);
+  Engine e;
   e.download(data);
   play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("")
-              .host("31 ce").dev("79").host("00 00 00 00 00").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  const auto reasons = retry_reasons(e);
+  ASSERT_EQ(reasons.size(), 1u);
+  EXPECT_NE(reasons[0].find("no reply at the data stage of packet 0: going on with packet 1"), std::string::npos)
+      << reasons[0];
+  EXPECT_FALSE(e.busy());
+  EXPECT_FALSE(e.failed());
+}
+
+TEST(UartEngine, PacketOneRefusedAfterASilentPacketZeroSendsPacketZeroAgain) {
+  // The device never got packet 0 (ROM/TF-A: it refuses number 1 before the second ACK): packet 0
+  // is sent again, then packet 1.
+  Bytes data(300, 4);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("79")
               .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
   const auto reasons = retry_reasons(e);
   ASSERT_EQ(reasons.size(), 2u);
-  EXPECT_NE(reasons[1].find("final ACK of packet 0 lost"), std::string::npos) << reasons[1];
+  EXPECT_NE(reasons[1].find("sending packet 0 again"), std::string::npos) << reasons[1];
   EXPECT_FALSE(e.busy());
+}
+
+TEST(UartEngine, NackOfPacketZeroSendsPacketOneThenPacketZeroWhenUbootRefusesIt) {
+  // A NACK at the data stage of packet 0: a checksum error (nothing stored) or a garbled ACK (packet
+  // 0 stored). Packet 1 tells: U-Boot ACKs its number and refuses it at once (the device's extra
+  // NACKs for the data frame, read as commands, are drained), so packet 0 is sent again.
+  Bytes data(300, 6);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("79")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  const auto reasons = retry_reasons(e);
+  ASSERT_EQ(reasons.size(), 2u);
+  EXPECT_NE(reasons[0].find("NACK at the data stage of packet 0: going on with packet 1"), std::string::npos)
+      << reasons[0];
+  EXPECT_NE(reasons[1].find("sending packet 0 again"), std::string::npos) << reasons[1];
+  EXPECT_FALSE(e.busy());
+}
+
+TEST(UartEngine, GarbledFinalAckOfPacketZeroIsNotAResend) {
+  // The device stored packet 0 but its ACK arrived as another byte: packet 1 is taken.
+  Bytes data(300, 8);
+  Engine e;
+  e.download(data);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("7b")
+              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  EXPECT_EQ(retry_reasons(e).size(), 1u);
+  EXPECT_FALSE(e.busy());
+  EXPECT_FALSE(e.failed());
 }
 
 TEST(UartEngine, LostFinalAckOfTheLastPacketEndsTheDownload) {
@@ -246,18 +311,18 @@ TEST(UartEngine, LostFinalAckOfTheLastPacketEndsTheDownload) {
 
 TEST(UartEngine, WrongLostAckGuessIsUndoneWhenTheNextPacketIsRefusedToo) {
   // The NACK of the resend was a corrupted number frame, not a stored packet: the device also
-  // refuses packet 1, so the engine sends packet 0 again and then packet 1.
+  // refuses packet 6, so the engine sends packet 5 again and then packet 6.
   Bytes data(300, 3);
   Engine e;
-  e.download(data);
-  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("")
-              .host("31 ce").dev("79").host("00 00 00 00 00").dev("1f")
-              .host("31 ce").dev("79").host("00 00 00 01 01").dev("1f")
-              .host("31 ce").dev("79").host("00 00 00 00 00").dev("79").host(packet_frame(data, 0)).dev("79")
-              .host("31 ce").dev("79").host("00 00 00 01 01").dev("79").host(packet_frame(data, 1)).dev("79"));
+  e.download(data, DownloadOp::normal, 5);
+  play(e, Script{}.host("31 ce").dev("79").host("00 00 00 05 05").dev("79").host(packet_frame(data, 0)).dev("")
+              .host("31 ce").dev("79").host("00 00 00 05 05").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 06 06").dev("1f")
+              .host("31 ce").dev("79").host("00 00 00 05 05").dev("79").host(packet_frame(data, 0)).dev("79")
+              .host("31 ce").dev("79").host("00 00 00 06 06").dev("79").host(packet_frame(data, 1)).dev("79"));
   const auto reasons = retry_reasons(e);
   ASSERT_EQ(reasons.size(), 3u);
-  EXPECT_NE(reasons[2].find("sending packet 0 again"), std::string::npos) << reasons[2];
+  EXPECT_NE(reasons[2].find("sending packet 5 again"), std::string::npos) << reasons[2];
 }
 
 TEST(UartEngine, NackAtThePacketNumberWithoutAnEarlierSilenceIsNotTakenAsAck) {
