@@ -64,7 +64,7 @@ SOAK_RUNS ?= 2000
 SOAK_SEED ?= $(shell od -An -N4 -tu4 /dev/urandom | tr -d ' ')
 soak: build
 	cd $(BUILD) && MP1BOOT_CAMPAIGN_RUNS=$(SOAK_RUNS) MP1BOOT_CAMPAIGN_SEED=$(SOAK_SEED) \
-	  ./tests/mp1boot_flasher_tests --gtest_filter='FaultCampaign.*'
+	  ./tests/mp1boot_session_tests --gtest_filter='FaultCampaign.*'
 
 bench: build
 	$(PY) bench/uart_throughput.py

@@ -16,6 +16,7 @@
 #include <string>
 
 #include "callbacks.hpp"
+#include "vocabulary.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/flash_many.hpp"
 #include "mp1boot/session/flasher.hpp"
@@ -40,7 +41,24 @@ std::vector<session::FlashReport> parse_resume(const std::string& text) {
   return session::reports_from_json(j);
 }
 
-py::object event_dict(const session::FlashEvent& e) {
+// The vocabulary words of a partition record as mp1boot.vocabulary members (equal to the strings).
+void type_words(py::dict p, const session::PartitionReport& r) {
+  p["result"] = py::cast(r.result);
+  p["verified"] = py::cast(r.verified);
+}
+
+// A board report as a dict: parsed from its JSON `j` (so the Python and JSON views cannot drift
+// apart), with the vocabulary words as mp1boot.vocabulary members.
+py::dict report_dict(const nlohmann::json& j, const session::FlashReport& r) {
+  py::dict d = json_loads(j.dump());
+  d["link"] = py::cast(r.link);
+  py::list parts = d["partitions"];
+  for (std::size_t i = 0; i < r.partitions.size(); ++i) type_words(parts[i], r.partitions[i]);
+  return d;
+}
+
+// `layout` names the layout in the estimate's sentence (FlashEstimate::describe()).
+py::object event_dict(const session::FlashEvent& e, const std::filesystem::path& layout) {
   using Kind = session::FlashEvent::Kind;
   if (e.kind == Kind::stage) {
     py::dict d;
@@ -55,9 +73,11 @@ py::object event_dict(const session::FlashEvent& e) {
     d["speed"] = e.estimate->speed;
     d["bytes"] = e.estimate->bytes;
     d["eta_seconds"] = e.estimate->eta_seconds;
+    d["text"] = e.estimate->describe(layout.string());
     return std::move(d);
   }
   py::dict d = json_loads(nlohmann::json(*e.partition).dump());
+  type_words(d, *e.partition);
   d["event"] = e.kind == Kind::partition_done ? "partition" : "verified";
   return std::move(d);
 }
@@ -89,16 +109,16 @@ void register_flash(py::module_& m) {
     s.watch(cancel);
     o.progress = s.progress_fn();
     if (!on_event.is_none())
-      o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e); }); };
+      o.on_event = [&](const session::FlashEvent& e) { s.invoke(on_event, [&] { return event_dict(e, layout); }); };
     if (!confirm.is_none()) o.confirm = [&](const std::string& question) { return s.ask(confirm, question); };
     session::Flasher flasher(device, layout, o);
-    auto text = [&] {
+    auto report = [&] {
       auto j = flasher.report().json();
       if (!port.empty()) j["port"] = port;
-      return j.dump();
+      return report_dict(j, flasher.report());
     };
     auto sink = [&] {
-      if (!report_sink.is_none()) report_sink.attr("append")(json_loads(text()));
+      if (!report_sink.is_none()) report_sink.attr("append")(report());
     };
     try {
       s.run([&] { return flasher.run(); });
@@ -107,7 +127,7 @@ void register_flash(py::module_& m) {
       throw;
     }
     sink();
-    return json_loads(text());
+    return report();
   };
 
   m.def(
@@ -177,7 +197,7 @@ void register_flash(py::module_& m) {
           };
         if (!on_event.is_none())
           o.on_event = [&](const std::string& port, const session::FlashEvent& e) {
-            call(on_event, [&] { return py::make_tuple(port, event_dict(e)); });
+            call(on_event, [&] { return py::make_tuple(port, event_dict(e, layout)); });
           };
         o.while_waiting = [&] {
           py::gil_scoped_acquire gil;
@@ -197,7 +217,10 @@ void register_flash(py::module_& m) {
           py::error_already_set e = std::move(*error);
           throw e;
         }
-        return json_loads(report.to_json());
+        py::dict out = json_loads(report.to_json());
+        py::dict boards = out["boards"];
+        for (const auto& [key, board] : report.boards) boards[py::str(key)] = report_dict(board.json(), board);
+        return out;
       },
       py::arg("layout_path"), py::arg("ports"), py::arg("defines") = std::map<std::string, std::string>{},
       py::arg("progress") = py::none(), py::arg("verify") = false, py::arg("resume") = std::string(),
@@ -213,7 +236,10 @@ void register_flash(py::module_& m) {
         image::ParseOptions parse;
         parse.defines = defines;
         CallScope s(&device);
-        return json_loads(s.run([&] { return session::plan_flash(device, layout, parse); }).json().dump());
+        const auto plan = s.run([&] { return session::plan_flash(device, layout, parse); });
+        py::dict d = json_loads(plan.json().dump());
+        d["link"] = py::cast(plan.link);
+        return d;
       },
       py::arg("device"), py::arg("layout_path"), py::arg("defines") = std::map<std::string, std::string>{},
       "The plan of flashing a layout onto this board (session::plan_flash): steps in the device's order with "

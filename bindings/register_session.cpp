@@ -11,6 +11,7 @@
 
 #include "callbacks.hpp"
 #include "convert.hpp"
+#include "vocabulary.hpp"
 #include "mp1boot/image/stm32_header.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/uart_device.hpp"
@@ -26,7 +27,7 @@ using session::UartDevice;
 
 UartDevice& uart_of(Device& d, const char* what) {
   if (auto* u = dynamic_cast<UartDevice*>(&d)) return *u;
-  throw UsageError(errc::unsupported, std::string(what) + " is a UART command; this device is on " + d.link());
+  throw UsageError(errc::unsupported, std::string(what) + " is a UART command; this device is on " + std::string(to_string(d.link())));
 }
 
 // Accepts bytes-like objects or a path (str / os.PathLike) and returns the bytes plus a name.
@@ -119,7 +120,7 @@ void register_session(py::module_& m) {
 
   py::class_<Device>(m, "Device", "A connected board. Use mp1boot.connect() to get one.")
       .def_property_readonly("transport", &Device::describe, "The port, as text (\"serial:/dev/ttyUSB0@115200 ...\").")
-      .def_property_readonly("link", &Device::link, "\"uart\" or \"usb\".")
+      .def_property_readonly("link", &Device::link, "mp1boot.Link.uart or mp1boot.Link.usb (equal to \"uart\", \"usb\").")
       .def_property_readonly("soc", [](const Device& d) -> py::object {
         return d.soc() ? py::cast(std::string(d.soc()->family_name)) : py::none();
       }, "The SoC family (\"STM32MP15x\") once get_id() ran, else None.")
@@ -184,7 +185,7 @@ void register_session(py::module_& m) {
       .def("start", [](Device& d, std::uint32_t address, py::object trace) {
         CallScope s(&d, py::none(), trace);
         s.run([&] { d.start(address); });
-      }, py::arg("address") = 0xFFFFFFFFu, py::arg("trace") = py::none(),
+      }, py::arg("address") = start_downloaded_image, py::arg("trace") = py::none(),
          "Start (Go): jump to `address`; the default 0xFFFFFFFF starts the phase just downloaded (over USB: "
          "the hand-over, followed across the re-enumeration).")
       .def("boot", [](Device& d, py::object image, py::object progress, py::object trace) {

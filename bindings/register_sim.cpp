@@ -74,7 +74,7 @@ void register_sim(py::module_& m) {
     std::vector<std::pair<std::string, std::string>> kv;
     for (const auto& item : options)
       for (auto& pair : sim::split_options(item)) kv.push_back(std::move(pair));
-    return sim::board_config(soc, kv).link == sim::SimLink::usb ? "usb" : "uart";
+    return std::string(to_string(sim::board_config(soc, kv).link));
   }, py::arg("soc"), py::arg("options"),
      "Checks key=value board options; returns the link they select. Raises UsageError naming the key.");
   py::class_<UartReplayServer>(m, "UartReplayServer",

@@ -10,6 +10,7 @@
 #ifdef MP1BOOT_HAS_USB
 #include "mp1boot/transport/usb.hpp"
 #endif
+#include "vocabulary.hpp"
 
 namespace py = pybind11;
 

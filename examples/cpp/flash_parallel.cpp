@@ -42,8 +42,10 @@ void print(const mp1boot::session::FlashManyReport& r) {
     std::printf("  %s (serial %s): %s%s%s\n", key.c_str(), board.serial.c_str(), board.result.c_str(),
                 board.error_code.empty() ? "" : " ", board.error_code.c_str());
     for (const auto& p : board.partitions)
-      if (p.phase >= 0x04) std::printf("    0x%02x %-8s %s%s\n", p.phase, p.name.c_str(), p.result.c_str(),
-                                       p.verified.empty() ? "" : (" verified " + p.verified).c_str());
+      if (p.phase >= 0x04)
+        std::printf("    0x%02x %-8s %s%s%s\n", p.phase, p.name.c_str(), std::string(to_string(p.result)).c_str(),
+                    p.verified == mp1boot::VerifyResult::not_read ? "" : " verified ",
+                    std::string(to_string(p.verified)).c_str());
   }
 }
 }  // namespace
@@ -74,8 +76,8 @@ int main() {
     int skipped = 0, sent = 0;
     for (const auto& [key, board] : second.boards)
       for (const auto& p : board.partitions) {
-        skipped += p.result == "skipped-done-earlier";
-        sent += p.result == "ok" && p.phase >= 0x04;
+        skipped += p.result == mp1boot::PartitionResult::skipped_done_earlier;
+        sent += p.result == mp1boot::PartitionResult::ok && p.phase >= 0x04;
       }
     fs::remove_all(dir);
     // A sends rootfs again; its fsbl1 and both partitions of B were done earlier.

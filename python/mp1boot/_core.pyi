@@ -3,6 +3,8 @@
 from os import PathLike
 from typing import Any, Callable, Dict, List, Optional, Set, Tuple, Union
 
+from .vocabulary import Link
+
 __version__: str
 
 ProgressCallback = Callable[["Progress"], None]
@@ -57,7 +59,7 @@ class Device:
     @property
     def transport(self) -> str: ...
     @property
-    def link(self) -> str: ...
+    def link(self) -> Link: ...
     @property
     def soc(self) -> Optional[str]: ...
     @property

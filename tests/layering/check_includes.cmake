@@ -15,6 +15,7 @@ set(std_allowed
   iterator limits map memory numeric optional set span sstream stdexcept string string_view
   system_error tuple type_traits unordered_map unordered_set utility variant vector)
 set(base_allowed mp1boot/bytes.hpp mp1boot/error.hpp mp1boot/soc.hpp mp1boot/usb.hpp mp1boot/phase.hpp
+  mp1boot/vocabulary.hpp
   mp1boot/temporary_buffer.hpp)
 
 set(violations "")

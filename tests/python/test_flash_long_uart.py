@@ -31,6 +31,7 @@ def test_cli_json_refuses_without_yes_after_the_estimate(tmp_path, fsbl_mp15, ca
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     estimate = next(e for e in lines if e.get("event") == "estimate")
     assert estimate["link"] == "uart" and estimate["bytes"] > ROOTFS and estimate["eta_seconds"] > 3600
+    assert "MB over UART at" in estimate["text"] and "about 1 h" in estimate["text"]
     error = lines[-1]
     assert error["event"] == "error" and error["code"] == "needs_consent", error
     assert "--yes" in error["message"] and "--port usb" in error["message"], error
@@ -43,7 +44,9 @@ def test_cli_text_shows_the_estimate_and_refuses_when_not_interactive(tmp_path, 
                  f"sim:stm32mp157?storage={storage}"])
     assert code == 12
     err = capsys.readouterr().err
-    assert "MB to send over UART at" in err and "about 1 h" in err, err
+    # The estimate is the core's sentence (FlashEstimate::describe), on its own line before the refusal.
+    lines = [line for line in err.splitlines() if "MB over UART at" in line and "about 1 h" in line]
+    assert any(line.rstrip().endswith("at the protocol bound") for line in lines), err
     assert "pass --yes" in err, err
 
 

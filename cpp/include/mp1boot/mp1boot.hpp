@@ -53,3 +53,4 @@
 #include "mp1boot/usb.hpp"
 #include "mp1boot/wait.hpp"
 #include "mp1boot/version.hpp"
+#include "mp1boot/vocabulary.hpp"

@@ -36,6 +36,10 @@ std::string_view phase_name(std::uint8_t phase);
 /// jump to it; TF-A: check the FIP and boot on; U-Boot: end the phase). PROTOCOL.md 2.5.6.
 inline constexpr std::uint32_t start_downloaded_image = 0xFFFFFFFF;
 
+/// Get Phase's address when the phase's data goes to no memory address (written to NVM, or no
+/// buffer: PROTOCOL.md 2.5.4); with phase 0x00 over USB, U-Boot's "detach me" (PROTOCOL.md 3.5).
+inline constexpr std::uint32_t phase_address_none = 0xFFFFFFFF;
+
 /// What Get Phase reports, on either link (PROTOCOL.md 2.5.4, 3.5).
 struct PhaseInfo {
   std::uint8_t phase = 0;

@@ -18,6 +18,7 @@
 
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/usb.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::trace {
 
@@ -109,6 +110,8 @@ class Writer {
 
   /// Writes the header. A second call (another connection of the same run) is a UsageError.
   void begin(std::string_view link, std::string_view port);
+  /// The same, for a Device::link().
+  void begin(Link link, std::string_view port) { begin(to_string(link), port); }
   bool begun() const;
 
   void write(ByteView bytes, bool payload);

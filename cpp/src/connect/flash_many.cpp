@@ -23,7 +23,7 @@ nlohmann::json FlashManyReport::json() const {
 
 std::string board_key(const FlashReport& report, const std::vector<FlashReport>& all) {
   const std::string key = report.board().key();
-  if (key.empty() || report.link.empty()) return report.port;
+  if (key.empty() || report.link == Link::unknown) return report.port;
   std::size_t same = 0;
   for (const auto& r : all) same += r.board().key() == key ? 1 : 0;
   return same > 1 ? report.port : key;

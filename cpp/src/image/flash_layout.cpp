@@ -13,13 +13,13 @@
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/stm32_header.hpp"
+#include "mp1boot/phase.hpp"
 
 namespace mp1boot::image {
 
 namespace {
 
 constexpr std::size_t max_layout_bytes = 256 * 1024;  // U-Boot's FlashLayout alt: 256 KiB
-constexpr std::uint32_t last_user_phase = 0xF0;
 constexpr std::size_t max_name_length = 16;
 constexpr std::size_t stm32_v1_header_size = 256;
 
@@ -246,7 +246,7 @@ class Parser {
       ++count;
       if (i + 1 < text.size() && text[i + 1] == '#') --count;
     }
-    if (count > last_user_phase)
+    if (count > phase::last_user)
       add(Severity::error, 0, "", "U-Boot counts " + std::to_string(count) + " possible partition lines "
           "(all lines but comments, plus one after the final newline); at most 240 (0xF0): too many partition",
           "too-many-lines");
@@ -330,7 +330,7 @@ class Parser {
           "': expected a number (0x.. hex, leading 0 octal, else decimal)", "invalid-id");
       return false;
     }
-    if (n.overflow || n.value > last_user_phase) {
+    if (n.overflow || n.value > phase::last_user) {
       add(Severity::error, e.line, "Id", "invalid phase value '" + text + "': above 0xF0", "invalid-id");
       return false;
     }
@@ -550,7 +550,7 @@ std::vector<ProgrammingStep> programming_order(const FlashLayout& layout) {
   steps.push_back({0x00, nullptr});
   // U-Boot's next phase: the lowest id above the current one whose first line is selected and
   // not empty.
-  for (std::uint32_t phase = 0x01; phase <= last_user_phase; ++phase) {
+  for (std::uint32_t phase = 0x01; phase <= mp1boot::phase::last_user; ++phase) {
     const LayoutEntry* e = layout.find(phase);
     if (e != nullptr && e->is_programmed()) steps.push_back({phase, e});
   }

@@ -16,12 +16,12 @@ bool blank_serial(const std::string& s) {
 }  // namespace
 
 std::string BoardIdentity::key() const {
-  if (link == "usb" && !port_path.empty()) return "usb:" + port_path;
+  if (link == Link::usb && !port_path.empty()) return "usb:" + port_path;
   return port_path.empty() ? serial : port_path;
 }
 
 std::string BoardIdentity::describe() const {
-  if (link != "usb") return port_path.empty() ? "(unknown board)" : port_path;
+  if (link != Link::usb) return port_path.empty() ? "(unknown board)" : port_path;
   return "USB port " + (port_path.empty() ? std::string("?") : port_path) + " (serial " +
          (serial.empty() ? std::string("none") : serial) + ")";
 }
@@ -31,14 +31,16 @@ bool BoardIdentity::same_board(const BoardIdentity& other) const {
   return serial == other.serial || blank_serial(serial) || blank_serial(other.serial);
 }
 
-BoardIdentity identity_of(const LinkInfo& link) { return BoardIdentity{link.link, link.port_path, link.serial}; }
+BoardIdentity identity_of(const LinkInfo& link) {
+  return BoardIdentity{from_string<Link>(link.link).value_or(Link::unknown), link.port_path, link.serial};
+}
 
 BoardListing describe_board(const usb::Identity& id) {
   BoardListing b;
-  b.identity = BoardIdentity{"usb", id.port_path, id.serial};
+  b.identity = BoardIdentity{Link::usb, id.port_path, id.serial};
   b.usb = id;
   const auto p = dfu::parse_product(id.product);
-  b.stage = p.stage;
+  b.stage = from_string<Stage>(p.stage).value_or(Stage::unknown);
   b.device_id = p.device_id;
   b.revision = p.revision;
   b.soc = p.device_id ? device_id_name(p.device_id) : std::string();

@@ -54,6 +54,15 @@ template <typename T>
 void field(const nlohmann::json& j, const char* key, T& out, const char* what) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return;
+  if constexpr (std::is_enum_v<T>) {  // the vocabulary enums: their one spelling, nothing else
+    const auto value = it->is_string() ? from_string<T>(it->template get<std::string>()) : std::nullopt;
+    if (!value)
+      throw UsageError(errc::usage, std::string(what) + ": field \"" + key + "\" is " + it->dump() + ", not one of " +
+                                        allowed_values<T>(),
+                       ErrorContext{.operation = "read report"});
+    out = *value;
+    return;
+  }
   if constexpr (std::is_integral_v<T> && !std::is_same_v<T, bool>) {
     // nlohmann casts any number to T: 1e300 is undefined behaviour, 300 becomes 44, -1 wraps.
     const bool fits = it->is_number_unsigned() ? it->template get<std::uint64_t>() <= std::numeric_limits<T>::max()
@@ -90,8 +99,8 @@ void to_json(nlohmann::json& j, const PartitionReport& p) {
                      {"sha256", p.sha256},
                      {"seconds", p.seconds},
                      {"bytes_per_second", p.bytes_per_second},
-                     {"result", p.result},
-                     {"verified", p.verified},
+                     {"result", std::string(to_string(p.result))},
+                     {"verified", std::string(to_string(p.verified))},
                      {"readback_sha256", p.readback_sha256}};
 }
 
@@ -113,7 +122,10 @@ void from_json(const nlohmann::json& j, PartitionReport& p) {
   field(j, "sha256", p.sha256, w);
   field(j, "seconds", p.seconds, w);
   field(j, "bytes_per_second", p.bytes_per_second, w);
-  field(j, "result", p.result, w);
+  if (j.value("result", nlohmann::json()) == "resumed")  // earlier reports said "resumed"
+    p.result = PartitionResult::skipped_done_earlier;
+  else
+    field(j, "result", p.result, w);
   field(j, "verified", p.verified, w);
   field(j, "readback_sha256", p.readback_sha256, w);
 }
@@ -124,7 +136,7 @@ void to_json(nlohmann::json& j, const FlashReport& r) {
                      {"layout", r.layout},
                      {"soc", r.soc},
                      {"device_id", r.device_id},  // ids are JSON numbers (README: JSON output)
-                     {"link", r.link},
+                     {"link", std::string(to_string(r.link))},
                      {"serial", r.serial},
                      {"port_path", r.port_path},
                      {"board", r.board().key()},
@@ -363,7 +375,7 @@ void Flasher::prepare() {
   for (const auto& step : image::programming_order(layout_)) {
     if (!step.entry) continue;
     file_of(*step.entry);
-    if (device_.link() == "usb") plan_partition(*step.entry);
+    if (device_.link() == Link::usb) plan_partition(*step.entry);
   }
 
   const std::uint16_t id = device_.get_id();
@@ -432,18 +444,17 @@ std::string FlashEstimate::describe(const std::string& layout) const {
 }
 
 void Flasher::check_long_run() {
-  if (device_.link() != "uart") return;
+  if (device_.link() != Link::uart) return;
   FlashEstimate est;
-  est.link = "uart";
-  const LinkInfo info = device_.link_info();
-  est.speed = info.speed;
-  const double baud = link_baud(info);
+  est.link = Link::uart;
+  est.speed = device_.link_info().speed;
+  const EtaModel eta = eta_model(device_);
   for (const auto& step : image::programming_order(layout_)) {
     const auto ph = static_cast<std::uint8_t>(step.phase);
     if ((options_.boot_only && (ph == 0x00 || ph > 0x03)) || resumed_.count(ph)) continue;
     const std::uint64_t bytes = step.entry ? file_of(*step.entry).size() : layout_bytes_.size();
     est.bytes += bytes;
-    est.eta_seconds += double(bytes) / eta_rate("uart", baud, ph);
+    est.eta_seconds += eta.seconds(ph, bytes);
   }
   if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::estimate, stage_, nullptr, &est});
   if (est.eta_seconds <= double(options_.long_run_limit.count()) || options_.long_run_consent) return;
@@ -478,7 +489,7 @@ std::map<std::uint8_t, std::string> Flasher::resume_plan() {
                      ErrorContext{.operation = "flash", .transport = device_.describe(), .file = layout_file_.string()});
   }
   for (const auto& p : from->partitions)
-    if ((p.result == "ok" || p.result == "skipped-done-earlier" || p.result == "resumed") && !p.sha256.empty())
+    if ((p.result == PartitionResult::ok || p.result == PartitionResult::skipped_done_earlier) && !p.sha256.empty())
       completed[p.phase] = p.sha256;
   report_.resumed = true;
   return completed;
@@ -516,15 +527,15 @@ void Flasher::serve(const PhaseInfo& info) {
                       ErrorContext{.operation = "flash", .phase = phase, .file = layout_file_.string()});
   PartitionReport part = record_for(phase, entry);
   if (!entry) part.sha256 = sha256_hex(layout_bytes_);
-  part.result = "failed";
+  part.result = PartitionResult::failed;
   // Replace the planned (skipped) record of this phase, or add one.
   std::size_t index = report_.partitions.size();
   for (std::size_t i = 0; i < report_.partitions.size(); ++i)
-    if (report_.partitions[i].phase == phase && report_.partitions[i].result == "skipped") index = i;
+    if (report_.partitions[i].phase == phase && report_.partitions[i].result == PartitionResult::skipped) index = i;
   if (index == report_.partitions.size()) report_.partitions.push_back(part);
   // Keep the served ones first, in the order served.
   std::size_t served = 0;
-  while (served < report_.partitions.size() && report_.partitions[served].result != "skipped") ++served;
+  while (served < report_.partitions.size() && report_.partitions[served].result != PartitionResult::skipped) ++served;
   report_.partitions.erase(report_.partitions.begin() + static_cast<std::ptrdiff_t>(index));
   report_.partitions.insert(report_.partitions.begin() + static_cast<std::ptrdiff_t>(served), part);
   PartitionReport& rec = report_.partitions[served];
@@ -538,13 +549,13 @@ void Flasher::serve(const PhaseInfo& info) {
   if (entry) rec.sha256 = sha_of(*entry);
   rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   rec.bytes_per_second = rec.seconds > 0 ? double(rec.size) / rec.seconds : 0;
-  rec.result = "ok";
+  rec.result = PartitionResult::ok;
   if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::partition_done, stage_, &rec});
 }
 
 void Flasher::note_link() {
   const LinkInfo info = device_.link_info();
-  report_.link = info.link;
+  report_.link = device_.link();
   if (!info.serial.empty()) report_.serial = info.serial;
   if (!info.port_path.empty()) report_.port_path = info.port_path;
   if (!info.speed.empty()) report_.speed = info.speed;
@@ -635,7 +646,7 @@ void Flasher::verify() {
   stage("verify");
   std::vector<std::string> bad;
   for (auto& rec : report_.partitions) {
-    if ((rec.result != "ok" && rec.result != "skipped-done-earlier") || rec.ip == "none" || rec.phase < 0x04) continue;
+    if ((rec.result != PartitionResult::ok && rec.result != PartitionResult::skipped_done_earlier) || rec.ip == "none" || rec.phase < 0x04) continue;
     const image::LayoutEntry* entry = line_for(layout_, rec.phase);
     if (!entry) continue;
     ProgressFn progress;
@@ -687,7 +698,7 @@ void Flasher::verify() {
       what = (mapped ? "mapped range differs at offset " : "first difference at offset ") + std::string(where);
     }
     if (!mapped) rec.readback_sha256 = hex_string(sha.finish());
-    rec.verified = what.empty() ? "ok" : "mismatch";
+    rec.verified = what.empty() ? VerifyResult::ok : VerifyResult::mismatch;
     if (!what.empty())
       bad.push_back(rec.name + " (" + hex8(rec.phase) + ", " + rec.ip + ", layout line " +
                     std::to_string(rec.layout_line) + ") " + what);
@@ -719,7 +730,7 @@ FlashReport Flasher::run() {
     for (const auto& step : image::programming_order(layout_)) {
       PartitionReport p = record_for(static_cast<std::uint8_t>(step.phase), step.entry);
       if (resumed_.count(p.phase)) {
-        p.result = "skipped-done-earlier";
+        p.result = PartitionResult::skipped_done_earlier;
         p.sha256 = sha_of(*step.entry);
       }
       report_.partitions.push_back(std::move(p));
@@ -735,7 +746,7 @@ FlashReport Flasher::run() {
         // A partition the device never asked for was not programmed (a Start repeated after its
         // ACK was garbled ends the next phase with no data): never "ok" (boot_only programs none).
         for (const auto& p : report_.partitions)
-          if (!options_.boot_only && p.result == "skipped" && p.ip != "none")
+          if (!options_.boot_only && p.result == PartitionResult::skipped && p.ip != "none")
             throw DeviceError(errc::device_reported,
                               "the device ended the session (phase 0xFE) without asking for " + p.name + " (" +
                                   hex8(p.phase) + "): it was not programmed",

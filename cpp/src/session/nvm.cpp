@@ -46,7 +46,7 @@ void write_virtual(Device& device, std::uint8_t phase, ByteView data, const char
   o.phase = phase;
   o.name = name;
   o.progress = progress;
-  if (device.link() == "uart") {
+  if (device.link() == Link::uart) {
     o.op = phase == phase::otp ? uart::DownloadOp::otp : uart::DownloadOp::pmic;
     device.download(data, o);
     device.start(phase);

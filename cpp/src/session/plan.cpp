@@ -14,12 +14,12 @@ nlohmann::json FlashPlan::json() const {
   for (const auto& s : steps)
     rows.push_back({{"phase", s.phase}, {"name", s.name}, {"file", s.file}, {"bytes", s.bytes},
                     {"eta_seconds", s.eta_seconds}, {"device", s.device}});
-  return {{"layout", layout}, {"transport", transport}, {"link", link}, {"soc", soc}, {"steps", rows},
+  return {{"layout", layout}, {"transport", transport}, {"link", std::string(to_string(link))}, {"soc", soc}, {"steps", rows},
           {"eta_seconds", eta_seconds}};
 }
 
-double eta_rate(const std::string& link, double baud, std::uint8_t phase) {
-  if (link == "uart") return baud / 11 * 256 / 268;
+double eta_rate(Link link, double baud, std::uint8_t phase) {
+  if (link == Link::uart) return baud / 11 * 256 / 268;
   if (phase == 0x01) return 200'000;
   if (phase == 0x02 || phase == 0x03) return 640'000;
   return 2'000'000;
@@ -30,6 +30,11 @@ double link_baud(const LinkInfo& info) {
   return baud > 0 ? baud : 115200.0;
 }
 
+EtaModel eta_model(const Device& device) {
+  const Link link = device.link();
+  return EtaModel{link, link == Link::uart ? link_baud(device.link_info()) : 0.0};
+}
+
 FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, const image::ParseOptions& parse) {
   const image::FlashLayout layout = image::load_layout(layout_file, parse);
   image::CheckOptions check;
@@ -38,9 +43,9 @@ FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, c
   FlashPlan plan;
   plan.layout = layout_file.string();
   plan.transport = device.describe();
-  plan.link = device.link();
+  const EtaModel eta = eta_model(device);
+  plan.link = eta.link;
   plan.soc = device_id_name(device.get_id());
-  const double baud = link_baud(device.link_info());
   for (const auto& step : image::programming_order(layout)) {
     PlanStep s;
     s.phase = static_cast<std::uint8_t>(step.phase);
@@ -50,7 +55,7 @@ FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, c
     std::error_code ec;
     const auto size = std::filesystem::file_size(s.file, ec);
     s.bytes = ec ? 0 : size;
-    s.eta_seconds = double(s.bytes) / eta_rate(plan.link, baud, s.phase);
+    s.eta_seconds = eta.seconds(s.phase, s.bytes);
     plan.eta_seconds += s.eta_seconds;
     plan.steps.push_back(std::move(s));
   }

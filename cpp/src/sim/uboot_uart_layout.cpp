@@ -10,11 +10,12 @@
 #include <cstring>
 #include <string_view>
 
+#include "mp1boot/phase.hpp"
+
 namespace mp1boot::sim {
 
 namespace {
 
-constexpr std::uint32_t last_user_phase = 0xF0;
 constexpr std::uint32_t first_user_phase = 0x10;
 constexpr std::size_t max_devices = 5;
 constexpr std::size_t columns = 6;
@@ -92,7 +93,7 @@ std::string parse_option(int line, const std::string& s, UbootPart& part) {
 std::string parse_id(int line, const std::string& s, UbootPart& part) {
   Number n = strtou(s, 0, 32);  // strict_strtoul: the whole column must be the number
   part.id = static_cast<std::uint32_t>(n.value);
-  if (n.end == 0 || n.end != s.size() || n.value > last_user_phase)
+  if (n.end == 0 || n.end != s.size() || n.value > phase::last_user)
     return fmt("Layout line %d: invalid phase value = %s", line, s.c_str());
   return "";
 }
@@ -259,7 +260,7 @@ UbootLayoutResult parse_uboot_layout(ByteView data, const UbootLayoutRules& rule
       if (p < last && buf[p] == '#') --expected_parts;
     }
   }
-  if (expected_parts > static_cast<int>(last_user_phase))
+  if (expected_parts > static_cast<int>(phase::last_user))
     return failed(fmt("Layout: too many partition (%d)", expected_parts));
 
   UbootLayoutResult result;
@@ -337,7 +338,7 @@ std::string treat_partition_list(UbootLayout& layout) {
         return fmt("Layout: selected none phase = 0x%x for part %s", part.id, part.name.c_str());
       continue;
     }
-    if (part.id == 0 || part.id > last_user_phase)
+    if (part.id == 0 || part.id > phase::last_user)
       return fmt("Layout: invalid phase = 0x%x for part %s", part.id, part.name.c_str());
     for (std::size_t j = i + 1; j < parts.size(); ++j)
       if (parts[j].id == part.id)

@@ -76,7 +76,7 @@ void UbootProgrammer::event(UbootEvent::Kind kind, std::uint32_t phase, std::str
 }
 
 std::uint32_t UbootProgrammer::phase_address() const {
-  return phase_ == phase::flash_layout ? load_address_ : default_address;
+  return phase_ == phase::flash_layout ? load_address_ : phase_address_none;
 }
 
 std::string UbootProgrammer::phase_message() const {
@@ -389,7 +389,7 @@ int UbootProgrammer::start(std::uint32_t address) {
       return -EINVAL;
     }
   }
-  if (address == default_address || address == phase_) {
+  if (address == start_downloaded_image || address == phase_) {
     if (phase_ == phase::end || phase_ == phase::reset || phase_ == uboot_phase_do_reset) {
       reset_reason_ = phase_ == phase::end ? "reset after END" : "reset after phase 0xFF: " + phase_message();
       cur_part_ = -1;

@@ -12,7 +12,6 @@
 
 namespace mp1boot::sim::uboot_detail {
 
-inline constexpr std::uint32_t default_address = 0xFFFFFFFF;
 inline constexpr std::uint64_t layout_alt_size = 0x40000;  // "@FlashLayout/0x00/1*256Ke ram <addr> 40000"
 inline constexpr std::uint64_t cmd_size = 512;              // CMD_SIZE of the virtual alt
 inline constexpr std::size_t error_size = 255;             // stm32prog_data.error[255]

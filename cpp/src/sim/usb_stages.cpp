@@ -30,7 +30,6 @@ using dfu::State;
 using dfu::Status;
 using Reply = UsbBoard::Reply;
 
-constexpr std::uint32_t undefined_address = 0xFFFFFFFF;
 constexpr std::uint32_t fip_toc_name = 0xAA640001;   // FIP ToC header magic (LE32 at offset 0)
 
 Reply ok(Bytes data = {}, std::chrono::microseconds busy = {}) { return ok_reply(std::move(data), busy); }
@@ -170,7 +169,7 @@ class TfaStage final : public UsbStage {
     return state_ == State::dfu_idle || state_ == State::dnload_sync || state_ == State::dnload_idle ||
            state_ == State::manifest_sync || state_ == State::upload_idle;
   }
-  bool detach_requested() const { return phase_ == phase::flash_layout && address_ == undefined_address; }
+  bool detach_requested() const { return phase_ == phase::flash_layout && address_ == phase_address_none; }
   void to(State s) {
     state_ = s;
     status_ = Status::ok;
@@ -179,13 +178,13 @@ class TfaStage final : public UsbStage {
     if (phase_ == phase::reset) return;  // the first error is the one reported
     message_ = std::move(message);
     phase_ = phase::reset;
-    address_ = undefined_address;
+    address_ = phase_address_none;
     length_ = 0;
   }
 
   Reply download(ByteView out, std::uint8_t alt) {
     if (state_ != State::dfu_idle && state_ != State::dnload_idle) return stall();
-    if (phase_ != alt_phase(desc_, alt) || address_ == undefined_address) {
+    if (phase_ != alt_phase(desc_, alt) || address_ == phase_address_none) {
       dfu_error(format("phase ID :%u, alternate %u, address %s", phase_, alt, to_hex_noprefix(address_)));
       return stall();
     }
@@ -213,7 +212,7 @@ class TfaStage final : public UsbStage {
     host_.complete_image(phase, image, true, "");
     done_phase_ = phase;
     phase_ = phase::flash_layout;  // "phase 0x00, address 0xFFFFFFFF": please detach me
-    address_ = undefined_address;
+    address_ = phase_address_none;
     length_ = 0;
     return ok();
   }
@@ -377,7 +376,7 @@ class RomStage final : public UsbStage {
     if (alt_phase(desc_, alt) != phase::command) return fail(Status::err_stalled_pkt);
     // Before the FSBL: "01 <download address> 0". After a good FSBL on MP13/MP25 [INF]: TF-A's
     // "00 FFFFFFFF 0 01" detach convention (PROTOCOL.md 3.5, 10 item 2).
-    Bytes r = fsbl_ok_ ? phase_reply(phase::flash_layout, undefined_address, true, true, {})
+    Bytes r = fsbl_ok_ ? phase_reply(phase::flash_layout, phase_address_none, true, true, {})
                        : phase_reply(phase::fsbl, host_.soc().rom_download_address, false, false, {});
     state_ = in_length > r.size() ? State::dfu_idle : State::upload_idle;
     return ok(fit(std::move(r), in_length));

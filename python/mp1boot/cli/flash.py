@@ -14,6 +14,11 @@ EXIT_OK = 0
 EXIT_UNEXPECTED = 1
 
 
+def _event_line(e: dict) -> str:
+    """One line for a flash event; the UART estimate in the core's own sentence (FlashEstimate::describe)."""
+    return e["text"] if e.get("event") == "estimate" and "text" in e else describe_event(e)
+
+
 def _flash_ports(args) -> list:
     """The ports of `mp1boot flash`: --port (repeatable) or --all (every board in the ROM's DFU mode)."""
     import mp1boot
@@ -76,7 +81,7 @@ def _flash_several(args, ports, defines) -> int:
         if args.json:
             emit_json({"board": port, **e})
         else:
-            args.console.note(f"{port}: {describe_event(e)}")
+            args.console.note(f"{port}: {_event_line(e)}")
 
     result = None
     try:
@@ -130,7 +135,7 @@ def cmd_flash(args) -> int:
 
         def events(e):
             # The UART estimate is shown before the first download; the rest with -v.
-            (args.console.info if e.get("event") == "estimate" else args.console.note)(describe_event(e))
+            (args.console.info if e.get("event") == "estimate" else args.console.note)(_event_line(e))
     try:
         report = mp1boot.flash(args.layout, port=port, defines=defines, progress=progress, verify=args.verify,
                                resume=args.resume, resume_any_board=args.resume_any_board, events=events,

@@ -12,7 +12,7 @@
 #include <memory>
 #include <string>
 
-#include "flasher/rig.hpp"
+#include "rig.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/session/flasher.hpp"
 #include "mp1boot/session/usb_device.hpp"
@@ -52,7 +52,7 @@ Outcome flash_with(const Rig& rig, const sim::UsbFaultPlan& faults) {
     const auto report = session::Flasher(dev, rig.dir / "flash.tsv", o).run();
     out.ok = report.result == "ok";
     EXPECT_TRUE(out.ok) << report.error;
-    for (const auto& p : report.partitions) EXPECT_EQ(p.result, "ok") << p.name;
+    for (const auto& p : report.partitions) EXPECT_EQ(p.result, PartitionResult::ok) << p.name;
   } catch (const Error& e) {
     out.error = e.what();
     out.error_names_phase = e.context().phase.has_value();

@@ -9,7 +9,7 @@
 #include <chrono>
 #include <string>
 
-#include "flasher/rig.hpp"
+#include "rig.hpp"
 #include "mp1boot/error.hpp"
 #include "mp1boot/session/connect.hpp"
 

@@ -6,7 +6,7 @@
 
 #include <chrono>
 
-#include "flasher/rig.hpp"
+#include "rig.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/drive.hpp"
 

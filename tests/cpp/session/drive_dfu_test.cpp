@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "flasher/rig.hpp"
+#include "rig.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/session/drive.hpp"
 #include "mp1boot/session/usb_device.hpp"

@@ -10,7 +10,7 @@
 #include "mp1boot/session/uart_device.hpp"
 #include "mp1boot/sim/uart_board.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
-#include "sim/sim_helpers.hpp"
+#include "support/sim_helpers.hpp"
 
 using namespace mp1boot;
 

@@ -7,7 +7,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "flasher/rig.hpp"
+#include "rig.hpp"
 #include "mp1boot/session/connect.hpp"
 #include "mp1boot/sim/board_config.hpp"
 #include "mp1boot/sim/replay.hpp"
@@ -76,7 +76,7 @@ TEST(Trace, UartFlashReplaysAsTheRecordedDevice) {
   const fs::path file = record_flash(rig, "");
   const auto report = replay_flash(rig, file);
   EXPECT_EQ(report.result, "ok");
-  EXPECT_EQ(part(report, "rootfs").result, "ok");
+  EXPECT_EQ(part(report, "rootfs").result, PartitionResult::ok);
 }
 
 TEST(Trace, UsbFlashRecordsEnumerationsAndReplays) {

@@ -110,7 +110,7 @@ TEST(BoardConfig, SimUrlsUseTheSameParser) {
   EXPECT_THROW(session::connect("sim:stm32mp157?link=usb&reset_phase=0x1FF"), UsageError);
   EXPECT_THROW(session::connect("sim:stm32mp157?link=usb&reconnect_ms=-5"), UsageError);
   EXPECT_THROW(session::connect("sim:stm32mp135?reconnect_ms=5"), UsageError);  // a USB host option
-  EXPECT_EQ(session::connect("sim:stm32mp157?link=usb&reconnect_ms=0x10,2,3")->link(), "usb");
+  EXPECT_EQ(session::connect("sim:stm32mp157?link=usb&reconnect_ms=0x10,2,3")->link(), Link::usb);
 }
 
 // check_connect_url() refuses what connect() refuses, with the same message, and opens nothing:

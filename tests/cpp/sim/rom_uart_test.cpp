@@ -6,7 +6,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/sim/rom_uart.hpp"
-#include "sim_helpers.hpp"
+#include "support/sim_helpers.hpp"
 
 namespace mp1boot::sim::test {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "mp1boot/sim/tfa_uart.hpp"
-#include "sim_helpers.hpp"
+#include "support/sim_helpers.hpp"
 
 namespace mp1boot::sim::test {
 namespace {

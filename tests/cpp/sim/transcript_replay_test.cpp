@@ -8,7 +8,7 @@
 #include <fstream>
 #include <stdexcept>
 
-#include "sim_helpers.hpp"
+#include "support/sim_helpers.hpp"
 #include "support/paths.hpp"
 #include "support/transcript.hpp"
 

@@ -9,7 +9,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/peer_stream.hpp"
-#include "sim_helpers.hpp"
+#include "support/sim_helpers.hpp"
 #include "support/paths.hpp"
 
 namespace mp1boot::sim::test {

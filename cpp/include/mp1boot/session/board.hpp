@@ -10,11 +10,12 @@
 
 #include "mp1boot/session/device.hpp"
 #include "mp1boot/usb.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::session {
 
 struct BoardIdentity {
-  std::string link;       ///< "usb" or "uart"
+  Link link = Link::unknown;
   std::string port_path;  ///< USB "1-1.4"; UART: the port as Device::describe() names it
   std::string serial;     ///< USB iSerialNumber (cross-check); empty on UART
 
@@ -36,7 +37,7 @@ BoardIdentity identity_of(const LinkInfo& link);
 struct BoardListing {
   BoardIdentity identity;          ///< link "usb", port path, serial
   usb::Identity usb;               ///< bus, address, speed, strings, transfer size
-  std::string stage = "unknown";   ///< "rom", "tf-a", "u-boot" or "unknown"
+  Stage stage = Stage::unknown;    ///< rom, tf-a, u-boot (from the product string) or unknown
   std::uint16_t device_id = 0;     ///< from "@Device ID /0x500" (0 when absent)
   std::uint16_t revision = 0;      ///< from "@Revision ID /0x..."
   std::string soc;                 ///< "STM32MP15x" (empty when the id is unknown)

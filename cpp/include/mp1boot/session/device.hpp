@@ -17,6 +17,7 @@
 #include "mp1boot/session/drive.hpp"
 #include "mp1boot/soc.hpp"
 #include "mp1boot/uart/wire.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::session {
 
@@ -68,7 +69,7 @@ class Device {
  public:
   virtual ~Device() = default;
   virtual std::string describe() const = 0;
-  virtual std::string link() const = 0;            ///< "uart" or "usb"
+  virtual Link link() const = 0;                   ///< Link::uart or Link::usb
 
   virtual std::uint16_t get_id() = 0;              ///< DBGMCU device id (0x500, 0x501, ...)
   virtual PhaseInfo get_phase() = 0;

@@ -24,6 +24,7 @@
 #include "mp1boot/session/binary.hpp"
 #include "mp1boot/session/board.hpp"
 #include "mp1boot/session/device.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::session {
 
@@ -46,10 +47,10 @@ struct PartitionReport {
                                  ///< its mapped ranges in order (what the device must hold)
   double seconds = 0;
   double bytes_per_second = 0;
-  /// "ok", "failed", "skipped" (not reached), or "skipped-done-earlier" (resume: the earlier run
-  /// of this board programmed it with the same SHA-256; sent as 'E', not downloaded again)
-  std::string result = "skipped";
-  std::string verified;          ///< with verify: "ok" or "mismatch" ("" when not read back)
+  /// ok, failed, skipped (not reached), or skipped_done_earlier (resume: the earlier run of this
+  /// board programmed it with the same SHA-256; sent as 'E', not downloaded again)
+  PartitionResult result = PartitionResult::skipped;
+  VerifyResult verified = VerifyResult::not_read;  ///< with verify: ok or mismatch
   std::string readback_sha256;   ///< SHA-256 of the bytes read back
 };
 
@@ -60,7 +61,7 @@ struct FlashReport {
   std::string layout;            ///< the layout file
   std::string soc;               ///< "STM32MP15x"; empty when get_id() was not reached
   std::uint16_t device_id = 0;
-  std::string link;              ///< "uart" or "usb"
+  Link link = Link::unknown;     ///< uart or usb; unknown ("") before the link was noted
   std::string serial;            ///< USB serial number (the board's identity)
   std::string port_path;         ///< USB port path ("1-1.4") or the serial port
   std::string speed;             ///< USB speed at the last stage ("high", "full") or baud rate
@@ -98,7 +99,7 @@ std::vector<FlashReport> reports_from_json(const nlohmann::json& j);
 /// What a run over UART will send and how long that takes at the line's protocol bound (256
 /// payload bytes per 268 on the wire, 11 bits a byte), computed before the first download.
 struct FlashEstimate {
-  std::string link;          ///< "uart"
+  Link link = Link::uart;
   std::string speed;         ///< "115200 baud"
   std::uint64_t bytes = 0;   ///< payload bytes the run will download
   double eta_seconds = 0;

@@ -12,6 +12,7 @@
 
 #include "mp1boot/image/flash_layout.hpp"
 #include "mp1boot/session/device.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::session {
 
@@ -25,7 +26,9 @@ struct PlanStep {
 };
 
 struct FlashPlan {
-  std::string layout, transport, link, soc;
+  std::string layout, transport;
+  Link link = Link::unknown;
+  std::string soc;
   std::vector<PlanStep> steps;
   double eta_seconds = 0;    ///< transfer time only (no flash erase/write time)
   /// {"layout", "transport", "link", "soc", "steps": [{phase, name, file, bytes, eta_seconds, device}], "eta_seconds"}
@@ -35,10 +38,22 @@ struct FlashPlan {
 /// Payload bytes per second the ETA assumes for `phase` on this link: UART 256 payload bytes per
 /// 268 on the wire at 11 bits a byte (`baud`); USB 200 kB/s into the ROM, 640 kB/s into TF-A,
 /// 2 MB/s to U-Boot stm32prog (FIELD.md).
-double eta_rate(const std::string& link, double baud, std::uint8_t phase);
+double eta_rate(Link link, double baud, std::uint8_t phase);
 
 /// The line rate of a UART link from its LinkInfo ("115200 baud"); 115200 when it does not say.
 double link_baud(const LinkInfo& info);
+
+/// How long transfers take on one board's link: eta_rate() of its link at its line rate. The one
+/// ETA of a step, for plan_flash() and for the Flasher's UART estimate.
+struct EtaModel {
+  Link link = Link::uart;
+  double baud = 115200;  ///< UART line rate (link_baud())
+  /// Seconds to send `bytes` for `phase`.
+  double seconds(std::uint8_t phase, std::uint64_t bytes) const { return double(bytes) / eta_rate(link, baud, phase); }
+};
+
+/// The ETA model of `device`: its link and (over UART) the line rate its link_info() names.
+EtaModel eta_model(const Device& device);
 
 /// Checks the layout (and its binaries) like flash() does, reads the board's id, and plans.
 /// @throws LayoutError for a bad layout (nothing sent); the device's errors for Get ID.

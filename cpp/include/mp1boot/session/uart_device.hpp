@@ -15,7 +15,7 @@ class UartDevice : public Device {
   UartDevice(std::unique_ptr<transport::ByteStream> stream, uart::EngineOptions options = {});
 
   std::string describe() const override { return stream_->describe(); }
-  std::string link() const override { return "uart"; }
+  Link link() const override { return Link::uart; }
 
   void sync();                                          ///< 0x7F -> ACK
   uart::GetReply get();

@@ -41,7 +41,7 @@ class UsbDevice : public Device {
   UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options);
 
   std::string describe() const override { return port_->describe(); }
-  std::string link() const override { return "usb"; }
+  Link link() const override { return Link::usb; }
 
   /// From the product string ("@Device ID /0x501").
   std::uint16_t get_id() override;

@@ -18,11 +18,13 @@
 #include "mp1boot/sim/uboot_uart_service.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "mp1boot/soc.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::sim {
 
-/// Which side of the board is served: its UART (ROM/TF-A/U-Boot on a byte link) or its USB DFU.
-enum class SimLink { uart, usb };
+/// Which side of the board is served: its UART (ROM/TF-A/U-Boot on a byte link) or its USB DFU
+/// (Link::uart or Link::usb; the same word as the host side's).
+using SimLink = Link;
 
 struct BoardConfig {
   const SocInfo* soc = nullptr;

@@ -31,11 +31,11 @@ TEST(FlasherVerify, ReadsEveryProgrammedPartitionBack) {
   EXPECT_EQ(r.result, "ok") << r.error;
   EXPECT_TRUE(r.verify);
   EXPECT_EQ(verified, (std::vector<std::string>{"fsbl1", "rootfs"}));
-  EXPECT_EQ(part(r, "rootfs").verified, "ok");
+  EXPECT_EQ(part(r, "rootfs").verified, VerifyResult::ok);
   EXPECT_EQ(part(r, "rootfs").readback_sha256, session::sha256_hex(rootfs()));
   EXPECT_EQ(part(r, "fsbl1").readback_sha256, session::sha256_hex(fsbl_mp15()));
-  EXPECT_EQ(part(r, "fip-boot").verified, "");  // RAM phases are not read back
-  EXPECT_EQ(r.link, "uart");
+  EXPECT_EQ(part(r, "fip-boot").verified, VerifyResult::not_read);  // RAM phases are not read back
+  EXPECT_EQ(r.link, Link::uart);
   EXPECT_EQ(r.json()["partitions"].back()["verified"], "ok");
 }
 
@@ -61,8 +61,8 @@ TEST(FlasherVerify, CorruptedMediumIsAMismatchNamingPartitionAndOffset) {
     EXPECT_NE(e.message().find("rootfs (0x10, mmc0, layout line 5) first difference at offset 0x4d2"), std::string::npos)
         << e.message();
   }
-  EXPECT_EQ(part(f.report(), "rootfs").verified, "mismatch");
-  EXPECT_EQ(part(f.report(), "fsbl1").verified, "ok");
+  EXPECT_EQ(part(f.report(), "rootfs").verified, VerifyResult::mismatch);
+  EXPECT_EQ(part(f.report(), "fsbl1").verified, VerifyResult::ok);
   EXPECT_EQ(f.report().result, "failed");
 }
 
@@ -76,8 +76,8 @@ TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
     });
   }
   EXPECT_EQ(first.result, "failed");
-  EXPECT_EQ(part(first, "fsbl1").result, "ok");
-  EXPECT_EQ(part(first, "rootfs").result, "failed");
+  EXPECT_EQ(part(first, "fsbl1").result, PartitionResult::ok);
+  EXPECT_EQ(part(first, "rootfs").result, PartitionResult::failed);
 
   // Power cycle (a new board on the same storage), resume from the report.
   auto dev = rig.connect();
@@ -90,12 +90,12 @@ TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
   EXPECT_EQ(r.result, "ok") << r.error;
   EXPECT_TRUE(r.resumed);
   EXPECT_EQ(sent, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "rootfs"}));
-  EXPECT_EQ(part(r, "fsbl1").result, "skipped-done-earlier");
+  EXPECT_EQ(part(r, "fsbl1").result, PartitionResult::skipped_done_earlier);
   EXPECT_EQ(part(r, "fsbl1").sha256, session::sha256_hex(fsbl_mp15()));
-  EXPECT_EQ(part(r, "fsbl1").verified, "ok");  // read back although it was not sent
+  EXPECT_EQ(part(r, "fsbl1").verified, VerifyResult::ok);  // read back although it was not sent
   EXPECT_EQ(part(r, "fsbl1").readback_sha256, session::sha256_hex(fsbl_mp15()));
-  EXPECT_EQ(part(r, "rootfs").result, "ok");
-  EXPECT_EQ(part(r, "rootfs").verified, "ok");
+  EXPECT_EQ(part(r, "rootfs").result, PartitionResult::ok);
+  EXPECT_EQ(part(r, "rootfs").verified, VerifyResult::ok);
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x4400, fsbl_mp15().size()), fsbl_mp15());
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x100000, rootfs().size()), rootfs());
 }
@@ -106,11 +106,11 @@ TEST(FlasherResume, ChangedFileIsProgrammedAgain) {
   session::FlashOptions o;
   session::FlashReport earlier;  // this board's earlier run
   const auto link = dev->link_info();
-  earlier.link = link.link;
+  earlier.link = dev->link();
   earlier.port_path = link.port_path;
   session::PartitionReport done;
   done.phase = 0x04;
-  done.result = "ok";
+  done.result = PartitionResult::ok;
   done.sha256 = std::string(64, '0');  // not the SHA-256 of today's tf-a.stm32
   earlier.partitions.push_back(done);
   o.resume = {earlier};
@@ -118,7 +118,7 @@ TEST(FlasherResume, ChangedFileIsProgrammedAgain) {
   o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
-  EXPECT_EQ(part(r, "fsbl1").result, "ok");
+  EXPECT_EQ(part(r, "fsbl1").result, PartitionResult::ok);
   EXPECT_NE(std::find(sent.begin(), sent.end(), "fsbl1"), sent.end());
 }
 
@@ -140,8 +140,8 @@ TEST(FlasherFaults, BoardResetMidPartitionIsNamedWithPhaseAndBytes) {
     ASSERT_TRUE(e.context().layout_line.has_value());
     EXPECT_EQ(*e.context().layout_line, 5u);
   }
-  EXPECT_EQ(part(f.report(), "fsbl1").result, "ok");
-  EXPECT_EQ(part(f.report(), "rootfs").result, "failed");
+  EXPECT_EQ(part(f.report(), "fsbl1").result, PartitionResult::ok);
+  EXPECT_EQ(part(f.report(), "rootfs").result, PartitionResult::failed);
   // The ROM is what answers now.
   EXPECT_EQ(dev->get_phase().phase, 0x01);
 }

@@ -24,7 +24,7 @@ TEST(Consent, RawOtpAndPmicDownloadsNeedIt) {
 
     session::DownloadOptions o;
     o.phase = phase::pmic;
-    o.op = dev->link() == "uart" ? uart::DownloadOp::pmic : uart::DownloadOp::normal;
+    o.op = dev->link() == Link::uart ? uart::DownloadOp::pmic : uart::DownloadOp::normal;
     const Bytes nvm{1, 2, 3, 4, 5, 6, 7, 8};
     try {
       dev->download(nvm, o);

@@ -84,7 +84,7 @@ TEST(FlasherBmap, MappedRangesLandUnmappedKeepThePatternNextPartitionAtItsOffset
   EXPECT_EQ(rec.bytes_sent, map.mapped_bytes());
   EXPECT_EQ(rec.bytes_skipped, (16u << 20) - map.mapped_bytes());
   EXPECT_EQ(last_total, map.mapped_bytes()) << "progress counts the bytes really sent";
-  EXPECT_EQ(rec.verified, "ok");
+  EXPECT_EQ(rec.verified, VerifyResult::ok);
   {  // the report's SHA-256 of a block-mapped partition covers its mapped ranges, in order
     session::Digest sha(image::BmapChecksum::sha256);
     const session::BinaryFile file(rig.image);
@@ -270,7 +270,7 @@ TEST(FlasherBmap, ResumeSkipsTheBlockMappedPartitionWithTheSameMappedData) {
     first = flash_until(*dev, rig.dir / "flash.tsv",
                         [](const Progress& p) { return p.partition == "data" && p.bytes_done > 0; });
   }
-  ASSERT_EQ(part(first, "rootfs").result, "ok");
+  ASSERT_EQ(part(first, "rootfs").result, PartitionResult::ok);
   auto dev = rig.connect("&link=usb");
   session::FlashOptions o;
   o.resume = {first};
@@ -278,7 +278,7 @@ TEST(FlasherBmap, ResumeSkipsTheBlockMappedPartitionWithTheSameMappedData) {
   o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
-  EXPECT_EQ(part(r, "rootfs").result, "skipped-done-earlier");
+  EXPECT_EQ(part(r, "rootfs").result, PartitionResult::skipped_done_earlier);
   EXPECT_EQ(part(r, "rootfs").sha256, part(first, "rootfs").sha256);
   EXPECT_EQ(sent, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "data"}));
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", data_at, data_bin().size()), data_bin());

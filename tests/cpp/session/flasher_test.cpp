@@ -46,7 +46,7 @@ TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   const std::vector<int> phases = {0x01, 0x03, 0x00, 0x04, 0x10};
   for (std::size_t i = 0; i < phases.size(); ++i) {
     EXPECT_EQ(r.partitions[i].phase, phases[i]);
-    EXPECT_EQ(r.partitions[i].result, "ok") << r.partitions[i].name;
+    EXPECT_EQ(r.partitions[i].result, PartitionResult::ok) << r.partitions[i].name;
   }
   EXPECT_EQ(r.partitions[4].name, "rootfs");
   EXPECT_EQ(r.partitions[4].ip, "mmc0");
@@ -147,8 +147,8 @@ TEST(Flasher, DeviceErrorCarriesTheDeviceMessageAndPhase) {
   EXPECT_EQ(f.report().result, "failed");
   ASSERT_EQ(f.report().partitions.size(), 5u);
   EXPECT_EQ(f.report().partitions[2].phase, 0x00);
-  EXPECT_EQ(f.report().partitions[2].result, "ok");
-  EXPECT_EQ(f.report().partitions[3].result, "skipped");
+  EXPECT_EQ(f.report().partitions[2].result, PartitionResult::ok);
+  EXPECT_EQ(f.report().partitions[3].result, PartitionResult::skipped);
   EXPECT_NE(f.report().error.find("mmc device 2"), std::string::npos);
 }
 

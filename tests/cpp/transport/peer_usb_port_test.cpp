@@ -10,8 +10,8 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/peer_usb_port.hpp"
-#include "raw_dfu.hpp"
-#include "usb_test_util.hpp"
+#include "support/raw_dfu.hpp"
+#include "support/usb_test_util.hpp"
 
 namespace mp1boot::transport {
 namespace {

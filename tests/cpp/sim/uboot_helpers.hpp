@@ -10,7 +10,7 @@
 #include <string>
 
 #include "mp1boot/sim/uboot_uart.hpp"
-#include "sim/sim_helpers.hpp"
+#include "support/sim_helpers.hpp"
 
 namespace mp1boot::sim::test {
 

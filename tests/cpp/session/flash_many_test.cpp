@@ -86,8 +86,16 @@ TEST(Plan, StepsInTheDeviceOrderWithEta) {
   EXPECT_NEAR(plan.steps[4].eta_seconds, 10000 / (115200.0 / 11 * 256 / 268), 1e-6);  // UART at 115200
   EXPECT_EQ(plan.soc, "STM32MP15x");
   EXPECT_EQ(dev->get_phase().phase, 0x01);  // nothing was sent
-  EXPECT_DOUBLE_EQ(session::eta_rate("usb", 0, 0x10), 2e6);
+  EXPECT_DOUBLE_EQ(session::eta_rate(Link::usb, 0, 0x10), 2e6);
   EXPECT_EQ(plan.json()["steps"][4]["device"], "mmc0");
+  EXPECT_EQ(plan.link, Link::uart);
+  EXPECT_EQ(plan.json()["link"], "uart");
+  // One ETA per step, for the plan and the Flasher's UART estimate alike.
+  const session::EtaModel eta = session::eta_model(*dev);
+  EXPECT_EQ(eta.link, Link::uart);
+  EXPECT_DOUBLE_EQ(eta.baud, 115200);
+  for (const auto& step : plan.steps) EXPECT_DOUBLE_EQ(eta.seconds(step.phase, step.bytes), step.eta_seconds);
+  EXPECT_DOUBLE_EQ((session::EtaModel{Link::usb, 0}).seconds(0x01, 200'000), 1.0);  // into the ROM
 }
 
 TEST(BoardListing, StageAndSocFromTheProductString) {
@@ -96,7 +104,7 @@ TEST(BoardListing, StageAndSocFromTheProductString) {
   id.serial = "0000";
   id.product = "DFU in HS Mode @Device ID /0x500, @Revision ID /0x0000";
   const auto b = session::describe_board(id);
-  EXPECT_EQ(b.stage, "rom");
+  EXPECT_EQ(b.stage, Stage::rom);
   EXPECT_EQ(b.device_id, 0x500);
   EXPECT_EQ(b.soc, "STM32MP15x");
   EXPECT_EQ(b.identity.key(), "usb:1-1.4");

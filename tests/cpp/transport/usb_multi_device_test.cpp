@@ -9,7 +9,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/usb.hpp"
-#include "usbsim_runner.hpp"
+#include "support/usbsim_runner.hpp"
 
 #ifdef MP1BOOT_HAS_USB
 namespace mp1boot::transport {

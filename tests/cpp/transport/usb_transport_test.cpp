@@ -13,9 +13,9 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/transport/usb.hpp"
-#include "raw_dfu.hpp"
-#include "usb_test_util.hpp"
-#include "usbsim_runner.hpp"
+#include "support/raw_dfu.hpp"
+#include "support/usb_test_util.hpp"
+#include "support/usbsim_runner.hpp"
 
 #ifdef MP1BOOT_HAS_USB
 namespace mp1boot::transport {

@@ -18,7 +18,7 @@
 #include "mp1boot/sim/usb_board.hpp"
 #include "support/files.hpp"
 #include "support/paths.hpp"
-#include "usb_test_util.hpp"
+#include "support/usb_test_util.hpp"
 
 namespace mp1boot::sim {
 namespace {

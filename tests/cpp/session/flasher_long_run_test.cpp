@@ -51,7 +51,7 @@ TEST(FlasherLongRun, UartRunOverTheLimitIsRefusedWithoutConsentAndNothingIsDownl
   EXPECT_GT(seen.estimate.bytes, 0u);
   EXPECT_GT(seen.estimate.eta_seconds, 0.0);
   EXPECT_EQ(f.report().error_code, "needs_consent");
-  for (const auto& p : f.report().partitions) EXPECT_EQ(p.result, "skipped") << p.name;
+  for (const auto& p : f.report().partitions) EXPECT_EQ(p.result, PartitionResult::skipped) << p.name;
   EXPECT_EQ(dev->get_phase().phase, 0x01);  // the ROM still waits for the FSBL: nothing was sent
 }
 

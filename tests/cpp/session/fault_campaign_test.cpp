@@ -74,7 +74,7 @@ Inputs inputs_for(const char* soc, std::uint32_t seed) {
 // The command that replays one run of one campaign test.
 std::string describe(const char* test, std::uint32_t seed, const std::string& what) {
   return "campaign run seed " + std::to_string(seed) + " (" + what + "); replay with MP1BOOT_CAMPAIGN_SEED=" +
-         std::to_string(seed) + " MP1BOOT_CAMPAIGN_RUNS=1 tests/mp1boot_flasher_tests --gtest_filter=FaultCampaign." +
+         std::to_string(seed) + " MP1BOOT_CAMPAIGN_RUNS=1 tests/mp1boot_session_tests --gtest_filter=FaultCampaign." +
          test;
 }
 

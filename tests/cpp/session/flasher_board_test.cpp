@@ -30,7 +30,7 @@ TEST(FlasherBoardState, BoardThatAlreadyFinishedIsAnErrorNotOk) {
   }
   EXPECT_EQ(again.report().result, "failed");
   EXPECT_EQ(again.report().error_code, "board_state");
-  for (const auto& p : again.report().partitions) EXPECT_EQ(p.result, "skipped") << p.name;
+  for (const auto& p : again.report().partitions) EXPECT_EQ(p.result, PartitionResult::skipped) << p.name;
 }
 
 TEST(FlasherBoardState, BoardInsideAnEarlierSessionIsAnError) {
@@ -89,7 +89,7 @@ TEST(FlasherResume, ReportOfAnotherBoardIsRefused) {
   const auto r = session::flash(*dev, fresh.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
   EXPECT_TRUE(r.resumed);
-  EXPECT_EQ(part(r, "rootfs").result, "skipped-done-earlier");
+  EXPECT_EQ(part(r, "rootfs").result, PartitionResult::skipped_done_earlier);
 }
 
 TEST(FlasherResume, VerifyOfSkippedPartitionsCatchesABlankBoard) {
@@ -113,8 +113,8 @@ TEST(FlasherResume, VerifyOfSkippedPartitionsCatchesABlankBoard) {
   } catch (const DeviceError& e) {
     EXPECT_EQ(e.code(), errc::verify_mismatch) << e.what();
   }
-  EXPECT_EQ(part(f.report(), "rootfs").result, "skipped-done-earlier");
-  EXPECT_EQ(part(f.report(), "rootfs").verified, "mismatch");
+  EXPECT_EQ(part(f.report(), "rootfs").result, PartitionResult::skipped_done_earlier);
+  EXPECT_EQ(part(f.report(), "rootfs").verified, VerifyResult::mismatch);
 }
 
 TEST(FlasherResume, MultiBoardReportPicksThisBoardsEntry) {
@@ -135,26 +135,26 @@ TEST(FlasherResume, MultiBoardReportPicksThisBoardsEntry) {
   auto dev = rig.connect("&link=usb&serial=AAAA0001");
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
   EXPECT_EQ(r.result, "ok") << r.error;
-  EXPECT_EQ(part(r, "rootfs").result, "skipped-done-earlier");
-  EXPECT_EQ(part(r, "fsbl1").result, "skipped-done-earlier");
+  EXPECT_EQ(part(r, "rootfs").result, PartitionResult::skipped_done_earlier);
+  EXPECT_EQ(part(r, "fsbl1").result, PartitionResult::skipped_done_earlier);
 }
 
 TEST(BoardIdentity, PortPathIsTheIdentitySerialACrossCheck) {
-  const session::BoardIdentity a{"usb", "1-1.4", "0028004232325115"};
+  const session::BoardIdentity a{Link::usb, "1-1.4", "0028004232325115"};
   EXPECT_EQ(a.key(), "usb:1-1.4");
   EXPECT_TRUE(a.same_board(a));
-  EXPECT_FALSE(a.same_board({"usb", "1-1.3", "0028004232325115"}));  // same serial, other port
-  EXPECT_FALSE(a.same_board({"usb", "1-1.4", "0028004232325116"}));  // serials disagree
-  EXPECT_TRUE(a.same_board({"usb", "1-1.4", "000000000000"}));       // the ROM reports zeros
-  EXPECT_FALSE(a.same_board({"uart", "1-1.4", "0028004232325115"}));
-  EXPECT_EQ((session::BoardIdentity{"uart", "serial:/dev/ttyUSB0", ""}).key(), "serial:/dev/ttyUSB0");
+  EXPECT_FALSE(a.same_board({Link::usb, "1-1.3", "0028004232325115"}));  // same serial, other port
+  EXPECT_FALSE(a.same_board({Link::usb, "1-1.4", "0028004232325116"}));  // serials disagree
+  EXPECT_TRUE(a.same_board({Link::usb, "1-1.4", "000000000000"}));       // the ROM reports zeros
+  EXPECT_FALSE(a.same_board({Link::uart, "1-1.4", "0028004232325115"}));
+  EXPECT_EQ((session::BoardIdentity{Link::uart, "serial:/dev/ttyUSB0", ""}).key(), "serial:/dev/ttyUSB0");
 }
 
 TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   session::FlashReport r;
   r.tool_version = "1.2.3";
   r.device_id = 0x500;
-  r.link = "usb";
+  r.link = Link::usb;
   r.serial = "S\"1";
   r.port_path = "1-2";
   r.result = "ok";
@@ -162,7 +162,7 @@ TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   p.phase = 0x10;
   p.name = "rootfs";
   p.size = 1ull << 33;
-  p.result = "skipped-done-earlier";
+  p.result = PartitionResult::skipped_done_earlier;
   r.partitions.push_back(p);
   const nlohmann::json j = r;
   EXPECT_EQ(j["device_id"], 0x500);
@@ -171,7 +171,7 @@ TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   const auto back = session::FlashReport::from_json(nlohmann::json::parse(r.to_json()));
   EXPECT_EQ(back.device_id, 0x500);
   EXPECT_EQ(back.serial, "S\"1");
-  EXPECT_EQ(back.partitions.at(0).result, "skipped-done-earlier");
+  EXPECT_EQ(back.partitions.at(0).result, PartitionResult::skipped_done_earlier);
   EXPECT_EQ(back.partitions.at(0).size, 1ull << 33);
   try {
     session::FlashReport::from_json(nlohmann::json{{"partitions", "nope"}});
@@ -179,6 +179,54 @@ TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   } catch (const UsageError& e) {
     EXPECT_NE(e.message().find("\"partitions\""), std::string::npos) << e.message();
   }
+}
+
+// Each report of `bad` is refused with a UsageError whose message contains its text.
+template <std::size_t N>
+void expect_refused(const std::pair<nlohmann::json, const char*> (&bad)[N]) {
+  for (const auto& [json, text] : bad) {
+    try {
+      session::reports_from_json(json);
+      ADD_FAILURE() << "accepted " << json.dump();
+    } catch (const UsageError& e) {
+      EXPECT_NE(e.message().find(text), std::string::npos) << e.message();
+    }
+  }
+}
+
+// The vocabulary enums are written with today's strings and read back only from them (an older
+// report's "resumed" still reads as done earlier); any other value is refused, naming the field
+// and the allowed values.
+TEST(FlashReportJson, VocabularyWordsKeepTheirStrings) {
+  session::FlashReport r;
+  EXPECT_EQ(r.json()["link"], "");  // not connected yet
+  r.link = Link::uart;
+  session::PartitionReport p;
+  EXPECT_EQ(nlohmann::json(p)["result"], "skipped");
+  EXPECT_EQ(nlohmann::json(p)["verified"], "");
+  p.result = PartitionResult::failed;
+  p.verified = VerifyResult::mismatch;
+  r.partitions.push_back(p);
+  const nlohmann::json j = r.json();
+  EXPECT_EQ(j["link"], "uart");
+  EXPECT_EQ(j["partitions"][0]["result"], "failed");
+  EXPECT_EQ(j["partitions"][0]["verified"], "mismatch");
+  const auto back = session::FlashReport::from_json(j);
+  EXPECT_EQ(back.link, Link::uart);
+  EXPECT_EQ(back.partitions.at(0).result, PartitionResult::failed);
+  EXPECT_EQ(back.partitions.at(0).verified, VerifyResult::mismatch);
+  EXPECT_EQ(back.json(), j);
+
+  const auto old = session::FlashReport::from_json({{"partitions", {{{"result", "resumed"}}}}});
+  EXPECT_EQ(old.partitions.at(0).result, PartitionResult::skipped_done_earlier);
+
+  const std::pair<nlohmann::json, const char*> bad[] = {
+      {{{"link", "USB"}}, "field \"link\" is \"USB\", not one of \"\", \"uart\", \"usb\""},
+      {{{"link", 1}}, "field \"link\" is 1"},
+      {{{"partitions", {{{"result", "done"}}}}}, "\"ok\", \"failed\", \"skipped\", \"skipped-done-earlier\""},
+      {{{"partitions", {{{"verified", "yes"}}}}}, "field \"verified\" is \"yes\""},
+  };
+  expect_refused(bad);
 }
 
 // Found by tests/fuzz/fuzz_report: a number out of a field's range was cast (1e34 as device_id is
@@ -196,14 +244,7 @@ TEST(FlashReportJson, NumbersOutOfRangeAreRefusedNamingTheField) {
       {{{"partitions", {{{"bytes_sent", 1e300}}}}}, "\"bytes_sent\""},
       {{{"partitions", {{{"layout_line", 2.5}}}}}, "\"layout_line\""},
   };
-  for (const auto& [j, key] : bad) {
-    try {
-      session::reports_from_json(j);
-      ADD_FAILURE() << "accepted " << j.dump();
-    } catch (const UsageError& e) {
-      EXPECT_NE(e.message().find(key), std::string::npos) << e.message();
-    }
-  }
+  expect_refused(bad);
   const auto r = session::FlashReport::from_json(
       {{"device_id", "0xFFFF"}, {"partitions", {{{"phase", 255}, {"size", UINT64_MAX}, {"layout_line", 0xFFFFFFFFu}}}}});
   EXPECT_EQ(r.device_id, 0xFFFF);

@@ -12,8 +12,8 @@
 #include <chrono>
 #include <thread>
 
-#include "usb_test_util.hpp"
-#include "usbsim_runner.hpp"
+#include "support/usb_test_util.hpp"
+#include "support/usbsim_runner.hpp"
 
 extern char** environ;
 

@@ -12,7 +12,7 @@
 #include "mp1boot/error.hpp"
 #include "mp1boot/sim/usb_board.hpp"
 #include "support/paths.hpp"
-#include "usb_test_util.hpp"
+#include "support/usb_test_util.hpp"
 
 namespace mp1boot::sim {
 namespace {

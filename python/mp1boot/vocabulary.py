@@ -1,0 +1,59 @@
+# SPDX-License-Identifier: MIT
+"""The words of the reports, as enums (the C++ ``mp1boot/vocabulary.hpp`` mirrored).
+
+Each member *is* its string: ``Link.usb == "usb"``, ``f"{Link.usb}"`` and ``str(Link.usb)`` give
+``usb``, ``repr()`` gives ``'usb'``, and ``json.dumps`` writes ``"usb"``, so a report with these members serializes exactly as
+the JSON report (docs/flash-report.schema.json). The API puts them in its results: ``Device.link``,
+a flash report's ``link`` and each partition's ``result`` and ``verified``, the ``stage`` of
+:func:`mp1boot.list_devices`, the ``link`` of :func:`mp1boot.plan`.
+"""
+from __future__ import annotations
+
+import enum
+
+__all__ = ["Link", "Stage", "PartitionResult", "VerifyResult"]
+
+
+class _Word(str, enum.Enum):
+    """A str enum whose str(), format(), repr() and hash are its value's on every Python version
+    (3.9..3.12+): a member is found as a dict key by its string, and a report holding members prints
+    as it did with plain strings (``{'result': 'ok', ...}``); ``type()`` tells them apart."""
+
+    __str__ = str.__str__
+    __format__ = str.__format__
+    __hash__ = str.__hash__
+    __repr__ = str.__repr__
+
+
+class Link(_Word):
+    """The link a board is attached by; ``unknown`` ("") before anything was connected."""
+
+    unknown = ""
+    uart = "uart"
+    usb = "usb"
+
+
+class Stage(_Word):
+    """The boot stage that answers (USB: from the product string)."""
+
+    unknown = "unknown"
+    rom = "rom"
+    tfa = "tf-a"
+    uboot = "u-boot"
+
+
+class PartitionResult(_Word):
+    """What happened to one phase of a flash run (a partition's ``result``)."""
+
+    ok = "ok"                                        #: sent and started
+    failed = "failed"                                #: the run ended during it
+    skipped = "skipped"                              #: not reached
+    skipped_done_earlier = "skipped-done-earlier"    #: resume: the earlier run programmed it
+
+
+class VerifyResult(_Word):
+    """What reading a partition back said (a partition's ``verified``)."""
+
+    not_read = ""        #: not read back
+    ok = "ok"            #: the read-back has the file's SHA-256
+    mismatch = "mismatch"
