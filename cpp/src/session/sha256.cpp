@@ -9,6 +9,7 @@
 #include <cstring>
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
 #include <immintrin.h>
 #define MP1BOOT_SHA_NI 1
 #endif
@@ -77,8 +78,13 @@ bool use_sha_ni() {
   static const bool use = [] {
     const char* choice = std::getenv("MP1BOOT_SHA256");
     if (choice && std::strcmp(choice, "portable") == 0) return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("sha") && __builtin_cpu_supports("sse4.1") && __builtin_cpu_supports("ssse3");
+    // CPUID directly (clang 14 has no "sha" for __builtin_cpu_supports): leaf 7 EBX bit 29 is SHA,
+    // leaf 1 ECX bit 19 SSE4.1 and bit 9 SSSE3.
+    unsigned a = 0, b = 0, c = 0, d = 0;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return false;
+    const bool sse = (c & (1u << 19)) && (c & (1u << 9));
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return false;
+    return sse && (b & (1u << 29));
   }();
   return use;
 }
