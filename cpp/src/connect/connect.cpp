@@ -106,7 +106,7 @@ std::unique_ptr<Device> connect_usb_board(std::shared_ptr<transport::UsbPeer> bo
 // Everything a URL says, checked, before anything is opened.
 struct Target {
   Url u;
-  std::shared_ptr<const trace::Trace> replay;  // sim:replay=FILE
+  std::string replay;  // sim:replay=FILE: the trace file (read by connect(), not by the URL check)
   sim::BoardConfig board;   // sim:
   UsbDevice::Options usb;   // sim: with link=usb, usb:
 #ifdef MP1BOOT_HAS_SERIAL
@@ -148,11 +148,9 @@ void parse_usb(Target& t, std::string_view url) {
 Target parse(std::string_view url) {
   Target t{.u = parse_url(url)};
   if (t.u.scheme == "sim" && t.u.target.rfind("replay=", 0) == 0) {
-    // sim:replay=FILE: the trace is read (and checked) here, before anything is opened.
     if (!t.u.raw_query.empty()) bad_url(url, "sim:replay=FILE takes no options");
-    const std::string file = t.u.target.substr(7);
-    if (file.empty()) bad_url(url, "sim:replay= needs a trace file (written with --trace FILE)");
-    t.replay = std::make_shared<const trace::Trace>(trace::read(file));
+    t.replay = t.u.target.substr(7);
+    if (t.replay.empty()) bad_url(url, "sim:replay= needs a trace file (written with --trace FILE)");
   } else if (t.u.scheme == "sim") {
     parse_sim(t, url);
   } else if (t.u.scheme == "serial") {
@@ -176,24 +174,26 @@ Target parse(std::string_view url) {
 
 // A recorded trace served as the device; close() checks that the host went through all of it.
 std::unique_ptr<Device> connect_replay(const Target& t, const ConnectOptions& o, std::string_view url) {
+  // The trace is read (and checked) here, before anything runs.
+  const trace::Trace recorded = trace::read(t.replay);
   std::unique_ptr<Device> dev;
   std::function<void()> check;
-  if (t.replay->header.link == "usb") {
-    auto peer = std::make_shared<sim::ReplayUsbPeer>(*t.replay);
+  if (recorded.header.link == "usb") {
+    auto peer = std::make_shared<sim::ReplayUsbPeer>(recorded);
     check = [peer] { peer->check_finished(); };
     dev = connect_usb_board(peer, false, t.usb);
     start_recording(*dev, url, o);
   } else {
-    auto peer = std::make_shared<sim::ReplayUartPeer>(*t.replay);
+    auto peer = std::make_shared<sim::ReplayUartPeer>(recorded);
     check = [peer] { peer->check_finished(); };
-    dev = finish_uart(std::make_unique<transport::PeerStream>(peer, "sim:replay=" + t.replay->path.string()), o, url);
+    dev = finish_uart(std::make_unique<transport::PeerStream>(peer, "sim:replay=" + t.replay), o, url);
   }
   dev->set_close_check(std::move(check));
   return dev;
 }
 
 std::unique_ptr<Device> connect_sim(const Target& t, const ConnectOptions& o, std::string_view url) {
-  if (t.replay) return connect_replay(t, o, url);
+  if (!t.replay.empty()) return connect_replay(t, o, url);
   std::unique_ptr<Device> dev;
   if (t.board.link == sim::SimLink::usb) {
     dev = connect_usb_board(std::make_shared<sim::UsbBoard>(t.board.usb_options()), t.board.real_time, t.usb);
