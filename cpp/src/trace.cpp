@@ -12,7 +12,8 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/version.hpp"
-#include "session/sha.hpp"
+#include "mp1boot/session/binary.hpp"   // hex_string
+#include "mp1boot/session/flasher.hpp"  // sha256_hex
 
 namespace mp1boot::trace {
 
@@ -22,25 +23,14 @@ using json = nlohmann::json;
 
 constexpr std::uintmax_t max_trace_size = 256u << 20;
 
-std::string compact_hex(ByteView b) {
-  std::string s = to_hex(b);
-  std::erase(s, ' ');
-  return s;
-}
 
-std::string sha256_of(ByteView b) {
-  session::Sha256 h;
-  h.update(b);
-  const auto d = h.finish();
-  return compact_hex(d);
-}
 
 constexpr const char* kind_names[] = {"w", "r", "timeout", "ctl", "alt", "reset", "enum", "note", "end"};
 constexpr const char* result_names[] = {"ok", "stall", "disconnected", "timeout", "error"};
 
 void put_data(json& j, const Data& d) {
   if (d.bytes) {
-    j["hex"] = compact_hex(*d.bytes);
+    j["hex"] = session::hex_string(*d.bytes);
   } else {
     j["n"] = d.size;
     j["sha256"] = d.sha256;
@@ -62,14 +52,14 @@ Data Data::full(ByteView b) {
 Data Data::hashed(ByteView b) {
   Data d;
   d.size = b.size();
-  d.sha256 = sha256_of(b);
+  d.sha256 = session::sha256_hex(b);
   return d;
 }
 
 bool Data::matches(ByteView b) const {
   if (bytes) return std::equal(bytes->begin(), bytes->end(), b.begin(), b.end());
   if (b.size() != size) return false;
-  return sha256_of(b) == sha256;
+  return session::sha256_hex(b) == sha256;
 }
 
 std::string Data::describe() const {

@@ -172,6 +172,13 @@ Target parse(std::string_view url) {
   return t;
 }
 
+// A simulated UART board behind an in-process stream; `url` heads a field trace.
+std::unique_ptr<Device> uart_board_device(std::shared_ptr<sim::UartBoard> board, const ConnectOptions& o,
+                                          std::string_view url) {
+  const std::string name = "sim:" + std::string(board->options().soc->name);
+  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), o, url);
+}
+
 // A recorded trace served as the device; close() checks that the host went through all of it.
 std::unique_ptr<Device> connect_replay(const Target& t, const ConnectOptions& o, std::string_view url) {
   // The trace is read (and checked) here, before anything runs.
@@ -200,9 +207,7 @@ std::unique_ptr<Device> connect_sim(const Target& t, const ConnectOptions& o, st
     start_recording(*dev, url, o);
     return dev;
   }
-  auto board = std::make_shared<sim::UartBoard>(t.board.uart_options());
-  const std::string name = "sim:" + std::string(board->options().soc->name);
-  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), o, url);
+  return uart_board_device(std::make_shared<sim::UartBoard>(t.board.uart_options()), o, url);
 }
 
 #ifdef MP1BOOT_HAS_USB
@@ -237,7 +242,7 @@ std::string connect_url_help() {
 
 std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UartBoard> board, const ConnectOptions& options) {
   const std::string name = "sim:" + std::string(board->options().soc->name);
-  return finish_uart(std::make_unique<transport::PeerStream>(std::move(board), name), options, name);
+  return uart_board_device(std::move(board), options, name);
 }
 
 std::unique_ptr<Device> connect_board(std::shared_ptr<sim::UsbBoard> board, bool real_time) {
