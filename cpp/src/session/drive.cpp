@@ -140,11 +140,12 @@ struct DfuLoop : LoopBase {
   const std::function<void(const dfu::Event&)>& on_event;
   const DataReader* reader;
   std::array<std::uint8_t, 65536> buf{};
-  Bytes data;  // the window of a streamed download supplied last
+  Bytes own_window;  // used when the caller keeps no window across calls
+  Bytes& data;       // the window of a streamed download supplied last
 
   DfuLoop(dfu::Engine& e, transport::UsbControlPort& p, const DriveHooks& h,
-          const std::function<void(const dfu::Event&)>& ev, const DataReader* r)
-      : LoopBase(h), engine(e), port(p), on_event(ev), reader(r) {}
+          const std::function<void(const dfu::Event&)>& ev, const DataReader* r, Bytes* window)
+      : LoopBase(h), engine(e), port(p), on_event(ev), reader(r), data(window ? *window : own_window) {}
 
   // The next window of a streamed image: from the requested offset, up to 1 MiB (never less than
   // the block asked for, never past the image's end).
@@ -153,7 +154,7 @@ struct DfuLoop : LoopBase {
     const std::uint64_t total = engine.context().bytes_total.value_or(need.offset + need.length);
     const auto n = static_cast<std::size_t>(
         std::max<std::uint64_t>(need.length, std::min(window, total - need.offset)));
-    data.resize(n);
+    data.resize(n);  // a kept window already has the capacity: no allocation, no page faults
     (*reader)(need.offset, data);
     engine.supply(data);
   }
@@ -250,15 +251,24 @@ void drive(uart::Engine& engine, transport::ByteStream& stream, const DriveHooks
 }
 
 dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
+                    const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader,
+                    Bytes* window) {
   return merging_context(engine, port.describe(),
-                         [&] { return DfuLoop(engine, port, hooks, on_event, reader).run(); });
+                         [&] { return DfuLoop(engine, port, hooks, on_event, reader, window).run(); });
 }
 
 std::string trace_line(char dir, ByteView bytes, std::string_view note) {
+  // Appended piece by piece: `" " + to_hex(...)` trips GCC 12's -Wrestrict (a false positive in
+  // the inlined operator+(const char*, string&&)).
   std::string s(1, dir);
-  if (!bytes.empty()) s += " " + to_hex(bytes);
-  if (!note.empty()) s += (dir == '#' ? " " : "    # ") + std::string(note);
+  if (!bytes.empty()) {
+    s += ' ';
+    s += to_hex(bytes);
+  }
+  if (!note.empty()) {
+    s += dir == '#' ? " " : "    # ";
+    s += note;
+  }
   return s;
 }
 

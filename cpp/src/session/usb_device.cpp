@@ -10,7 +10,7 @@ namespace mp1boot::session {
 dfu::Done UsbDevice::run(const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader) {
   DriveHooks hooks = drive_hooks(hooks_);
   if (!hooks.clock) hooks.clock = options_.clock.get();
-  return drive_dfu(engine_, *port_, hooks, on_event, reader);
+  return drive_dfu(engine_, *port_, hooks, on_event, reader, &stream_window_);
 }
 
 UsbDevice::UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reopen, Options options)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // session::drive_dfu answers a streamed download's NeedData from the caller's DataReader, one
-// bounded window at a time, and refuses a streamed download without a reader with a typed error.
+// bounded window at a time (a window the caller keeps is reused by every call), and refuses a streamed download without a reader with a typed error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -39,6 +39,28 @@ TEST(DriveDfu, StreamedDownloadReadsTheReaderInWindowsOfAtMostOneMebibyte) {
     next = offset + size;
   }
   EXPECT_EQ(next, image.size());
+}
+
+TEST(DriveDfu, AWindowPassedToEveryCallIsReusedWithoutReallocation) {
+  const Bytes image = fip((2u << 20) + 7);
+  std::vector<const std::uint8_t*> windows;
+  const session::DataReader reader = [&](std::uint64_t offset, std::span<std::uint8_t> out) {
+    windows.push_back(out.data());
+    std::copy_n(image.begin() + static_cast<std::ptrdiff_t>(offset), out.size(), out.begin());
+  };
+  Bytes window;
+  session::VirtualClock clock;
+  for (int run = 0; run < 2; ++run) {  // two boards, two calls, one window
+    SCOPED_TRACE(run);
+    auto dev = tfa_board();
+    auto& usb = dynamic_cast<session::UsbDevice&>(*dev);
+    dfu::Engine engine;
+    engine.download_streamed(0x03, usb.port().alt_settings(), image.size(), 4096);
+    session::drive_dfu(engine, usb.port(), session::DriveHooks{.clock = &clock}, {}, &reader, &window);
+  }
+  ASSERT_EQ(windows.size(), 6u);  // 1 MiB + 1 MiB + 7 bytes, twice
+  for (const auto* w : windows) EXPECT_EQ(w, windows.front());
+  EXPECT_GE(window.capacity(), 1u << 20);
 }
 
 TEST(DriveDfu, StreamedDownloadWithoutAReaderIsAUsageErrorWithContext) {

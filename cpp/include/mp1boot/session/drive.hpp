@@ -68,12 +68,14 @@ void drive(uart::Engine& engine, transport::ByteStream& stream, const DriveHooks
 /// Performs the DFU engine's actions on the port until Done: control transfers (a transport's stall,
 /// disconnect or timeout becomes the engine's input), alt selection, the engine's Sleep on
 /// hooks.clock, and NeedData of streamed downloads, answered from `reader` at most 1 MiB at a time
-/// (bounded memory whatever the image size). `on_event` receives the engine's events (blocks
-/// acknowledged, status reports).
+/// (bounded memory whatever the image size), read into `window` (pass the same buffer to every call
+/// to keep its memory between calls; null: a buffer for this call only). `on_event` receives the
+/// engine's events (blocks acknowledged, status reports).
 /// @throws as drive(), with the engine's context (phase, block, bytes) and the port's description;
 ///         UsageError when the engine asks for data and there is no reader.
 dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
-                    const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr);
+                    const std::function<void(const dfu::Event&)>& on_event = {}, const DataReader* reader = nullptr,
+                    Bytes* window = nullptr);
 
 /// Formats a trace line in the transcript format: "> 31 ce", "< 79", "# note".
 std::string trace_line(char dir, ByteView bytes, std::string_view note);

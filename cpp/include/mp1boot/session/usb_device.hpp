@@ -105,6 +105,7 @@ class UsbDevice : public Device {
   bool phase_known_ = false;  // last_phase_ was reported or sent (errors then name it)
   std::uint8_t downloaded_phase_ = 0;  // phase of the last download (which stage a detach leaves)
   bool offset_set_ = false;  // U-Boot's stored offset is not 0 (extents were written)
+  Bytes stream_window_;      // streamed downloads' window (up to 1 MiB), kept across downloads
 };
 
 }  // namespace mp1boot::session
