@@ -90,6 +90,7 @@ const char* errc_name(errc e) noexcept {
 void ErrorContext::merge_from(const ErrorContext& o) {
   if (operation.empty()) operation = o.operation;
   if (!phase) phase = o.phase;
+  phase_unknown = phase_unknown || o.phase_unknown;
   if (partition.empty()) partition = o.partition;
   if (!packet) packet = o.packet;
   if (!bytes_sent) bytes_sent = o.bytes_sent;
@@ -121,6 +122,8 @@ void Error::render() {
   std::string where;
   auto add = [&](const std::string& part) { where += (where.empty() ? "" : ", ") + part; };
   if (c.phase) add("phase " + hex8(*c.phase) + (c.partition.empty() ? "" : " \"" + c.partition + "\""));
+  else if (c.phase_unknown) add("phase unknown (before the first Get Phase)" +
+                                (c.partition.empty() ? "" : " \"" + c.partition + "\""));
   else if (!c.partition.empty()) add("partition \"" + c.partition + "\"");
   if (c.packet) add("packet " + std::to_string(*c.packet));
   if (c.bytes_sent) {

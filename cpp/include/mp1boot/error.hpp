@@ -54,8 +54,13 @@ const char* errc_name(errc e) noexcept;
 struct ErrorContext {
   std::string operation;                 ///< "download", "get_phase", "DFU_DNLOAD", ...
   std::optional<std::uint8_t> phase;     ///< partition / phase id
+  /// No phase can be named: the board has not told it yet (before the first Get Phase) and its
+  /// alt settings offer several. what() then says "phase unknown (before the first Get Phase)".
+  bool phase_unknown = false;
   std::string partition;                 ///< name from the layout or image file
-  std::optional<std::uint32_t> packet;   ///< UART packet or DFU block number
+  /// UART packet, or DFU block number (wValue) of the download or upload in progress: 0 before its
+  /// first block and for requests that carry none (Get Phase's single UPLOAD, DETACH).
+  std::optional<std::uint32_t> packet;
   std::optional<std::uint64_t> bytes_sent;   ///< payload bytes the device acknowledged
   std::optional<std::uint64_t> bytes_total;
   std::string transport;                 ///< describe() of the transport

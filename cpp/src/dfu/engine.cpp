@@ -682,8 +682,10 @@ ErrorContext Engine::context() const {
     c.bytes_sent = acked_;
     c.bytes_total = total_;
   }
+  // Every request names its block: the one in progress, 0 before the first (SET_INTERFACE,
+  // settling) and for requests that carry none.
+  if (kind_ != Mode::idle) c.packet = block_;
   if (in_blocks_ && (kind_ == Mode::download || kind_ == Mode::upload)) {
-    c.packet = block_;
     c.bytes_sent = acked_;
     if (total_) c.bytes_total = total_;
   }

@@ -39,17 +39,34 @@ struct LoopBase {
   }
 };
 
-// The one place where protocol context (the engine's) and the transport's name join an error.
-template <class Engine, class Body>
-auto merging_context(Engine& engine, const std::string& transport, Body&& body) {
+// The one place where protocol context (`context()`, the engine's) and the transport's name join
+// an error.
+template <class Context, class Body>
+auto merging_context(Context&& context, const std::string& transport, Body&& body) {
   try {
     return body();
   } catch (Error& e) {
-    ErrorContext c = engine.context();
+    ErrorContext c = context();
     c.transport = transport;
     e.add_context(c);
     throw;
   }
+}
+
+// The DFU engine's context; when the request does not name a phase (an upload takes an alt
+// number), the phase id the selected alt's name carries (PROTOCOL.md 3.3). Not the virtual alt's
+// 0xF1: a Get Phase request is about the board's phase, which only the session knows.
+ErrorContext dfu_context(const dfu::Engine& engine, transport::UsbControlPort& port) {
+  ErrorContext c = engine.context();
+  if (c.phase || !engine.selected_alt()) return c;
+  try {
+    for (const auto& alt : port.alt_settings())
+      if (alt.number == *engine.selected_alt())
+        if (auto name = dfu::parse_alt_name(alt.name); name && name->phase != phase::command) c.phase = name->phase;
+  } catch (const Error&) {
+    // The device is gone (or the handle closed): the session names the phase.
+  }
+  return c;
 }
 
 struct Loop : LoopBase {
@@ -247,13 +264,13 @@ DriveClock& real_clock() {
 }
 
 void drive(uart::Engine& engine, transport::ByteStream& stream, const DriveHooks& hooks) {
-  merging_context(engine, stream.describe(), [&] { Loop(engine, stream, hooks).run(); });
+  merging_context([&] { return engine.context(); }, stream.describe(), [&] { Loop(engine, stream, hooks).run(); });
 }
 
 dfu::Done drive_dfu(dfu::Engine& engine, transport::UsbControlPort& port, const DriveHooks& hooks,
                     const std::function<void(const dfu::Event&)>& on_event, const DataReader* reader,
                     Bytes* window) {
-  return merging_context(engine, port.describe(),
+  return merging_context([&] { return dfu_context(engine, port); }, port.describe(),
                          [&] { return DfuLoop(engine, port, hooks, on_event, reader, window).run(); });
 }
 

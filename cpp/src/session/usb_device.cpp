@@ -30,14 +30,40 @@ std::uint16_t UsbDevice::get_id() {
   return info.device_id;
 }
 
+namespace {
+// The board's phase before its first Get Phase answer: the one phase its alt settings accept
+// (MP13/MP25 ROM: only /0x01/; U-Boot before the layout: only /0x00/), or nullopt when they offer
+// several (the MP15 ROM and the TF-A that keeps its configuration, TF-A on MP2x) or cannot be read.
+std::optional<std::uint8_t> sole_download_phase(transport::UsbControlPort& port) {
+  std::optional<std::uint8_t> sole;
+  try {
+    for (const auto& alt : port.alt_settings()) {
+      const auto name = dfu::parse_alt_name(alt.name);
+      if (!name || name->phase >= phase::command) continue;  // virtual alts: commands, OTP, PMIC
+      if (sole && *sole != name->phase) return std::nullopt;
+      sole = name->phase;
+    }
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+  return sole;
+}
+}  // namespace
+
 void UsbDevice::run_request(const std::function<void(dfu::Engine&)>& begin) {
   if (engine_.failed() || engine_.busy()) engine_ = dfu::Engine(options_.dfu);
   try {
     begin(engine_);
     run();
   } catch (Error& e) {
-    // Which phase the board was in when the request failed: the last one it reported or was sent.
-    if (phase_known_) e.add_context(ErrorContext{.phase = last_phase_});
+    // Which phase the board was in when the request failed: the last one it reported or was sent;
+    // before that, the only one its alts accept, or explicitly unknown.
+    if (phase_known_) {
+      e.add_context(ErrorContext{.phase = last_phase_});
+    } else if (!e.context().phase) {
+      const auto sole = sole_download_phase(*port_);
+      e.add_context(ErrorContext{.phase = sole, .phase_unknown = !sole});
+    }
     engine_ = dfu::Engine(options_.dfu);
     throw;
   } catch (...) {

@@ -32,6 +32,14 @@ TEST(Error, WhatReadsLikeASentence) {
   EXPECT_EQ(e.code(), errc::nack);
 }
 
+TEST(Error, APhaseThatCannotBeKnownYetIsSaidToBeUnknownUntilOneIsNamed) {
+  TimeoutError e(errc::timeout, "DFU_UPLOAD (Get Phase) timed out", ErrorContext{.packet = 0});
+  e.add_context(ErrorContext{.phase_unknown = true});
+  EXPECT_STREQ(e.what(), "DFU_UPLOAD (Get Phase) timed out: phase unknown (before the first Get Phase), packet 0");
+  e.add_context(ErrorContext{.phase = 0x01});  // a named phase wins
+  EXPECT_STREQ(e.what(), "DFU_UPLOAD (Get Phase) timed out: phase 0x01, packet 0");
+}
+
 TEST(Error, AddContextFillsOnlyMissingFields) {
   TimeoutError e(errc::timeout, "no reply to Get Phase", ErrorContext{.operation = "get_phase"});
   ErrorContext more;

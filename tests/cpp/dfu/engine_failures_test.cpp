@@ -78,7 +78,8 @@ TEST(DfuEngineFailures, StallOnTheZeroLengthDownload) {
 TEST(DfuEngineFailures, StallOnSetInterface) {
   auto err = failing_download<TransportError>({}, stall());
   EXPECT_EQ(err.context().operation, "SET_INTERFACE");
-  EXPECT_FALSE(err.context().packet);
+  EXPECT_EQ(err.context().packet, 0u);  // every request names its block: 0 before the first
+  EXPECT_EQ(err.context().phase, 0x03);
   EXPECT_NE(std::string(err.what()).find("SET_INTERFACE alt 0 stalled"), std::string::npos) << err.what();
 }
 
