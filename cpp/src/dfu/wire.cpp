@@ -317,14 +317,14 @@ ProductInfo parse_product(std::string_view product) {
   ProductInfo p;
   const std::string_view text = trim(product);
   if (starts_with_ci(text, "DFU in HS Mode")) {
-    p.stage = "rom";
+    p.stage = Stage::rom;
   } else if (starts_with_ci(text, "DFU in FS Mode")) {
-    p.stage = "rom";
+    p.stage = Stage::rom;
     p.high_speed = false;
   } else if (starts_with_ci(text, "USB download gadget")) {
-    p.stage = "u-boot";
+    p.stage = Stage::uboot;
   } else if (starts_with_ci(text, "DFU @") || starts_with_ci(text, "DFU@")) {
-    p.stage = "tf-a";
+    p.stage = Stage::tfa;
   }
   if (auto id = hex_field(text, "@Device ID")) p.device_id = *id;
   if (auto rev = hex_field(text, "@Revision ID")) p.revision = *rev;

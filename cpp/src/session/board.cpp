@@ -32,7 +32,7 @@ bool BoardIdentity::same_board(const BoardIdentity& other) const {
 }
 
 BoardIdentity identity_of(const LinkInfo& link) {
-  return BoardIdentity{from_string<Link>(link.link).value_or(Link::unknown), link.port_path, link.serial};
+  return BoardIdentity{link.link, link.port_path, link.serial};
 }
 
 BoardListing describe_board(const usb::Identity& id) {
@@ -40,7 +40,7 @@ BoardListing describe_board(const usb::Identity& id) {
   b.identity = BoardIdentity{Link::usb, id.port_path, id.serial};
   b.usb = id;
   const auto p = dfu::parse_product(id.product);
-  b.stage = from_string<Stage>(p.stage).value_or(Stage::unknown);
+  b.stage = p.stage;
   b.device_id = p.device_id;
   b.revision = p.revision;
   b.soc = p.device_id ? device_id_name(p.device_id) : std::string();

@@ -139,7 +139,7 @@ void UartDevice::close() {
 
 LinkInfo UartDevice::link_info() const {
   LinkInfo info;
-  info.link = "uart";
+  info.link = Link::uart;
   info.port_path = describe();
   if (stream_->line_rate() > 0) info.speed = std::to_string(static_cast<long>(stream_->line_rate() * 11 + 0.5)) + " baud";
   return info;

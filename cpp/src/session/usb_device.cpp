@@ -18,7 +18,7 @@ UsbDevice::UsbDevice(std::unique_ptr<transport::UsbControlPort> port, Reopen reo
   soc_ = soc_by_device_id(dfu::parse_product(port_->identity().product).device_id);
 }
 
-std::string UsbDevice::stage() const { return dfu::parse_product(port_->identity().product).stage; }
+Stage UsbDevice::stage() const { return dfu::parse_product(port_->identity().product).stage; }
 
 std::uint16_t UsbDevice::get_id() {
   const auto info = dfu::parse_product(port_->identity().product);
@@ -152,7 +152,7 @@ void UsbDevice::download_stream(const DataReader& reader, std::uint64_t size, co
       &reader, 0, size, progress);
 }
 
-bool UsbDevice::can_write_extents() const { return stage() == "u-boot"; }
+bool UsbDevice::can_write_extents() const { return stage() == Stage::uboot; }
 
 void UsbDevice::set_phase_offset(std::uint8_t phase, std::uint32_t offset) {
   const Bytes command{phase, static_cast<std::uint8_t>(offset >> 24), static_cast<std::uint8_t>(offset >> 16),
@@ -208,22 +208,22 @@ void UsbDevice::detach_and_reconnect() {
 
 namespace {
 // What a user should check when the board does not come back after `stage` left the bus.
-std::string likely_causes(const std::string& stage, std::uint8_t phase) {
+std::string likely_causes(Stage stage, std::uint8_t phase) {
   const std::string common =
       " Also possible (FIELD.md 1): a virtual machine or another program (a second mp1boot, "
       "ModemManager) grabbed the new enumeration, or a USB filter/udev rule matches only the ROM's "
       "identity.";
-  if (stage == "rom")
+  if (stage == Stage::rom)
     return "The FSBL (TF-A) was accepted by the ROM but its USB programmer never enumerated. Likely "
            "causes: TF-A built without the USB programmer (STM32MP_USB_PROGRAMMER) or for UART boot "
            "only (its console says \"Boot interface N not supported\"), or TF-A crashed (DDR or clock "
            "settings for another board). Check the board's serial console." + common;
-  if (stage == "tf-a")
+  if (stage == Stage::tfa)
     return "TF-A accepted the FIP and left the bus, but U-Boot's \"USB download gadget\" never "
            "enumerated. Likely causes: the FIP's U-Boot lacks CONFIG_CMD_STM32PROG or USB gadget "
            "support, OP-TEE or U-Boot failed to start (DDR size, device tree), or the board booted "
            "from flash instead. Check the board's serial console." + common;
-  if (stage == "u-boot" && phase == 0x00)
+  if (stage == Stage::uboot && phase == 0x00)
     return "U-Boot accepted the flash layout and left the bus to re-enumerate with the partition "
            "alternate settings, but did not come back: preparing the devices may have failed or hung "
            "(a missing or dead eMMC/NAND). Check the board's serial console." + common;
@@ -246,32 +246,33 @@ void UsbDevice::record_to(std::shared_ptr<trace::Writer> writer) {
 void UsbDevice::reconnect() {
   const usb::Identity previous = port_->identity();
   // The stage that left, from the last phase downloaded (the MP15 TF-A keeps the ROM's strings).
-  const std::string stage_left = downloaded_phase_ == 0x01                            ? "rom"
-                                 : downloaded_phase_ == 0x02 || downloaded_phase_ == 0x03 ? "tf-a"
-                                                                                        : "u-boot";
-  const auto timeout = stage_left == "rom"   ? options_.reconnect.after_rom
-                       : stage_left == "tf-a" ? options_.reconnect.after_tfa
-                                              : options_.reconnect.after_uboot;
+  const Stage stage_left = downloaded_phase_ == 0x01                            ? Stage::rom
+                           : downloaded_phase_ == 0x02 || downloaded_phase_ == 0x03 ? Stage::tfa
+                                                                                  : Stage::uboot;
+  const auto timeout = stage_left == Stage::rom   ? options_.reconnect.after_rom
+                       : stage_left == Stage::tfa ? options_.reconnect.after_tfa
+                                                  : options_.reconnect.after_uboot;
+  const std::string left_name(to_string(stage_left));
   if (hooks_.trace) hooks_.trace('#', {}, "waiting for " + previous.serial + " to re-enumerate");
   std::unique_ptr<transport::UsbControlPort> next;
   try {
     next = reopen_(previous, timeout, hooks_.cancel);
   } catch (const TimeoutError& e) {
     throw TimeoutError(errc::timeout,
-                       "the board (serial " + previous.serial + ") left the bus after the " + stage_left +
+                       "the board (serial " + previous.serial + ") left the bus after the " + left_name +
                            " stage and did not come back: " + e.message() + ". " +
                            likely_causes(stage_left, downloaded_phase_),
                        ErrorContext{.operation = "reconnect", .phase = last_phase_, .transport = describe()});
   } catch (TransportError& e) {
-    e.add_context(ErrorContext{.operation = "reconnect after the " + stage_left + " stage", .phase = last_phase_});
+    e.add_context(ErrorContext{.operation = "reconnect after the " + left_name + " stage", .phase = last_phase_});
     throw;
   }
   adopt(std::move(next));
-  const std::string stage_now = dfu::parse_product(port_->identity().product).stage;
+  const Stage stage_now = dfu::parse_product(port_->identity().product).stage;
   if (hooks_.trace) hooks_.trace('#', {}, "reconnected: " + port_->identity().product);
-  if (stage_now == "rom" && stage_left != "rom")
+  if (stage_now == Stage::rom && stage_left != Stage::rom)
     throw DeviceError(errc::device_reset,
-                      "the board came back as the boot ROM after the " + stage_left +
+                      "the board came back as the boot ROM after the " + left_name +
                           " stage: it reset (power, DDR, watchdog) instead of handing over",
                       ErrorContext{.operation = "reconnect", .phase = last_phase_, .transport = describe()});
 }
@@ -284,7 +285,7 @@ void UsbDevice::start(std::uint32_t address) {
     reconnect();
     return;
   }
-  if (last_phase_ == 0x01 && stage() == "rom") return start_fsbl();
+  if (last_phase_ == 0x01 && stage() == Stage::rom) return start_fsbl();
   const PhaseInfo p = get_phase();
   if (p.detach_requested) detach_and_reconnect();
 }
@@ -321,7 +322,7 @@ void UsbDevice::read_stream(std::uint8_t phase, std::uint64_t length, const Data
 bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
   try {
     adopt(reopen_(port_->identity(), wait, hooks_.cancel));
-    return dfu::parse_product(port_->identity().product).stage == "rom";
+    return dfu::parse_product(port_->identity().product).stage == Stage::rom;
   } catch (const CancelledError&) {
     throw;
   } catch (const Error&) {
@@ -364,7 +365,7 @@ LinkInfo UsbDevice::link_info() const {
   const auto id = port_->identity();
   const auto product = dfu::parse_product(id.product);
   LinkInfo info;
-  info.link = "usb";
+  info.link = Link::usb;
   info.serial = id.serial;
   info.port_path = id.port_path;
   info.speed = id.speed;

@@ -220,25 +220,25 @@ TEST(DfuWire, GetPhaseReplyEdges) {
 
 TEST(DfuWire, ProductStringsOfEveryStage) {
   auto rom15 = parse_product("DFU in HS Mode @Device ID /0x500, @Revision ID /0x0000");
-  EXPECT_EQ(rom15, (ProductInfo{"rom", 0x500, 0x0000, "", true}));
+  EXPECT_EQ(rom15, (ProductInfo{Stage::rom, 0x500, 0x0000, "", true}));
   auto rom13 = parse_product("DFU in HS Mode @Device ID /0x501, @Revision ID /0x1003");
-  EXPECT_EQ(rom13, (ProductInfo{"rom", 0x501, 0x1003, "", true}));
+  EXPECT_EQ(rom13, (ProductInfo{Stage::rom, 0x501, 0x1003, "", true}));
   auto rom_fs = parse_product("DFU in FS Mode @Device ID /0x505, @Revision ID /0x2000");
-  EXPECT_EQ(rom_fs, (ProductInfo{"rom", 0x505, 0x2000, "", false}));
+  EXPECT_EQ(rom_fs, (ProductInfo{Stage::rom, 0x505, 0x2000, "", false}));
   auto tfa = parse_product("DFU @Device ID /0x501, @Revision ID /0x1003, @Name /STM32MP135F Rev.Y,");
-  EXPECT_EQ(tfa, (ProductInfo{"tf-a", 0x501, 0x1003, "STM32MP135F Rev.Y", true}));
+  EXPECT_EQ(tfa, (ProductInfo{Stage::tfa, 0x501, 0x1003, "STM32MP135F Rev.Y", true}));
   auto tfa25 = parse_product("DFU @Device ID /0x505, @Revision ID /0x0011, @Name /STM32MP255CAK Rev.Y,");
-  EXPECT_EQ(tfa25, (ProductInfo{"tf-a", 0x505, 0x0011, "STM32MP255CAK Rev.Y", true}));
+  EXPECT_EQ(tfa25, (ProductInfo{Stage::tfa, 0x505, 0x0011, "STM32MP255CAK Rev.Y", true}));
   auto uboot = parse_product("USB download gadget@Device ID /0x501, @Revision ID /0x1003, @Name /STM32MP135F Rev.Y,");
-  EXPECT_EQ(uboot, (ProductInfo{"u-boot", 0x501, 0x1003, "STM32MP135F Rev.Y", true}));
+  EXPECT_EQ(uboot, (ProductInfo{Stage::uboot, 0x501, 0x1003, "STM32MP135F Rev.Y", true}));
   auto uboot15 = parse_product("USB download gadget@Device ID /0x500, @Revision ID /0x2000, @Name /STM32MP157CAA Rev.B,");
-  EXPECT_EQ(uboot15.stage, "u-boot");
+  EXPECT_EQ(uboot15.stage, Stage::uboot);
   EXPECT_EQ(uboot15.device_id, 0x500);
   EXPECT_EQ(uboot15.soc_name, "STM32MP157CAA Rev.B");
   auto other = parse_product("Some Gadget");
-  EXPECT_EQ(other, (ProductInfo{"unknown", 0, 0, "", true}));
+  EXPECT_EQ(other, (ProductInfo{Stage::unknown, 0, 0, "", true}));
   auto lower = parse_product("dfu in hs mode @device id /0X500, @revision id /0x2000");
-  EXPECT_EQ(lower, (ProductInfo{"rom", 0x500, 0x2000, "", true}));
+  EXPECT_EQ(lower, (ProductInfo{Stage::rom, 0x500, 0x2000, "", true}));
 }
 
 }  // namespace

@@ -14,6 +14,7 @@
 #include "mp1boot/bytes.hpp"
 #include "mp1boot/phase.hpp"
 #include "mp1boot/usb.hpp"
+#include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::dfu {
 
@@ -168,7 +169,7 @@ Bytes encode_phase_reply(const PhaseInfo& info, bool with_flag);
 
 /// What the iProduct string says about the device.
 struct ProductInfo {
-  std::string stage = "unknown";  ///< "rom", "tf-a", "u-boot" or "unknown"
+  Stage stage = Stage::unknown;   ///< rom, tf-a, u-boot, or unknown when the string does not say
   std::uint16_t device_id = 0;    ///< "@Device ID /0x501" (0 when absent)
   std::uint16_t revision = 0;     ///< "@Revision ID /0x1003" (ROM values are not DBGMCU REV_ID)
   std::string soc_name;           ///< "@Name /STM32MP135F Rev.Y," without the comma

@@ -45,11 +45,11 @@ struct TransferStats {
 
 /// Where and how the board is attached, for reports (fields empty when the link has no such thing).
 struct LinkInfo {
-  std::string link;        ///< "uart" or "usb"
+  Link link = Link::unknown;  ///< uart or usb
   std::string serial;      ///< USB iSerialNumber (the board's identity across re-enumerations)
   std::string port_path;   ///< USB "1-1.4"; UART: the port
   std::string speed;       ///< USB "high", "full", ...; UART: "115200 baud"
-  std::string stage;       ///< USB: "rom", "tf-a", "u-boot" from the product string
+  Stage stage = Stage::unknown;  ///< USB: rom, tf-a, u-boot from the product string (UART: unknown)
   std::string revision;    ///< USB: "0x1003" (@Revision ID of the product string)
 };
 

@@ -75,7 +75,7 @@ class UsbDevice : public Device {
 
   usb::Identity identity() const { return port_->identity(); }
   /// "rom", "tf-a", "u-boot", "unknown" from the product string.
-  std::string stage() const;
+  Stage stage() const;
   transport::UsbControlPort& port() { return *port_; }
 
  protected:
