@@ -52,6 +52,7 @@ void type_words(py::dict p, const session::PartitionReport& r) {
 py::dict report_dict(const nlohmann::json& j, const session::FlashReport& r) {
   py::dict d = json_loads(j.dump());
   d["link"] = py::cast(r.link);
+  d["result"] = py::cast(r.result);
   py::list parts = d["partitions"];
   for (std::size_t i = 0; i < r.partitions.size(); ++i) type_words(parts[i], r.partitions[i]);
   return d;
@@ -218,6 +219,7 @@ void register_flash(py::module_& m) {
           throw e;
         }
         py::dict out = json_loads(report.to_json());
+        out["result"] = py::cast(report.result);
         py::dict boards = out["boards"];
         for (const auto& [key, board] : report.boards) boards[py::str(key)] = report_dict(board.json(), board);
         return out;

@@ -22,6 +22,8 @@ template <>
 constexpr const char* python_enum_name<PartitionResult>() { return "PartitionResult"; }
 template <>
 constexpr const char* python_enum_name<VerifyResult>() { return "VerifyResult"; }
+template <>
+constexpr const char* python_enum_name<FlashResult>() { return "FlashResult"; }
 
 /// The mp1boot.vocabulary member of `v`.
 template <class E>
@@ -61,5 +63,7 @@ template <>
 struct type_caster<mp1boot::PartitionResult> : vocabulary_caster<mp1boot::PartitionResult> {};
 template <>
 struct type_caster<mp1boot::VerifyResult> : vocabulary_caster<mp1boot::VerifyResult> {};
+template <>
+struct type_caster<mp1boot::FlashResult> : vocabulary_caster<mp1boot::FlashResult> {};
 
 }  // namespace pybind11::detail

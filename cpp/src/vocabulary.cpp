@@ -21,6 +21,7 @@ constexpr Table<PartitionResult, 4> partition_results{{{PartitionResult::ok, "ok
                                                        {PartitionResult::skipped_done_earlier, "skipped-done-earlier"}}};
 constexpr Table<VerifyResult, 3> verify_results{
     {{VerifyResult::not_read, ""}, {VerifyResult::ok, "ok"}, {VerifyResult::mismatch, "mismatch"}}};
+constexpr Table<FlashResult, 2> flash_results{{{FlashResult::ok, "ok"}, {FlashResult::failed, "failed"}}};
 
 template <class E, std::size_t N>
 std::string_view spell(const Table<E, N>& table, E v) {
@@ -49,6 +50,7 @@ std::string_view to_string(Link v) { return spell(links, v); }
 std::string_view to_string(Stage v) { return spell(stages, v); }
 std::string_view to_string(PartitionResult v) { return spell(partition_results, v); }
 std::string_view to_string(VerifyResult v) { return spell(verify_results, v); }
+std::string_view to_string(FlashResult v) { return spell(flash_results, v); }
 
 template <>
 std::optional<Link> from_string<Link>(std::string_view text) { return read(links, text); }
@@ -60,6 +62,8 @@ std::optional<PartitionResult> from_string<PartitionResult>(std::string_view tex
 }
 template <>
 std::optional<VerifyResult> from_string<VerifyResult>(std::string_view text) { return read(verify_results, text); }
+template <>
+std::optional<FlashResult> from_string<FlashResult>(std::string_view text) { return read(flash_results, text); }
 
 template <>
 std::string allowed_values<Link>() { return list(links); }
@@ -69,10 +73,13 @@ template <>
 std::string allowed_values<PartitionResult>() { return list(partition_results); }
 template <>
 std::string allowed_values<VerifyResult>() { return list(verify_results); }
+template <>
+std::string allowed_values<FlashResult>() { return list(flash_results); }
 
 std::ostream& operator<<(std::ostream& os, Link v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, Stage v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, PartitionResult v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, VerifyResult v) { return os << to_string(v); }
+std::ostream& operator<<(std::ostream& os, FlashResult v) { return os << to_string(v); }
 
 }  // namespace mp1boot

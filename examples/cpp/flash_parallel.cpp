@@ -39,7 +39,7 @@ fs::path make_layout(const fs::path& dir) {
 
 void print(const mp1boot::session::FlashManyReport& r) {
   for (const auto& [key, board] : r.boards) {
-    std::printf("  %s (serial %s): %s%s%s\n", key.c_str(), board.serial.c_str(), board.result.c_str(),
+    std::printf("  %s (serial %s): %s%s%s\n", key.c_str(), board.serial.c_str(), std::string(to_string(board.result)).c_str(),
                 board.error_code.empty() ? "" : " ", board.error_code.c_str());
     for (const auto& p : board.partitions)
       if (p.phase >= 0x04)
@@ -63,14 +63,14 @@ int main() {
     // First run: board A resets 4 KiB into rootfs (the simulator's fault option).
     FlashManyOptions o;
     const FlashManyReport first = flash_many({a + "&reset_phase=0x10&reset_after=4096", b}, layout, o);
-    std::printf("first run: %s\n", first.result.c_str());
+    std::printf("first run: %s\n", std::string(to_string(first.result)).c_str());
     print(first);
 
     // Resume from that report (as JSON, as a station would keep it), verifying everything.
     o.flash.resume = reports_from_json(nlohmann::json::parse(first.to_json()));
     o.flash.verify = true;
     const FlashManyReport second = flash_many({a, b}, layout, o);
-    std::printf("resumed run: %s\n", second.result.c_str());
+    std::printf("resumed run: %s\n", std::string(to_string(second.result)).c_str());
     print(second);
 
     int skipped = 0, sent = 0;
@@ -81,7 +81,7 @@ int main() {
       }
     fs::remove_all(dir);
     // A sends rootfs again; its fsbl1 and both partitions of B were done earlier.
-    return first.result == "failed" && second.result == "ok" && skipped == 3 && sent == 1 ? 0 : 1;
+    return first.result == mp1boot::FlashResult::failed && second.result == mp1boot::FlashResult::ok && skipped == 3 && sent == 1 ? 0 : 1;
   } catch (const mp1boot::Error& e) {
     std::fprintf(stderr, "error: %s\n", e.what());
     return 1;

@@ -4,14 +4,14 @@
 Each member *is* its string: ``Link.usb == "usb"``, ``f"{Link.usb}"`` and ``str(Link.usb)`` give
 ``usb``, ``repr()`` gives ``'usb'``, and ``json.dumps`` writes ``"usb"``, so a report with these members serializes exactly as
 the JSON report (docs/flash-report.schema.json). The API puts them in its results: ``Device.link``,
-a flash report's ``link`` and each partition's ``result`` and ``verified``, the ``stage`` of
+a flash report's ``link`` and ``result`` and each partition's ``result`` and ``verified``, the ``stage`` of
 :func:`mp1boot.list_devices`, the ``link`` of :func:`mp1boot.plan`.
 """
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Link", "Stage", "PartitionResult", "VerifyResult"]
+__all__ = ["Link", "Stage", "FlashResult", "PartitionResult", "VerifyResult"]
 
 
 class _Word(str, enum.Enum):
@@ -40,6 +40,13 @@ class Stage(_Word):
     rom = "rom"
     tfa = "tf-a"
     uboot = "u-boot"
+
+
+class FlashResult(_Word):
+    """How a whole flash run ended (a report's ``result``; flash_many's: ok when every board's is)."""
+
+    ok = "ok"            #: every phase sent and started (and read back, with verify)
+    failed = "failed"    #: the run ended early (the report's ``error`` says why)
 
 
 class PartitionResult(_Word):

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""mp1boot.Link, Stage, PartitionResult and VerifyResult (the C++ mp1boot/vocabulary.hpp mirrored):
+"""mp1boot.Link, Stage, FlashResult, PartitionResult and VerifyResult (the C++ mp1boot/vocabulary.hpp mirrored):
 their values are today's report strings, the API's results carry them, and a report holding them
 serializes to exactly the JSON it did with plain strings."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import pytest
 
 import mp1boot
-from mp1boot import Link, PartitionResult, Stage, VerifyResult
+from mp1boot import FlashResult, Link, PartitionResult, Stage, VerifyResult
 from test_flash import _folder
 
 SPELLINGS = {
@@ -18,6 +18,7 @@ SPELLINGS = {
     PartitionResult: {"ok": "ok", "failed": "failed", "skipped": "skipped",
                       "skipped_done_earlier": "skipped-done-earlier"},
     VerifyResult: {"not_read": "", "ok": "ok", "mismatch": "mismatch"},
+    FlashResult: {"ok": "ok", "failed": "failed"},
 }
 
 
@@ -51,6 +52,7 @@ def test_results_carry_the_enums_and_serialize_unchanged(tmp_path, fsbl_mp15):
     report = mp1boot.flash(tmp_path / "flash.tsv", port=f"sim:stm32mp157?link=usb&storage={storage}",
                            defines={"FSBL": "tf-a.stm32"}, verify=True, events=events.append)
     assert report["result"] == "ok", report
+    assert type(report["result"]) is FlashResult
     assert type(report["link"]) is Link and report["link"] == "usb"
     parts = report["partitions"]
     assert all(type(p["result"]) is PartitionResult and p["result"] == "ok" for p in parts)
@@ -70,6 +72,8 @@ def test_results_carry_the_enums_and_serialize_unchanged(tmp_path, fsbl_mp15):
                               defines={"FSBL": "tf-a.stm32"})
     (board,) = many["boards"].values()
     assert type(board["link"]) is Link and board["link"] == Link.uart
+    assert type(board["result"]) is FlashResult and board["result"] == "ok"
+    assert type(many["result"]) is FlashResult and many["result"] is FlashResult.ok
     assert json.dumps(many, sort_keys=True) == json.dumps(_plain(many), sort_keys=True)
 
 

@@ -19,6 +19,12 @@ enum class Link { unknown, uart, usb };
 /// "rom", "tf-a", "u-boot"; `unknown` ("unknown") when the product string does not say.
 enum class Stage { unknown, rom, tfa, uboot };
 
+/// How a whole flash run ended (the report's "result"; flash_many's: ok when every board's is).
+enum class FlashResult {
+  ok,      ///< "ok": every phase sent and started (and read back, with verify)
+  failed,  ///< "failed": the run ended early (the report's "error" says why)
+};
+
 /// What happened to one phase of a flash run (the report's partition "result").
 enum class PartitionResult {
   ok,                    ///< "ok": sent and started
@@ -36,11 +42,12 @@ enum class VerifyResult {
 };
 
 /// The one spelling of each value: "", "uart", "usb"; "unknown", "rom", "tf-a", "u-boot"; "ok",
-/// "failed", "skipped", "skipped-done-earlier"; "", "ok", "mismatch".
+/// "failed", "skipped", "skipped-done-earlier"; "", "ok", "mismatch"; "ok", "failed" (FlashResult).
 std::string_view to_string(Link v);
 std::string_view to_string(Stage v);
 std::string_view to_string(PartitionResult v);
 std::string_view to_string(VerifyResult v);
+std::string_view to_string(FlashResult v);
 
 /// The value spelled `text` (exactly as to_string() spells it); nullopt for any other text.
 /// `from_string<Link>("usb")`.
@@ -54,6 +61,8 @@ template <>
 std::optional<PartitionResult> from_string<PartitionResult>(std::string_view text);
 template <>
 std::optional<VerifyResult> from_string<VerifyResult>(std::string_view text);
+template <>
+std::optional<FlashResult> from_string<FlashResult>(std::string_view text);
 
 /// Every spelling of E, in declaration order, quoted and separated by ", " (for messages that
 /// list the allowed values).
@@ -67,11 +76,14 @@ template <>
 std::string allowed_values<PartitionResult>();
 template <>
 std::string allowed_values<VerifyResult>();
+template <>
+std::string allowed_values<FlashResult>();
 
 /// Writes to_string(v) (test failure messages, logs).
 std::ostream& operator<<(std::ostream& os, Link v);
 std::ostream& operator<<(std::ostream& os, Stage v);
 std::ostream& operator<<(std::ostream& os, PartitionResult v);
 std::ostream& operator<<(std::ostream& os, VerifyResult v);
+std::ostream& operator<<(std::ostream& os, FlashResult v);
 
 }  // namespace mp1boot

@@ -18,7 +18,7 @@ namespace mp1boot::session {
 nlohmann::json FlashManyReport::json() const {
   nlohmann::json b = nlohmann::json::object();
   for (const auto& [key, report] : boards) b[key] = report.json();
-  return nlohmann::json{{"tool_version", tool_version}, {"result", result}, {"boards", b}};
+  return nlohmann::json{{"tool_version", tool_version}, {"result", std::string(to_string(result))}, {"boards", b}};
 }
 
 std::string board_key(const FlashReport& report, const std::vector<FlashReport>& all) {
@@ -66,11 +66,11 @@ FlashManyReport flash_many(const std::vector<std::string>& ports, const std::fil
       }
       out = flasher.report();
     } catch (const Error& e) {
-      out.result = "failed";
+      out.result = FlashResult::failed;
       out.error = e.what();
       out.error_code = errc_name(e.code());
     } catch (const std::exception& e) {
-      out.result = "failed";
+      out.result = FlashResult::failed;
       out.error = e.what();
       out.error_code = "io";
     }
@@ -108,10 +108,10 @@ FlashManyReport flash_many(const std::vector<std::string>& ports, const std::fil
   for (const auto& r : reports) {
     std::string key = board_key(r, reports);
     if (result.boards.count(key)) key = r.port;
-    ok = ok && r.result == "ok";
+    ok = ok && r.result == FlashResult::ok;
     result.boards.emplace(key, r);
   }
-  result.result = ok ? "ok" : "failed";
+  result.result = ok ? FlashResult::ok : FlashResult::failed;
   return result;
 }
 

@@ -145,7 +145,7 @@ void to_json(nlohmann::json& j, const FlashReport& r) {
                      {"verify", r.verify},
                      {"resumed", r.resumed},
                      {"seconds", r.seconds},
-                     {"result", r.result},
+                     {"result", std::string(to_string(r.result))},
                      {"error", r.error},
                      {"partitions", r.partitions}};
   if (!r.error_code.empty()) j["error_code"] = r.error_code;
@@ -777,13 +777,13 @@ FlashReport Flasher::run() {
       last = info.phase;
     }
     stage("done");
-    report_.result = "ok";
+    report_.result = FlashResult::ok;
     report_.error.clear();
     report_.error_code.clear();
     finish();
     return report_;
   } catch (const std::exception& e) {
-    report_.result = "failed";
+    report_.result = FlashResult::failed;
     report_.error = e.what();
     if (const auto* err = dynamic_cast<const Error*>(&e)) report_.error_code = errc_name(err->code());
     finish();

@@ -49,6 +49,11 @@ TEST(Vocabulary, PartitionResultSpellings) {
   EXPECT_EQ(from_string<PartitionResult>(""), std::nullopt);
 }
 
+TEST(Vocabulary, FlashResultSpellings) {
+  expect_round_trip<FlashResult>({{FlashResult::ok, "ok"}, {FlashResult::failed, "failed"}});
+  EXPECT_EQ(from_string<FlashResult>(""), std::nullopt);
+}
+
 TEST(Vocabulary, VerifyResultSpellings) {
   expect_round_trip<VerifyResult>(
       {{VerifyResult::not_read, ""}, {VerifyResult::ok, "ok"}, {VerifyResult::mismatch, "mismatch"}});

@@ -19,7 +19,7 @@ TEST(Consent, RawOtpAndPmicDownloadsNeedIt) {
     auto dev = rig.connect(link);
     session::FlashOptions boot;
     boot.boot_only = true;
-    ASSERT_EQ(session::flash(*dev, rig.dir / "flash.tsv", boot).result, "ok") << link;
+    ASSERT_EQ(session::flash(*dev, rig.dir / "flash.tsv", boot).result, FlashResult::ok) << link;
     const Bytes before = session::read_pmic(*dev);
 
     session::DownloadOptions o;

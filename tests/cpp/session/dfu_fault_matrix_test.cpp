@@ -55,7 +55,7 @@ Outcome flash_with(const Rig& rig, const sim::UsbFaultPlan& faults, bool verify 
   const auto started = std::chrono::steady_clock::now();
   try {
     const auto report = session::Flasher(dev, rig.dir / "flash.tsv", o).run();
-    out.ok = report.result == "ok";
+    out.ok = report.result == FlashResult::ok;
     EXPECT_TRUE(out.ok) << report.error;
     for (const auto& p : report.partitions) EXPECT_EQ(p.result, PartitionResult::ok) << p.name;
   } catch (const Error& e) {

@@ -157,7 +157,7 @@ std::uint64_t clean_exchange_size(const char* soc, bool usb) {
   const Run r = prepare(soc, 1);
   const Board b(soc, usb, r.storage, {}, {});
   const auto report = session::flash(*b.connect(), r.dir / "flash.tsv", {});
-  EXPECT_EQ(report.result, "ok") << soc << (usb ? " usb" : " uart") << ": the clean run failed: " << report.error;
+  EXPECT_EQ(report.result, FlashResult::ok) << soc << (usb ? " usb" : " uart") << ": the clean run failed: " << report.error;
   return it->second = b.exchange_size();
 }
 
@@ -307,7 +307,7 @@ std::string one_run(const char* test, const char* soc, bool usb, std::uint32_t s
   EXPECT_LT(seconds, 30.0) << where;
   std::string outcome;
   if (!failed) {
-    EXPECT_EQ(report.result, "ok") << where;
+    EXPECT_EQ(report.result, FlashResult::ok) << where;
     expect_storage(run.storage, run.in, where + " (exit 0)");
     EXPECT_FALSE(fault.must_fail) << where << ": the fault never fired";
     outcome = "ok";
@@ -317,14 +317,14 @@ std::string one_run(const char* test, const char* soc, bool usb, std::uint32_t s
     // no report (nothing was sent) and the user flashes again.
     session::FlashOptions again;
     if (connected) {
-      EXPECT_EQ(report.result, "failed") << where;
+      EXPECT_EQ(report.result, FlashResult::failed) << where;
       EXPECT_FALSE(report.error.empty()) << where;
       again.resume = {report};  // the same board, the same port: its earlier report
     }
     try {
       const Board board(soc, usb, run.storage, {}, {});
       const auto r = session::flash(*board.connect(), run.dir / "flash.tsv", again);
-      EXPECT_EQ(r.result, "ok") << where << ": resume: " << r.error;
+      EXPECT_EQ(r.result, FlashResult::ok) << where << ": resume: " << r.error;
     } catch (const std::exception& e) {
       ADD_FAILURE() << where << ": resume failed: " << e.what();
     }
@@ -389,7 +389,7 @@ TEST(UbootLostAck, FirstPacketOfAPartitionIsNotWrittenTwice) {
       f.lose_packet_acks = {{phase, 0}};
       const Board board(soc, false, run.storage, f, {});
       const auto report = session::flash(*board.connect(), run.dir / "flash.tsv", {});
-      EXPECT_EQ(report.result, "ok") << where << ": " << report.error;
+      EXPECT_EQ(report.result, FlashResult::ok) << where << ": " << report.error;
       expect_storage(run.storage, run.in, where);
     }
   }

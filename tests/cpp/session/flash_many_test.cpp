@@ -32,14 +32,14 @@ TEST(FlashMany, BoardsInParallelKeyedByIdentityAndOneFailureStopsNoOther) {
   o.while_waiting = [&] { ++waits; };
   o.wait_interval = std::chrono::milliseconds(1);
   const auto r = session::flash_many({a, b, bad}, rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(r.result, FlashResult::failed);
   ASSERT_EQ(r.boards.size(), 3u);
-  EXPECT_EQ(r.boards.at("usb:1-1").result, "ok") << r.boards.at("usb:1-1").error;
+  EXPECT_EQ(r.boards.at("usb:1-1").result, FlashResult::ok) << r.boards.at("usb:1-1").error;
   EXPECT_EQ(r.boards.at("usb:1-1").serial, "A1");
   EXPECT_EQ(r.boards.at("usb:1-1").port, a);
   const auto& uart = r.boards.at("sim:stm32mp157");  // UART: the port is the identity
-  EXPECT_EQ(uart.result, "ok") << uart.error;
-  EXPECT_EQ(r.boards.at(bad).result, "failed");
+  EXPECT_EQ(uart.result, FlashResult::ok) << uart.error;
+  EXPECT_EQ(r.boards.at(bad).result, FlashResult::failed);
   EXPECT_EQ(r.boards.at(bad).error_code, "usage");
   EXPECT_GT(events.load(), 10);
   EXPECT_GT(waits.load(), 0);
@@ -60,7 +60,7 @@ TEST(FlashMany, SharedCancelTokenStopsEveryBoard) {
   };
   const auto r = session::flash_many({"sim:stm32mp157?link=usb&serial=C1", "sim:stm32mp157?link=usb&serial=C2"},
                                      rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "failed");
+  EXPECT_EQ(r.result, FlashResult::failed);
   for (const auto& [key, board] : r.boards) EXPECT_EQ(board.error_code, "cancelled") << key;
 }
 

@@ -76,7 +76,7 @@ TEST(FlasherBmap, MappedRangesLandUnmappedKeepThePatternNextPartitionAtItsOffset
     if (p.partition == "rootfs" && p.stage == "download") last_total = p.bytes_total;
   };
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
-  ASSERT_EQ(r.result, "ok") << r.error;
+  ASSERT_EQ(r.result, FlashResult::ok) << r.error;
 
   const image::Bmap map = image::load_bmap(rig.image.string() + ".bmap");
   const auto& rec = part(r, "rootfs");
@@ -253,7 +253,7 @@ TEST(FlasherBmap, ExtentAtFiveGibInsideASixGibPartition) {
                  std::to_string(far_block) + "-" + std::to_string(far_block + 1) + "</Range>\n</BlockMap>\n</bmap>\n");
   auto dev = rig.connect("&link=usb");
   const auto r = session::flash(*dev, rig.dir / "flash.tsv");
-  ASSERT_EQ(r.result, "ok") << r.error;
+  ASSERT_EQ(r.result, FlashResult::ok) << r.error;
   const auto& rec = part(r, "rootfs");
   // From the last 32-bit offset (4 GiB - 512) to the end of the far range, plus the first block.
   EXPECT_EQ(rec.bytes_sent, 4096 + (5 * gib + 8192 - (4 * gib - 512)));
@@ -277,7 +277,7 @@ TEST(FlasherBmap, ResumeSkipsTheBlockMappedPartitionWithTheSameMappedData) {
   std::vector<std::string> sent;
   o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_EQ(part(r, "rootfs").result, PartitionResult::skipped_done_earlier);
   EXPECT_EQ(part(r, "rootfs").sha256, part(first, "rootfs").sha256);
   EXPECT_EQ(sent, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "data"}));

@@ -17,7 +17,7 @@ using namespace mp1boot::test;
 TEST(FlasherBoardState, BoardThatAlreadyFinishedIsAnErrorNotOk) {
   Rig rig("flasher-done-board");
   auto dev = rig.connect();
-  ASSERT_EQ(session::flash(*dev, rig.dir / "flash.tsv").result, "ok");
+  ASSERT_EQ(session::flash(*dev, rig.dir / "flash.tsv").result, FlashResult::ok);
   ASSERT_EQ(dev->get_phase().phase, 0xFE);
   session::Flasher again(*dev, rig.dir / "flash.tsv");
   try {
@@ -28,7 +28,7 @@ TEST(FlasherBoardState, BoardThatAlreadyFinishedIsAnErrorNotOk) {
     EXPECT_NE(e.message().find("phase 0xFE (done)"), std::string::npos) << e.message();
     EXPECT_NE(e.message().find("Reset the board"), std::string::npos) << e.message();
   }
-  EXPECT_EQ(again.report().result, "failed");
+  EXPECT_EQ(again.report().result, FlashResult::failed);
   EXPECT_EQ(again.report().error_code, "board_state");
   for (const auto& p : again.report().partitions) EXPECT_EQ(p.result, PartitionResult::skipped) << p.name;
 }
@@ -64,7 +64,7 @@ TEST(FlasherResume, ReportOfAnotherBoardIsRefused) {
   {
     auto dev = rig.connect("&link=usb&serial=AAAA0001");
     first = session::flash(*dev, rig.dir / "flash.tsv");
-    ASSERT_EQ(first.result, "ok") << first.error;
+    ASSERT_EQ(first.result, FlashResult::ok) << first.error;
     EXPECT_EQ(first.board().key(), "usb:1-1");
     EXPECT_EQ(first.serial, "AAAA0001");
   }
@@ -87,7 +87,7 @@ TEST(FlasherResume, ReportOfAnotherBoardIsRefused) {
   // The operator says it is the same board: allowed, and the skipped ones are named as such.
   o.resume_any_board = true;
   const auto r = session::flash(*dev, fresh.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_TRUE(r.resumed);
   EXPECT_EQ(part(r, "rootfs").result, PartitionResult::skipped_done_earlier);
 }
@@ -98,7 +98,7 @@ TEST(FlasherResume, VerifyOfSkippedPartitionsCatchesABlankBoard) {
   {
     auto dev = rig.connect("&link=usb&serial=AAAA0001");
     first = session::flash(*dev, rig.dir / "flash.tsv");
-    ASSERT_EQ(first.result, "ok") << first.error;
+    ASSERT_EQ(first.result, FlashResult::ok) << first.error;
   }
   Rig fresh("flasher-resume-verify-b");
   auto dev = fresh.connect("&link=usb&serial=BBBB0002");
@@ -134,7 +134,7 @@ TEST(FlasherResume, MultiBoardReportPicksThisBoardsEntry) {
   ASSERT_EQ(o.resume.size(), 2u);
   auto dev = rig.connect("&link=usb&serial=AAAA0001");
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_EQ(part(r, "rootfs").result, PartitionResult::skipped_done_earlier);
   EXPECT_EQ(part(r, "fsbl1").result, PartitionResult::skipped_done_earlier);
 }
@@ -157,7 +157,7 @@ TEST(FlashReportJson, RoundTripsThroughNlohmannJson) {
   r.link = Link::usb;
   r.serial = "S\"1";
   r.port_path = "1-2";
-  r.result = "ok";
+  r.result = FlashResult::ok;
   session::PartitionReport p;
   p.phase = 0x10;
   p.name = "rootfs";

@@ -28,7 +28,7 @@ TEST(FlasherVerify, ReadsEveryProgrammedPartitionBack) {
     if (e.kind == session::FlashEvent::Kind::partition_verified) verified.push_back(e.partition->name);
   };
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_TRUE(r.verify);
   EXPECT_EQ(verified, (std::vector<std::string>{"fsbl1", "rootfs"}));
   EXPECT_EQ(part(r, "rootfs").verified, VerifyResult::ok);
@@ -63,7 +63,7 @@ TEST(FlasherVerify, CorruptedMediumIsAMismatchNamingPartitionAndOffset) {
   }
   EXPECT_EQ(part(f.report(), "rootfs").verified, VerifyResult::mismatch);
   EXPECT_EQ(part(f.report(), "fsbl1").verified, VerifyResult::ok);
-  EXPECT_EQ(f.report().result, "failed");
+  EXPECT_EQ(f.report().result, FlashResult::failed);
 }
 
 TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
@@ -75,7 +75,7 @@ TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
       return p.partition == "rootfs" && p.bytes_done > 0 && p.bytes_done < p.bytes_total;
     });
   }
-  EXPECT_EQ(first.result, "failed");
+  EXPECT_EQ(first.result, FlashResult::failed);
   EXPECT_EQ(part(first, "fsbl1").result, PartitionResult::ok);
   EXPECT_EQ(part(first, "rootfs").result, PartitionResult::failed);
 
@@ -87,7 +87,7 @@ TEST(FlasherResume, CancelMidPartitionThenResumeSkipsWhatWasDone) {
   o.progress = record_downloads(sent);
   o.verify = true;
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_TRUE(r.resumed);
   EXPECT_EQ(sent, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "rootfs"}));
   EXPECT_EQ(part(r, "fsbl1").result, PartitionResult::skipped_done_earlier);
@@ -117,7 +117,7 @@ TEST(FlasherResume, ChangedFileIsProgrammedAgain) {
   std::vector<std::string> sent;
   o.progress = record_downloads(sent);
   const auto r = session::flash(*dev, rig.dir / "flash.tsv", o);
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_EQ(part(r, "fsbl1").result, PartitionResult::ok);
   EXPECT_NE(std::find(sent.begin(), sent.end(), "fsbl1"), sent.end());
 }

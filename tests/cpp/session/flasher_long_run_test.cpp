@@ -66,7 +66,7 @@ TEST(FlasherLongRun, ConsentOrAConfirmingCallbackLetsItRun) {
       seen.questions.push_back(q);
       return false;
     };
-    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", o).result, "ok");
+    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", o).result, FlashResult::ok);
     EXPECT_EQ(seen.estimates, 1);
     EXPECT_TRUE(seen.questions.empty()) << "consent given: nobody is asked";
   }
@@ -79,7 +79,7 @@ TEST(FlasherLongRun, ConsentOrAConfirmingCallbackLetsItRun) {
       seen.questions.push_back(q);
       return true;
     };
-    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", o).result, "ok");
+    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", o).result, FlashResult::ok);
     ASSERT_EQ(seen.questions.size(), 1u);
     EXPECT_NE(seen.questions[0].find("flash.tsv sends"), std::string::npos) << seen.questions[0];
     EXPECT_NE(seen.questions[0].find("USB (--port usb)"), std::string::npos) << seen.questions[0];
@@ -110,7 +110,7 @@ TEST(FlasherLongRun, UnderTheLimitNobodyIsAskedAndUsbHasNoEstimate) {
       seen.questions.push_back(q);
       return false;
     };
-    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", o).result, "ok");
+    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", o).result, FlashResult::ok);
     EXPECT_EQ(seen.estimates, 1);
     EXPECT_TRUE(seen.questions.empty());
     // The estimate counts every file the run downloads at 256 payload bytes per 268 on the wire.
@@ -120,7 +120,7 @@ TEST(FlasherLongRun, UnderTheLimitNobodyIsAskedAndUsbHasNoEstimate) {
     Rig rig("flasher-long-run-usb");
     auto dev = rig.connect("&link=usb");
     Seen seen;
-    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", watched(seen)).result, "ok");
+    EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv", watched(seen)).result, FlashResult::ok);
     EXPECT_EQ(seen.estimates, 0);
   }
 }

@@ -37,7 +37,7 @@ TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   };
   const session::FlashReport r = session::flash(*dev, rig.dir / "flash.tsv", o);
 
-  EXPECT_EQ(r.result, "ok");
+  EXPECT_EQ(r.result, FlashResult::ok);
   EXPECT_EQ(r.error, "");
   EXPECT_EQ(r.soc, "STM32MP15x");
   EXPECT_EQ(r.device_id, 0x500);
@@ -87,7 +87,7 @@ TEST(Flasher, LayoutErrorStopsBeforeAnyDownload) {
     EXPECT_NE(std::string(e.what()).find("flash.tsv:4"), std::string::npos) << e.what();
   }
   EXPECT_FALSE(progressed);
-  EXPECT_EQ(f.report().result, "failed");
+  EXPECT_EQ(f.report().result, FlashResult::failed);
   EXPECT_NE(f.report().error, "");
   // The board still waits for its FSBL: nothing was sent.
   EXPECT_EQ(dev->get_phase().phase, 0x01);
@@ -144,7 +144,7 @@ TEST(Flasher, DeviceErrorCarriesTheDeviceMessageAndPhase) {
   } catch (const Error& e) {
     FAIL() << e.kind() << ": " << e.what();
   }
-  EXPECT_EQ(f.report().result, "failed");
+  EXPECT_EQ(f.report().result, FlashResult::failed);
   ASSERT_EQ(f.report().partitions.size(), 5u);
   EXPECT_EQ(f.report().partitions[2].phase, 0x00);
   EXPECT_EQ(f.report().partitions[2].result, PartitionResult::ok);

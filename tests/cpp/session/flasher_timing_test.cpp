@@ -21,7 +21,7 @@ TEST(FlasherTiming, FlushLongerThanTheOldTimeoutCompletes) {
   Rig rig("timing-flush");
   auto dev = rig.connect("&link=usb&flush_ms=45000&medium_bps=1000000");
   const auto r = session::flash(*dev, rig.dir / "flash.tsv");
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x100000, rootfs().size()), rootfs());
 }
 

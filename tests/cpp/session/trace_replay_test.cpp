@@ -31,7 +31,7 @@ fs::path record_flash(const Rig& rig, const std::string& query, bool data = fals
   o.record = std::make_shared<trace::Writer>(file, trace::Writer::Options{.data = data, .argv = {"flash", "flash.tsv"}});
   auto dev = session::connect("sim:stm32mp157?storage=" + rig.storage.string() + query, o);
   const auto report = session::flash(*dev, rig.dir / "flash.tsv");
-  EXPECT_EQ(report.result, "ok");
+  EXPECT_EQ(report.result, FlashResult::ok);
   dev->close();
   o.record->end("ok");
   return file;
@@ -75,7 +75,7 @@ TEST(Trace, UartFlashReplaysAsTheRecordedDevice) {
   Rig rig("trace-uart-replay");
   const fs::path file = record_flash(rig, "");
   const auto report = replay_flash(rig, file);
-  EXPECT_EQ(report.result, "ok");
+  EXPECT_EQ(report.result, FlashResult::ok);
   EXPECT_EQ(part(report, "rootfs").result, PartitionResult::ok);
 }
 
@@ -90,7 +90,7 @@ TEST(Trace, UsbFlashRecordsEnumerationsAndReplays) {
   ASSERT_GE(products.size(), 3u);  // ROM, TF-A, U-Boot (and U-Boot again after the layout)
   EXPECT_NE(products.front().find("DFU in HS Mode"), std::string::npos) << products.front();
   const auto report = replay_flash(rig, file);
-  EXPECT_EQ(report.result, "ok");
+  EXPECT_EQ(report.result, FlashResult::ok);
 }
 
 TEST(Trace, ReplayNamesTheStepWhenThePayloadDiffers) {
@@ -137,13 +137,13 @@ TEST(Trace, ALostAckRecoveryReplays) {
   session::ConnectOptions o;
   o.record = std::make_shared<trace::Writer>(file, trace::Writer::Options{});
   auto dev = session::connect_board(std::make_shared<sim::UartBoard>(options), o);
-  EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv").result, "ok");
+  EXPECT_EQ(session::flash(*dev, rig.dir / "flash.tsv").result, FlashResult::ok);
   dev->close();
   o.record.reset();
   std::size_t timeouts = 0;
   for (const auto& r : trace::read(file).records) timeouts += r.kind == trace::Kind::timeout;
   EXPECT_GE(timeouts, 1u);
-  EXPECT_EQ(replay_flash(rig, file).result, "ok");
+  EXPECT_EQ(replay_flash(rig, file).result, FlashResult::ok);
 }
 
 TEST(Trace, DataOptionKeepsPayloadsInFull) {
@@ -152,7 +152,7 @@ TEST(Trace, DataOptionKeepsPayloadsInFull) {
   for (const auto& r : trace::read(file).records)
     if (r.kind == trace::Kind::write || r.kind == trace::Kind::read || r.kind == trace::Kind::control)
       EXPECT_TRUE(r.data.bytes.has_value()) << "line " << r.line;
-  EXPECT_EQ(replay_flash(rig, file).result, "ok");
+  EXPECT_EQ(replay_flash(rig, file).result, FlashResult::ok);
 }
 
 TEST(Trace, BadTraceFilesAreUsageErrorsNamingFileAndLine) {

@@ -473,7 +473,7 @@ TEST(UbootUsb, HostFlashesALayoutOverTheSimulatedUsbBoard) {
 
   auto dev = session::connect("sim:stm32mp157?link=usb&storage=" + storage.string());
   const session::FlashReport r = session::flash(*dev, dir / "flash.tsv");
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   ASSERT_EQ(r.partitions.size(), 6u);
   EXPECT_EQ(read_range(storage / "mmc0.img", 0x4400, fsbl.size()), fsbl);
   EXPECT_EQ(read_range(storage / "mmc0.img", 0x14400, data.size()), data);

@@ -40,7 +40,7 @@ struct FlashManyOptions {
 /// The reports of a flash_many run.
 struct FlashManyReport {
   std::string tool_version;
-  std::string result = "failed";                ///< "ok" when every board's result is "ok"
+  FlashResult result = FlashResult::failed;    ///< ok when every board's result is ok
   std::map<std::string, FlashReport> boards;    ///< board key -> report (FlashReport::port set)
 
   /// {"tool_version", "result", "boards": {key: report}}: what `mp1boot flash` writes for several boards.

@@ -70,7 +70,7 @@ struct FlashReport {
   bool resumed = false;          ///< the run resumed a previous one
   std::vector<PartitionReport> partitions;  ///< in the order served, then the skipped ones
   double seconds = 0;
-  std::string result = "failed"; ///< "ok" or "failed"
+  FlashResult result = FlashResult::failed;  ///< ok or failed
   std::string error;             ///< what() of the error that ended the run, empty when ok
   std::string error_code;        ///< errc_name() of that error ("" when ok or not an mp1boot::Error)
   std::string port;              ///< the port URL the run was given (set by flash_many and the bindings)
