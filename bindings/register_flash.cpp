@@ -64,7 +64,7 @@ py::object event_dict(const session::FlashEvent& e, const std::filesystem::path&
   if (e.kind == Kind::stage) {
     py::dict d;
     d["event"] = "stage";
-    d["stage"] = e.stage;
+    d["stage"] = py::cast(e.stage);
     return std::move(d);
   }
   if (e.kind == Kind::estimate) {

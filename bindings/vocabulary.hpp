@@ -24,6 +24,8 @@ template <>
 constexpr const char* python_enum_name<VerifyResult>() { return "VerifyResult"; }
 template <>
 constexpr const char* python_enum_name<FlashResult>() { return "FlashResult"; }
+template <>
+constexpr const char* python_enum_name<FlashStep>() { return "FlashStep"; }
 
 /// The mp1boot.vocabulary member of `v`.
 template <class E>
@@ -65,5 +67,7 @@ template <>
 struct type_caster<mp1boot::VerifyResult> : vocabulary_caster<mp1boot::VerifyResult> {};
 template <>
 struct type_caster<mp1boot::FlashResult> : vocabulary_caster<mp1boot::FlashResult> {};
+template <>
+struct type_caster<mp1boot::FlashStep> : vocabulary_caster<mp1boot::FlashStep> {};
 
 }  // namespace pybind11::detail

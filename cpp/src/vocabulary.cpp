@@ -22,6 +22,15 @@ constexpr Table<PartitionResult, 4> partition_results{{{PartitionResult::ok, "ok
 constexpr Table<VerifyResult, 3> verify_results{
     {{VerifyResult::not_read, ""}, {VerifyResult::ok, "ok"}, {VerifyResult::mismatch, "mismatch"}}};
 constexpr Table<FlashResult, 2> flash_results{{{FlashResult::ok, "ok"}, {FlashResult::failed, "failed"}}};
+constexpr Table<FlashStep, 9> flash_steps{{{FlashStep::none, ""},
+                                           {FlashStep::check, "check"},
+                                           {FlashStep::fsbl, "fsbl"},
+                                           {FlashStep::fip, "fip"},
+                                           {FlashStep::layout, "layout"},
+                                           {FlashStep::partitions, "partitions"},
+                                           {FlashStep::verify, "verify"},
+                                           {FlashStep::done, "done"},
+                                           {FlashStep::failed, "failed"}}};
 
 template <class E, std::size_t N>
 std::string_view spell(const Table<E, N>& table, E v) {
@@ -51,6 +60,7 @@ std::string_view to_string(Stage v) { return spell(stages, v); }
 std::string_view to_string(PartitionResult v) { return spell(partition_results, v); }
 std::string_view to_string(VerifyResult v) { return spell(verify_results, v); }
 std::string_view to_string(FlashResult v) { return spell(flash_results, v); }
+std::string_view to_string(FlashStep v) { return spell(flash_steps, v); }
 
 template <>
 std::optional<Link> from_string<Link>(std::string_view text) { return read(links, text); }
@@ -64,6 +74,8 @@ template <>
 std::optional<VerifyResult> from_string<VerifyResult>(std::string_view text) { return read(verify_results, text); }
 template <>
 std::optional<FlashResult> from_string<FlashResult>(std::string_view text) { return read(flash_results, text); }
+template <>
+std::optional<FlashStep> from_string<FlashStep>(std::string_view text) { return read(flash_steps, text); }
 
 template <>
 std::string allowed_values<Link>() { return list(links); }
@@ -75,11 +87,14 @@ template <>
 std::string allowed_values<VerifyResult>() { return list(verify_results); }
 template <>
 std::string allowed_values<FlashResult>() { return list(flash_results); }
+template <>
+std::string allowed_values<FlashStep>() { return list(flash_steps); }
 
 std::ostream& operator<<(std::ostream& os, Link v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, Stage v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, PartitionResult v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, VerifyResult v) { return os << to_string(v); }
 std::ostream& operator<<(std::ostream& os, FlashResult v) { return os << to_string(v); }
+std::ostream& operator<<(std::ostream& os, FlashStep v) { return os << to_string(v); }
 
 }  // namespace mp1boot

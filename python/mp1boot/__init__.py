@@ -28,7 +28,7 @@ from ._core import (BootResult, Device, GetReply, PhaseInfo, Progress, TraceWrit
                     sim_check_options)
 from .errors import (CancelledError, DeviceError, Error, LayoutError, NackError, ProtocolError,
                      TimeoutError, TransportError, UsageError)
-from .vocabulary import FlashResult, Link, PartitionResult, Stage, VerifyResult
+from .vocabulary import FlashResult, FlashStep, Link, PartitionResult, Stage, VerifyResult
 
 __version__: str = _core.__version__
 
@@ -39,7 +39,7 @@ __all__ = [
     "Error", "ProtocolError", "NackError", "DeviceError", "TimeoutError", "TransportError",
     "UsageError", "LayoutError", "CancelledError", "errors", "progress", "__version__",
     "layout_check", "plan", "usb_identity", "udev_rules", "otp_decode", "otp_request", "soc_names", "port_help",
-    "read_input_file", "Link", "Stage", "FlashResult", "PartitionResult", "VerifyResult",
+    "read_input_file", "Link", "Stage", "FlashResult", "FlashStep", "PartitionResult", "VerifyResult",
 ]
 
 

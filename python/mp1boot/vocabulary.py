@@ -4,14 +4,15 @@
 Each member *is* its string: ``Link.usb == "usb"``, ``f"{Link.usb}"`` and ``str(Link.usb)`` give
 ``usb``, ``repr()`` gives ``'usb'``, and ``json.dumps`` writes ``"usb"``, so a report with these members serializes exactly as
 the JSON report (docs/flash-report.schema.json). The API puts them in its results: ``Device.link``,
-a flash report's ``link`` and ``result`` and each partition's ``result`` and ``verified``, the ``stage`` of
+a flash report's ``link`` and ``result`` and each partition's ``result`` and ``verified``, the
+``stage`` of a flash run's events, the ``stage`` of
 :func:`mp1boot.list_devices`, the ``link`` of :func:`mp1boot.plan`.
 """
 from __future__ import annotations
 
 import enum
 
-__all__ = ["Link", "Stage", "FlashResult", "PartitionResult", "VerifyResult"]
+__all__ = ["Link", "Stage", "FlashResult", "FlashStep", "PartitionResult", "VerifyResult"]
 
 
 class _Word(str, enum.Enum):
@@ -47,6 +48,20 @@ class FlashResult(_Word):
 
     ok = "ok"            #: every phase sent and started (and read back, with verify)
     failed = "failed"    #: the run ended early (the report's ``error`` says why)
+
+
+class FlashStep(_Word):
+    """The step a flash run is at (the ``stage`` of its events)."""
+
+    none = ""                  #: before the first step
+    check = "check"            #: layout, files and board checked before the first byte
+    fsbl = "fsbl"              #: the FSBL to the ROM
+    fip = "fip"                #: the FIP (and DDR FIP) to TF-A
+    layout = "layout"          #: the flash layout to U-Boot
+    partitions = "partitions"  #: the partitions
+    verify = "verify"          #: reading the partitions back
+    done = "done"              #: the run succeeded
+    failed = "failed"          #: the run ended with an error
 
 
 class PartitionResult(_Word):

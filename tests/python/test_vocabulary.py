@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""mp1boot.Link, Stage, FlashResult, PartitionResult and VerifyResult (the C++ mp1boot/vocabulary.hpp mirrored):
+"""mp1boot.Link, Stage, FlashResult, FlashStep, PartitionResult and VerifyResult (the C++ mp1boot/vocabulary.hpp mirrored):
 their values are today's report strings, the API's results carry them, and a report holding them
 serializes to exactly the JSON it did with plain strings."""
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import pytest
 
 import mp1boot
-from mp1boot import FlashResult, Link, PartitionResult, Stage, VerifyResult
+from mp1boot import FlashResult, FlashStep, Link, PartitionResult, Stage, VerifyResult
 from test_flash import _folder
 
 SPELLINGS = {
@@ -19,6 +19,8 @@ SPELLINGS = {
                       "skipped_done_earlier": "skipped-done-earlier"},
     VerifyResult: {"not_read": "", "ok": "ok", "mismatch": "mismatch"},
     FlashResult: {"ok": "ok", "failed": "failed"},
+    FlashStep: {"none": "", "check": "check", "fsbl": "fsbl", "fip": "fip", "layout": "layout",
+                "partitions": "partitions", "verify": "verify", "done": "done", "failed": "failed"},
 }
 
 
@@ -62,6 +64,9 @@ def test_results_carry_the_enums_and_serialize_unchanged(tmp_path, fsbl_mp15):
         assert json.loads(text) == report
     assert json.dumps(report, sort_keys=True) == json.dumps(_plain(report), sort_keys=True)
     assert '"link": "usb"' in json.dumps(report)
+    steps = [e["stage"] for e in events if e["event"] == "stage"]
+    assert all(type(s) is FlashStep for s in steps)
+    assert steps == ["check", "fsbl", "fip", "layout", "partitions", "verify", "done"]
     done = [e for e in events if e["event"] == "partition"]
     assert done and all(type(e["result"]) is PartitionResult for e in done)
 

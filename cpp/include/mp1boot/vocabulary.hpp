@@ -25,6 +25,19 @@ enum class FlashResult {
   failed,  ///< "failed": the run ended early (the report's "error" says why)
 };
 
+/// The step a flash run is at (FlashEvent::stage, the events' "stage").
+enum class FlashStep {
+  none,        ///< "": before the first step
+  check,       ///< "check": layout, files and board checked before the first byte
+  fsbl,        ///< "fsbl": the FSBL to the ROM
+  fip,         ///< "fip": the FIP (and DDR FIP) to TF-A
+  layout,      ///< "layout": the flash layout to U-Boot
+  partitions,  ///< "partitions": the partitions
+  verify,      ///< "verify": reading the partitions back
+  done,        ///< "done": the run succeeded
+  failed,      ///< "failed": the run ended with an error
+};
+
 /// What happened to one phase of a flash run (the report's partition "result").
 enum class PartitionResult {
   ok,                    ///< "ok": sent and started
@@ -42,12 +55,14 @@ enum class VerifyResult {
 };
 
 /// The one spelling of each value: "", "uart", "usb"; "unknown", "rom", "tf-a", "u-boot"; "ok",
-/// "failed", "skipped", "skipped-done-earlier"; "", "ok", "mismatch"; "ok", "failed" (FlashResult).
+/// "failed", "skipped", "skipped-done-earlier"; "", "ok", "mismatch"; "ok", "failed" (FlashResult);
+/// "", "check", "fsbl", "fip", "layout", "partitions", "verify", "done", "failed" (FlashStep).
 std::string_view to_string(Link v);
 std::string_view to_string(Stage v);
 std::string_view to_string(PartitionResult v);
 std::string_view to_string(VerifyResult v);
 std::string_view to_string(FlashResult v);
+std::string_view to_string(FlashStep v);
 
 /// The value spelled `text` (exactly as to_string() spells it); nullopt for any other text.
 /// `from_string<Link>("usb")`.
@@ -63,6 +78,8 @@ template <>
 std::optional<VerifyResult> from_string<VerifyResult>(std::string_view text);
 template <>
 std::optional<FlashResult> from_string<FlashResult>(std::string_view text);
+template <>
+std::optional<FlashStep> from_string<FlashStep>(std::string_view text);
 
 /// Every spelling of E, in declaration order, quoted and separated by ", " (for messages that
 /// list the allowed values).
@@ -78,6 +95,8 @@ template <>
 std::string allowed_values<VerifyResult>();
 template <>
 std::string allowed_values<FlashResult>();
+template <>
+std::string allowed_values<FlashStep>();
 
 /// Writes to_string(v) (test failure messages, logs).
 std::ostream& operator<<(std::ostream& os, Link v);
@@ -85,5 +104,6 @@ std::ostream& operator<<(std::ostream& os, Stage v);
 std::ostream& operator<<(std::ostream& os, PartitionResult v);
 std::ostream& operator<<(std::ostream& os, VerifyResult v);
 std::ostream& operator<<(std::ostream& os, FlashResult v);
+std::ostream& operator<<(std::ostream& os, FlashStep v);
 
 }  // namespace mp1boot

@@ -216,11 +216,11 @@ Flasher::Flasher(Device& device, std::filesystem::path layout_file, FlashOptions
   report_.verify = options_.verify;
 }
 
-void Flasher::stage(const std::string& name) {
-  if (name == stage_) return;
-  stage_ = name;
-  if (const auto& record = device_.recording()) record->note("stage " + name);
-  if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::stage, name, nullptr});
+void Flasher::stage(FlashStep step) {
+  if (step == stage_) return;
+  stage_ = step;
+  if (const auto& record = device_.recording()) record->note("stage " + std::string(to_string(step)));
+  if (options_.on_event) options_.on_event(FlashEvent{FlashEvent::Kind::stage, step, nullptr});
 }
 
 const BinaryFile& Flasher::file_of(const image::LayoutEntry& entry) {
@@ -360,7 +360,7 @@ PartitionReport Flasher::record_for(std::uint8_t phase, const image::LayoutEntry
 }
 
 void Flasher::prepare() {
-  stage("check");
+  stage(FlashStep::check);
   layout_ = image::load_layout(layout_file_, options_.parse);
   image::require_ok(layout_, image::check_layout(layout_, options_.check));
   auto bytes = read_file(layout_file_);
@@ -540,10 +540,10 @@ void Flasher::serve(const PhaseInfo& info) {
   report_.partitions.insert(report_.partitions.begin() + static_cast<std::ptrdiff_t>(served), part);
   PartitionReport& rec = report_.partitions[served];
 
-  stage(phase == phase::flash_layout ? "layout"
-        : phase == phase::fsbl      ? "fsbl"
-        : phase <= 0x03                   ? "fip"
-                                          : "partitions");
+  stage(phase == phase::flash_layout ? FlashStep::layout
+        : phase == phase::fsbl      ? FlashStep::fsbl
+        : phase <= 0x03                   ? FlashStep::fip
+                                          : FlashStep::partitions);
   const auto t0 = std::chrono::steady_clock::now();
   transfer(phase, entry, rec);
   if (entry) rec.sha256 = sha_of(*entry);
@@ -643,7 +643,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
 }
 
 void Flasher::verify() {
-  stage("verify");
+  stage(FlashStep::verify);
   std::vector<std::string> bad;
   for (auto& rec : report_.partitions) {
     if ((rec.result != PartitionResult::ok && rec.result != PartitionResult::skipped_done_earlier) || rec.ip == "none" || rec.phase < 0x04) continue;
@@ -776,7 +776,7 @@ FlashReport Flasher::run() {
       serve(info);
       last = info.phase;
     }
-    stage("done");
+    stage(FlashStep::done);
     report_.result = FlashResult::ok;
     report_.error.clear();
     report_.error_code.clear();
@@ -787,7 +787,7 @@ FlashReport Flasher::run() {
     report_.error = e.what();
     if (const auto* err = dynamic_cast<const Error*>(&e)) report_.error_code = errc_name(err->code());
     finish();
-    stage("failed");
+    stage(FlashStep::failed);
     throw;
   }
 }

@@ -54,6 +54,18 @@ TEST(Vocabulary, FlashResultSpellings) {
   EXPECT_EQ(from_string<FlashResult>(""), std::nullopt);
 }
 
+TEST(Vocabulary, FlashStepSpellings) {
+  expect_round_trip<FlashStep>({{FlashStep::none, ""},
+                                {FlashStep::check, "check"},
+                                {FlashStep::fsbl, "fsbl"},
+                                {FlashStep::fip, "fip"},
+                                {FlashStep::layout, "layout"},
+                                {FlashStep::partitions, "partitions"},
+                                {FlashStep::verify, "verify"},
+                                {FlashStep::done, "done"},
+                                {FlashStep::failed, "failed"}});
+}
+
 TEST(Vocabulary, VerifyResultSpellings) {
   expect_round_trip<VerifyResult>(
       {{VerifyResult::not_read, ""}, {VerifyResult::ok, "ok"}, {VerifyResult::mismatch, "mismatch"}});

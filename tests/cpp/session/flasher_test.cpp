@@ -24,7 +24,8 @@ using namespace mp1boot::test;
 TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   Rig rig("flasher-full");
   auto dev = rig.connect();
-  std::vector<std::string> stages, done, progress_names;
+  std::vector<FlashStep> stages;
+  std::vector<std::string> done, progress_names;
   std::vector<std::uint64_t> estimates;  // UART: one, before the first download
   session::FlashOptions o;
   o.on_event = [&](const session::FlashEvent& e) {
@@ -55,7 +56,8 @@ TEST(Flasher, FullFlashOfASmallLayoutLandsInMmc0) {
   EXPECT_EQ(r.partitions[4].sha256, session::sha256_hex(rootfs()));
   EXPECT_EQ(r.partitions[2].name, "FlashLayout");
   EXPECT_EQ(r.partitions[2].size, std::string(kLayout).size());
-  EXPECT_EQ(stages, (std::vector<std::string>{"check", "fsbl", "fip", "layout", "partitions", "done"}));
+  EXPECT_EQ(stages, (std::vector<FlashStep>{FlashStep::check, FlashStep::fsbl, FlashStep::fip, FlashStep::layout,
+                                            FlashStep::partitions, FlashStep::done}));
   EXPECT_EQ(estimates.size(), 1u);
   EXPECT_EQ(done, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "fsbl1", "rootfs"}));
   EXPECT_EQ(progress_names, done);

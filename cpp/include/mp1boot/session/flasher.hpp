@@ -111,8 +111,8 @@ struct FlashEstimate {
 struct FlashEvent {
   enum class Kind { stage, partition_done, partition_verified, estimate };
   Kind kind = Kind::stage;
-  std::string stage;                          ///< "check", "fsbl", "fip", "layout", "partitions",
-                                              ///< "verify", "done" or "failed"
+  FlashStep stage = FlashStep::none;           ///< check, fsbl, fip, layout, partitions, verify,
+                                              ///< done or failed
   const PartitionReport* partition = nullptr; ///< for partition_done / partition_verified
   const FlashEstimate* estimate = nullptr;    ///< for estimate (UART runs, before the first download)
 };
@@ -192,7 +192,7 @@ class Flasher {
   const std::string& sha_of(const image::LayoutEntry& entry);
   /// The report record of a phase: the line's fields (the layout itself when `entry` is null).
   PartitionReport record_for(std::uint8_t phase, const image::LayoutEntry* entry);
-  void stage(const std::string& name);
+  void stage(FlashStep step);
   void verify();
   void note_link();
   /// Sends the phase's data: the layout text (entry null), the FSBL, or a binary by its plan.
@@ -207,7 +207,7 @@ class Flasher {
   std::map<std::uint8_t, WritePlan> plans_;  // partitions sent in part (block map, holes)
   std::map<std::filesystem::path, std::string> shas_;
   FlashReport report_;
-  std::string stage_;
+  FlashStep stage_ = FlashStep::none;
   std::set<std::uint8_t> resumed_;
 };
 
