@@ -129,6 +129,13 @@ const std::vector<Row>& rows() {
       {{"flush_ms", "N", "usb", "extra time of U-Boot's flush after each manifestation, e.g. a large UBI volume "
                                 "(default 0)"},
        [](BoardConfig& c, const Arg& a) { c.uboot.flush_time = a.millis(24 * 3600 * 1000ull); }},
+      {{"erase_bps_mmc", "N", "usb", "erase speed of 'PD' lines on eMMC/SD in bytes/s: U-Boot erases them off the bus "
+                                     "between the layout and the partition enumeration (default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.erase_bytes_per_second.mmc = a.number(0, UINT64_MAX); }},
+      {{"erase_bps_nand", "N", "usb", "... on raw NAND and SPI-NAND (about 50000000; default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.erase_bytes_per_second.nand = a.number(0, UINT64_MAX); }},
+      {{"erase_bps_nor", "N", "usb", "... on SPI-NOR (about 200000; default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.erase_bytes_per_second.nor = a.number(0, UINT64_MAX); }},
       {{"reenumerate_ms", "N", "usb", "delay between leaving the bus and the next enumeration (default 10)"},
        [](BoardConfig& c, const Arg& a) { c.usb.reenumerate_delay = a.millis(minute_ms); }},
       {{"rom_poll_ms", "N", "usb", "the ROM's bwPollTimeout (default 1)"},

@@ -448,6 +448,54 @@ TEST(UbootUsb, BlockTimeAndNoUboot) {
   EXPECT_FALSE(alone.uboot_hardware());
 }
 
+TEST(UbootUsb, PdEraseKeepsTheBoardOffTheBusForTheModelledTime) {
+  // "data" is 64 KiB (0x14400..0x24400); erased at 64 KiB/s it costs 1 s, spent between the
+  // layout's DETACH and the partition enumeration (stm32prog_dfu_init), on top of reenumerate_delay.
+  std::string layout = kLayout;
+  layout.replace(layout.find("P\t0x05"), 1, "PD");
+  auto o = opts();
+  o.uboot->erase_bytes_per_second.mmc = 64 * 1024;
+  o.uboot->erase_bytes_per_second.nor = 1;  // other media do not count
+  UsbBoard board(o);
+  boot_to_uboot(board);
+  BoardDriver d{board};
+  ASSERT_EQ(d.download(0, text(layout), 4096), "00 00 00 00 07 00");
+  ASSERT_EQ(d.get_status(), "00 00 00 00 02 00");
+  const auto reply = d.detach();
+  EXPECT_EQ(reply.kind, Kind::ok);
+  EXPECT_EQ(reply.busy, std::chrono::microseconds(0));  // the DETACH itself is answered at once
+  ASSERT_TRUE(board.pending_reattach().has_value());
+  EXPECT_EQ(*board.pending_reattach(), o.reenumerate_delay + std::chrono::seconds(1));
+  ASSERT_TRUE(board.reattach());
+  EXPECT_EQ(board.stage(), "u-boot");
+  bool erased = false;
+  for (const auto& e : board.uboot_hardware()->events) erased |= e.kind == UbootEvent::Kind::erased && e.text == "data";
+  EXPECT_TRUE(erased);
+
+  // Without 'D' the same rates cost nothing.
+  UsbBoard plain(o);
+  boot_to_uboot(plain);
+  BoardDriver p{plain};
+  ASSERT_EQ(p.download(0, text(kLayout), 4096), "00 00 00 00 07 00");
+  p.get_status();
+  ASSERT_EQ(p.detach().kind, Kind::ok);
+  ASSERT_TRUE(plain.pending_reattach().has_value());
+  EXPECT_EQ(*plain.pending_reattach(), o.reenumerate_delay);
+}
+
+TEST(UbootUsb, PdEraseRatesPerMediumKind) {
+  UbootEraseRates r;
+  r.mmc = 1;
+  r.nand = 2;
+  r.nor = 3;
+  EXPECT_EQ(r.of(UbootIp::mmc), 1u);
+  EXPECT_EQ(r.of(UbootIp::nand), 2u);
+  EXPECT_EQ(r.of(UbootIp::spi_nand), 2u);
+  EXPECT_EQ(r.of(UbootIp::nor), 3u);
+  EXPECT_EQ(r.of(UbootIp::ram), 0u);
+  EXPECT_EQ(r.of(UbootIp::none), 0u);
+}
+
 // --- the host stack over the in-process port --------------------------------------------------
 
 TEST(UbootUsb, UrlOptionsOfTheUsbSimulator) {
