@@ -92,9 +92,10 @@ struct UbootWriteFailure {
 };
 
 /// Modelled erase speed of each medium kind, in bytes per second (0: instant). U-Boot erases the
-/// selected 'D' lines of a layout ("PD", "PED") in stm32prog_devices_init, between the flash-layout
-/// gadget run and the partition run (stm32prog_usb_loop -> stm32prog_dfu_init), so over USB the
-/// board stays off the bus that long. Orders of magnitude: an eMMC erase (CMD35/36/38 on whole
+/// selected 'D' lines of a layout ("PD", "PED") in stm32prog_devices_init: over USB between the
+/// flash-layout gadget run and the partition run (stm32prog_usb_loop -> stm32prog_dfu_init), so
+/// the board stays off the bus that long; over UART at the Start that ends phase 0x00, before its
+/// final ACK. Orders of magnitude: an eMMC erase (CMD35/36/38 on whole
 /// erase groups) covers GiB/s, raw NAND about 50 MB/s (2-3 ms per 128 KiB block), NOR about
 /// 0.1-0.5 MB/s (sector erases of 64 KiB at 150-500 ms).
 struct UbootEraseRates {
