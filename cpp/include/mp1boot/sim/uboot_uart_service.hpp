@@ -95,9 +95,9 @@ struct UbootWriteFailure {
 /// selected 'D' lines of a layout ("PD", "PED") in stm32prog_devices_init: over USB between the
 /// flash-layout gadget run and the partition run (stm32prog_usb_loop -> stm32prog_dfu_init), so
 /// the board stays off the bus that long; over UART at the Start that ends phase 0x00, before its
-/// final ACK. Orders of magnitude: an eMMC erase (CMD35/36/38 on whole
-/// erase groups) covers GiB/s, raw NAND about 50 MB/s (2-3 ms per 128 KiB block), NOR about
-/// 0.1-0.5 MB/s (sector erases of 64 KiB at 150-500 ms).
+/// final ACK. Orders of magnitude: an eMMC erase (CMD35/36/38 on whole erase groups) covers GiB/s,
+/// raw NAND about 50 MB/s (2-3 ms per 128 KiB block), NOR about 0.1-0.5 MB/s (sector erases of
+/// 64 KiB at 150-500 ms).
 struct UbootEraseRates {
   std::uint64_t mmc = 0;   ///< eMMC and SD
   std::uint64_t nand = 0;  ///< raw NAND and SPI-NAND
@@ -247,7 +247,8 @@ class UbootProgrammer {
   /// Bytes written to the media so far (drives the USB stage's time model).
   std::uint64_t medium_bytes() const { return medium_bytes_; }
   /// Modelled device time of the erases run so far ('D' lines, per options().erase_bytes_per_second);
-  /// the USB stage reads it around usb_detach() to keep the board off the bus that long.
+  /// the USB stage reads it around usb_detach() to keep the board off the bus that long, the UART
+  /// stage around start() to hold the final ACK.
   std::chrono::microseconds erase_time() const { return erase_time_; }
   UbootHardware& hardware() { return *hw_; }
   const UbootOptions& options() const { return options_; }

@@ -185,7 +185,8 @@ class UsbBoard final : public transport::UsbPeer {
   /// false between a disconnect and the next enumeration (and for good after a vanish).
   bool attached() const override { return attached_; }
   /// When detached and another stage will enumerate: the delay until it does (measured from the
-  /// disconnect): reenumerate_delay, plus U-Boot's modelled 'D' erases after the layout run. std::nullopt when attached or when the device will never come back.
+  /// disconnect): reenumerate_delay, plus U-Boot's modelled 'D' erases after the layout run.
+  /// std::nullopt when attached or when the device will never come back.
   std::optional<std::chrono::microseconds> pending_reattach() const override;
   /// Makes the pending stage enumerate now (generation + 1). false when nothing is pending.
   bool reattach() override;
