@@ -26,11 +26,13 @@ build: bootstrap $(BUILD)/build.ninja
 	$(PY) scripts/dev_install.py $(BUILD)
 
 # What the demo runs: the Python module and the USB simulator (no test executables), and of the
-# Python packages only what the build and the demo's .venv use (make test installs the rest).
+# Python packages only what the build and the demo's .venv use (make test installs the rest); pytest
+# and ipykernel install while the build compiles.
 DEMO_TARGETS := _core mp1boot_python_files mp1boot_python_tools
 demo: BOOTSTRAP_MODE := demo
 demo: bootstrap $(BUILD)/build.ninja
 	cmake --build $(BUILD) -j $(JOBS) --target $(DEMO_TARGETS)
+	@scripts/bootstrap.sh wait
 	$(PY) scripts/dev_install.py $(BUILD)
 	$(PY) examples/python/demo.py $(DEMO_ARGS)
 

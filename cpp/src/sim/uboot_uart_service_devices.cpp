@@ -194,8 +194,21 @@ bool UbootProgrammer::part_delete(const UbootPart& part) {
                ip.c_str(), ull(part.addr), ull(part.size)));
     return false;
   }
+  if (const std::uint64_t rate = options_.erase_bytes_per_second.of(part.ip))
+    erase_time_ += std::chrono::microseconds(static_cast<std::int64_t>(
+        static_cast<long double>(part.size) * 1'000'000.0L / static_cast<long double>(rate)));
   event(UbootEvent::Kind::erased, part.id, part.name);
   return true;
+}
+
+std::uint64_t UbootEraseRates::of(UbootIp ip) const {
+  switch (ip) {
+    case UbootIp::mmc: return mmc;
+    case UbootIp::nand:
+    case UbootIp::spi_nand: return nand;
+    case UbootIp::nor: return nor;
+    default: return 0;
+  }
 }
 
 // --- end of phase -------------------------------------------------------------------------------

@@ -239,6 +239,7 @@ void UsbBoard::apply_transition() {
       break;
     case Transition::detach:
       attached_ = false;
+      pending_leave_time_ = stage_->leave_time();
       pending_ = stage_->next_stage(*host_);
       if (options_.faults.never_reenumerate_after == stage_->description().name) pending_.reset();
       log_event({{"event", "detach"}, {"returns", pending_ != nullptr}});
@@ -272,12 +273,13 @@ void UsbBoard::enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enume
 
 std::optional<std::chrono::microseconds> UsbBoard::pending_reattach() const {
   if (attached_ || !pending_) return std::nullopt;
-  return options_.reenumerate_delay;
+  return options_.reenumerate_delay + pending_leave_time_;
 }
 
 bool UsbBoard::reattach() {
   if (attached_ || !pending_) return false;
   attached_ = true;
+  pending_leave_time_ = {};
   enter(std::move(pending_), true);
   return true;
 }

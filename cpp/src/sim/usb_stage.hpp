@@ -28,7 +28,7 @@ struct StageDescription {
 enum class Transition {
   none,
   handover,  ///< next_stage() takes over at once, same enumeration (MP15 ROM -> TF-A)
-  detach,    ///< leave the bus; next_stage() enumerates after reenumerate_delay (may be null)
+  detach,    ///< leave the bus; next_stage() enumerates after reenumerate_delay + leave_time() (may be null)
   vanish,    ///< leave the bus for good
   reset,     ///< the board resets: leave the bus, the boot ROM enumerates after reenumerate_delay
 };
@@ -71,6 +71,10 @@ class UsbStage {
   virtual std::uint8_t phase() const = 0;
   /// The stage that follows a handover or detach; nullptr: nothing follows.
   virtual std::unique_ptr<UsbStage> next_stage(UsbStageHost& host) = 0;
+
+  /// Device time spent off the bus after a detach, before the next stage can enumerate (added
+  /// to reenumerate_delay): U-Boot's device preparation between its gadget runs ('D' erases).
+  virtual std::chrono::microseconds leave_time() const { return {}; }
 
   /// Transition requested by the last request; reading it clears it.
   Transition take_transition() { return std::exchange(transition_, Transition::none); }

@@ -14,7 +14,9 @@
 //                 UPLOAD -> a read from block 0 (wValue ignored) -> UPLOAD-IDLE, or IDLE when the
 //                   reply is shorter than wLength; a refused read stalls
 //                 DETACH -> the gadget leaves the bus; what follows is UbootProgrammer::usb_detach
-//                   (re-enumeration with the partition alts / reset to the ROM / gone)
+//                   (re-enumeration with the partition alts / reset to the ROM / gone); the
+//                   modelled erase time of the layout's 'D' lines keeps the board off the bus
+//                   before the partition run enumerates (leave_time)
 //                 ABORT, GETSTATUS, GETSTATE: no change; anything else -> ERROR + stall
 //   DNLOAD-SYNC   GETSTATUS reports DNLOAD-IDLE (5) at once
 //   DNLOAD-IDLE   DNLOAD(n>0) as in IDLE; DNLOAD(0) -> MANIFEST-SYNC (the zero-length block is
@@ -197,8 +199,15 @@ class UbootUsbStage final : public UsbStage {
     return ok(std::move(data));  // the board cuts it to wLength
   }
 
+  std::chrono::microseconds leave_time() const override { return leave_time_; }
+
   Reply detach() {
-    switch (programmer_->usb_detach()) {
+    // The DETACH is answered first; U-Boot then leaves its gadget loop and prepares the devices
+    // (stm32prog_dfu_init: 'D' erases) before the next gadget run enumerates.
+    const auto erased_before = programmer_->erase_time();
+    const UbootUsbDetach next = programmer_->usb_detach();
+    leave_time_ = programmer_->erase_time() - erased_before;
+    switch (next) {
       case UbootUsbDetach::reenumerate:
         reenumerate_ = true;
         transition_ = Transition::detach;
@@ -226,6 +235,7 @@ class UbootUsbStage final : public UsbStage {
   std::chrono::microseconds flush_busy_{0};  ///< time of the flush the next GETSTATUS waits for
   std::uint8_t manifest_alt_ = 0;
   bool reenumerate_ = false;
+  std::chrono::microseconds leave_time_{0};  ///< device preparation after the DETACH
 };
 
 }  // namespace

@@ -47,6 +47,20 @@ TEST(BoardConfig, KeysSetTheBoardOptions) {
   EXPECT_TRUE(u.uart_options().ssbl_factory);
 }
 
+TEST(BoardConfig, EraseRatesPerMediumKind) {
+  const BoardConfig c = board_config("stm32mp157", {{"link", "usb"}, {"erase_bps_mmc", "1000000000"},
+                                                    {"erase_bps_nand", "50000000"}, {"erase_bps_nor", "0x30d40"}});
+  EXPECT_EQ(c.uboot.erase_bytes_per_second.mmc, 1000000000u);
+  EXPECT_EQ(c.uboot.erase_bytes_per_second.nand, 50000000u);
+  EXPECT_EQ(c.uboot.erase_bytes_per_second.nor, 200000u);
+  ASSERT_TRUE(c.usb_options().uboot.has_value());
+  EXPECT_EQ(c.usb_options().uboot->erase_bytes_per_second.nor, 200000u);
+  EXPECT_EQ(UbootOptions{}.erase_bytes_per_second.mmc, 0u);  // default: instant, as medium_bps
+  EXPECT_NE(board_keys_help().find("erase_bps_nor=N"), std::string::npos);
+  EXPECT_EQ(error_of({{"link", "usb"}, {"erase_bps_mmc", "-1"}}),
+            "sim option 'erase_bps_mmc': '-1' is negative; it must be in 0x0..0xffffffffffffffff");
+}
+
 TEST(BoardConfig, BadNumberNamesKeyAndValue) {
   EXPECT_EQ(error_of({{"reset_phase", "x"}}), "sim option 'reset_phase': 'x' is not a number (decimal, or hex with 0x)");
   EXPECT_EQ(error_of({{"reset_after", "12k"}}), "sim option 'reset_after': '12k' is not a number (decimal, or hex with 0x)");

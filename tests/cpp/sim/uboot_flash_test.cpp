@@ -255,6 +255,35 @@ TEST(UbootFlash, DeleteOptionErasesAndEmptyOptionSkips) {
   EXPECT_EQ(get_phase(*rig.host).phase, 0x10);  // 0x05 and 0x06 are 'E': never asked for
 }
 
+TEST(UbootFlash, DeleteOptionErasesBeforeTheStartAckForTheModelledTime) {
+  // U-Boot prepares the devices at the end of the layout phase, then ACKs the Start: the 64 KiB
+  // 'PED' env block on NOR erased at 64 KiB/s holds the final ACK for 1 s.
+  const std::string layout =
+      "P\t0x04\tfsbl1\tBinary\tnor0\t0x0\n"
+      "PED\t0x05\tenv\tBinary\tnor0\t0x10000\n"
+      "PE\t0x06\tkeep\tBinary\tnor0\t0x20000\n"
+      "P\t0x10\tuser\tBinary\tnor0\t0x30000\n";
+  for (const bool modelled : {false, true}) {
+    SCOPED_TRACE(modelled);
+    UbootOptions o = small_uboot_options();
+    if (modelled) {
+      o.erase_bytes_per_second.nor = 64 * 1024;
+      o.erase_bytes_per_second.mmc = 1;  // other media do not count
+    }
+    UbootRig rig(o);
+    rig.boot_uboot();
+    Host& host = *rig.host;
+    ASSERT_TRUE(download_op(host, text_bytes(layout)));
+    const auto before = host.now();
+    EXPECT_EQ(start(host), "79 79");
+    const auto took = host.now() - before;
+    const auto erase = modelled ? std::chrono::seconds(1) : std::chrono::seconds(0);
+    EXPECT_GE(took, erase);
+    EXPECT_LT(took, erase + std::chrono::milliseconds(50));
+    EXPECT_EQ(get_phase(host).phase, 0x04);
+  }
+}
+
 TEST(UbootFlash, EmptyLayoutGoesStraightToEnd) {
   UbootRig rig;
   rig.boot_uboot();

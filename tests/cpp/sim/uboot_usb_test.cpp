@@ -448,6 +448,96 @@ TEST(UbootUsb, BlockTimeAndNoUboot) {
   EXPECT_FALSE(alone.uboot_hardware());
 }
 
+TEST(UbootUsb, PdEraseKeepsTheBoardOffTheBusForTheModelledTime) {
+  // "data" is 64 KiB (0x14400..0x24400); erased at 64 KiB/s it costs 1 s, spent between the
+  // layout's DETACH and the partition enumeration (stm32prog_dfu_init), on top of reenumerate_delay.
+  std::string layout = kLayout;
+  layout.replace(layout.find("P\t0x05"), 1, "PD");
+  auto o = opts();
+  o.uboot->erase_bytes_per_second.mmc = 64 * 1024;
+  o.uboot->erase_bytes_per_second.nor = 1;  // other media do not count
+  UsbBoard board(o);
+  boot_to_uboot(board);
+  BoardDriver d{board};
+  ASSERT_EQ(d.download(0, text(layout), 4096), "00 00 00 00 07 00");
+  ASSERT_EQ(d.get_status(), "00 00 00 00 02 00");
+  const auto reply = d.detach();
+  EXPECT_EQ(reply.kind, Kind::ok);
+  EXPECT_EQ(reply.busy, std::chrono::microseconds(0));  // the DETACH itself is answered at once
+  ASSERT_TRUE(board.pending_reattach().has_value());
+  EXPECT_EQ(*board.pending_reattach(), o.reenumerate_delay + std::chrono::seconds(1));
+  ASSERT_TRUE(board.reattach());
+  EXPECT_EQ(board.stage(), "u-boot");
+  bool erased = false;
+  for (const auto& e : board.uboot_hardware()->events) erased |= e.kind == UbootEvent::Kind::erased && e.text == "data";
+  EXPECT_TRUE(erased);
+
+  // Without 'D' the same rates cost nothing.
+  UsbBoard plain(o);
+  boot_to_uboot(plain);
+  BoardDriver p{plain};
+  ASSERT_EQ(p.download(0, text(kLayout), 4096), "00 00 00 00 07 00");
+  p.get_status();
+  ASSERT_EQ(p.detach().kind, Kind::ok);
+  ASSERT_TRUE(plain.pending_reattach().has_value());
+  EXPECT_EQ(*plain.pending_reattach(), o.reenumerate_delay);
+}
+
+TEST(UbootUsb, MediumWritesStallOncePerDfuBufferTheLastOneInTheManifestation) {
+  // eMMC model with U-Boot's 8 MiB DFU buffer at 8 MiB/s (a full buffer costs 1 s): the DNLOAD
+  // that fills the buffer holds its request while it goes to the medium, the rest is written by
+  // the deferred flush that the GETSTATUS after MANIFEST waits for: ceil(bytes / 8 MiB) stalls.
+  using us = std::chrono::microseconds;
+  auto o = opts();
+  o.uboot->storage.devices = {{"mmc0", {64u << 20, 512, 0}}};
+  o.uboot->medium_bytes_per_second = 8u << 20;
+  ASSERT_EQ(o.uboot->dfu_buffer_size, 8u << 20);
+  const Bytes block = pattern(4096, 3);
+  for (const std::uint64_t size : {std::uint64_t(16) << 20, (std::uint64_t(20) << 20) + 1000}) {
+    SCOPED_TRACE(size);
+    UsbBoard board(o);
+    boot_to_partitions(board);
+    BoardDriver d{board};
+    d.set_alt(2);  // rootfs
+    std::vector<std::pair<std::uint64_t, us>> stalls;  // (bytes sent when it stalled, busy)
+    std::uint64_t sent = 0;
+    for (std::uint16_t n = 0; sent < size; ++n) {
+      const std::size_t len = static_cast<std::size_t>(std::min<std::uint64_t>(block.size(), size - sent));
+      const auto r = d.dnload(n, ByteView(block).first(len));
+      ASSERT_EQ(r.kind, Kind::ok);
+      sent += len;
+      if (r.busy.count() > 0) stalls.emplace_back(sent, r.busy);
+      ASSERT_EQ(d.get_status(), "00 00 00 00 05 00");
+    }
+    const auto zero = d.dnload(static_cast<std::uint16_t>((size + 4095) / 4096), {});
+    EXPECT_EQ(zero.busy, us(0));  // the zero-length block is answered at once
+    const auto manifest = d.in(0xA1, 3, 0, 0, 6);
+    EXPECT_EQ(to_hex(manifest.data), "00 00 00 00 07 00");
+    EXPECT_EQ(manifest.busy, us(0));
+    const auto idle = d.in(0xA1, 3, 0, 0, 6);  // waits for the deferred flush
+    EXPECT_EQ(to_hex(idle.data), "00 00 00 00 02 00");
+    if (idle.busy.count() > 0) stalls.emplace_back(sent, idle.busy);
+
+    std::vector<std::pair<std::uint64_t, us>> expected = {{8u << 20, us(1000000)}, {16u << 20, us(1000000)}};
+    if (size % (8u << 20) != 0) expected.emplace_back(size, us((size - (16u << 20)) * 1000000 / (8u << 20)));
+    EXPECT_EQ(stalls, expected);
+    EXPECT_EQ(stalls.size(), (size + (8u << 20) - 1) / (8u << 20));
+  }
+}
+
+TEST(UbootUsb, PdEraseRatesPerMediumKind) {
+  UbootEraseRates r;
+  r.mmc = 1;
+  r.nand = 2;
+  r.nor = 3;
+  EXPECT_EQ(r.of(UbootIp::mmc), 1u);
+  EXPECT_EQ(r.of(UbootIp::nand), 2u);
+  EXPECT_EQ(r.of(UbootIp::spi_nand), 2u);
+  EXPECT_EQ(r.of(UbootIp::nor), 3u);
+  EXPECT_EQ(r.of(UbootIp::ram), 0u);
+  EXPECT_EQ(r.of(UbootIp::none), 0u);
+}
+
 // --- the host stack over the in-process port --------------------------------------------------
 
 TEST(UbootUsb, UrlOptionsOfTheUsbSimulator) {

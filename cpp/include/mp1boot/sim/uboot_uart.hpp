@@ -73,7 +73,7 @@ class UbootUartStage final : public UartStage {
  private:
   enum class State {
     idle, bad_command_wait, complement, get_address, rm_length, rp_header, rp_length,
-    dl_length, dl_data, dl_checksum, dl_bad_wait, ended
+    dl_length, dl_data, dl_checksum, dl_bad_wait, start_wait, ended
   };
   void result(std::uint8_t byte, UartLine& line);
   void to_idle(UartLine& line);
@@ -100,6 +100,7 @@ class UbootUartStage final : public UartStage {
   std::size_t data_length_ = 0;
   SimClock::time_point data_started_{};
   SimClock::time_point wait_until_{};
+  std::uint8_t start_reply_ = 0;   // start_wait: the Start's final reply, sent at wait_until_
   Bytes phase_data_;
   std::uint64_t phase_bytes_ = 0;  // op-0x00 bytes of the current phase (kept up to record_limit_)
   std::uint64_t record_limit_ = 0;

@@ -91,6 +91,21 @@ struct UbootWriteFailure {
   std::uint64_t offset = 0;  ///< byte offset inside the partition
 };
 
+/// Modelled erase speed of each medium kind, in bytes per second (0: instant). U-Boot erases the
+/// selected 'D' lines of a layout ("PD", "PED") in stm32prog_devices_init: over USB between the
+/// flash-layout gadget run and the partition run (stm32prog_usb_loop -> stm32prog_dfu_init), so
+/// the board stays off the bus that long; over UART at the Start that ends phase 0x00, before its
+/// final ACK. Orders of magnitude: an eMMC erase (CMD35/36/38 on whole erase groups) covers GiB/s,
+/// raw NAND about 50 MB/s (2-3 ms per 128 KiB block), NOR about 0.1-0.5 MB/s (sector erases of
+/// 64 KiB at 150-500 ms).
+struct UbootEraseRates {
+  std::uint64_t mmc = 0;   ///< eMMC and SD
+  std::uint64_t nand = 0;  ///< raw NAND and SPI-NAND
+  std::uint64_t nor = 0;   ///< SPI-NOR
+  /// The rate for a partition on `ip` (0 for RAM and for none).
+  std::uint64_t of(UbootIp ip) const;
+};
+
 /// Options of the U-Boot model. Defaults reproduce upstream U-Boot (2026) on an ST board.
 struct UbootOptions {
   /// UART stage: a phase image is kept for UartLine::complete_image (received_images, records)
@@ -121,6 +136,8 @@ struct UbootOptions {
   /// USB: extra time of the deferred flush after each manifestation (the GETSTATUS that follows
   /// MANIFEST blocks until it ends; seconds for a large UBI volume).
   std::chrono::milliseconds flush_time{0};
+  /// Modelled erase time of 'D' lines (partition size / rate of its medium); see UbootEraseRates.
+  UbootEraseRates erase_bytes_per_second;
   /// Write a GPT for a full MMC update ("gpt write"); false: partitions are only written.
   bool create_gpt = true;
   /// MTD partition tables of the board (device tree), by IP ("nor0"): a layout must match them.
@@ -229,6 +246,10 @@ class UbootProgrammer {
   const std::string& error() const { return error_; }
   /// Bytes written to the media so far (drives the USB stage's time model).
   std::uint64_t medium_bytes() const { return medium_bytes_; }
+  /// Modelled device time of the erases run so far ('D' lines, per options().erase_bytes_per_second);
+  /// the USB stage reads it around usb_detach() to keep the board off the bus that long, the UART
+  /// stage around start() to hold the final ACK.
+  std::chrono::microseconds erase_time() const { return erase_time_; }
   UbootHardware& hardware() { return *hw_; }
   const UbootOptions& options() const { return options_; }
 
@@ -291,6 +312,7 @@ class UbootProgrammer {
   std::uint64_t script_ = 0;
   bool usb_partitions_run_ = false;
   std::uint64_t medium_bytes_ = 0;   ///< USB: the layout gadget run is over (stm32prog_usb_loop)
+  std::chrono::microseconds erase_time_{0};
 };
 
 }  // namespace mp1boot::sim

@@ -185,7 +185,8 @@ class UsbBoard final : public transport::UsbPeer {
   /// false between a disconnect and the next enumeration (and for good after a vanish).
   bool attached() const override { return attached_; }
   /// When detached and another stage will enumerate: the delay until it does (measured from the
-  /// disconnect). std::nullopt when attached or when the device will never come back.
+  /// disconnect): reenumerate_delay, plus U-Boot's modelled 'D' erases after the layout run.
+  /// std::nullopt when attached or when the device will never come back.
   std::optional<std::chrono::microseconds> pending_reattach() const override;
   /// Makes the pending stage enumerate now (generation + 1). false when nothing is pending.
   bool reattach() override;
@@ -241,6 +242,7 @@ class UsbBoard final : public transport::UsbPeer {
   std::unique_ptr<usb_detail::UsbStageHost> host_;
   std::unique_ptr<usb_detail::UsbStage> stage_;
   std::unique_ptr<usb_detail::UsbStage> pending_;  ///< enumerates at reattach()
+  std::chrono::microseconds pending_leave_time_{0};  ///< the leaving stage's work before it (usb_stage.hpp)
   std::uint32_t generation_ = 0;
   bool attached_ = true;
   std::uint8_t alt_ = 0;
