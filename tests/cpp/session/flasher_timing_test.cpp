@@ -67,7 +67,7 @@ TEST(FlasherTiming, LongPdEraseCompletesOverUsb) {
   Rig rig("timing-erase", pd_layout());
   auto dev = rig.connect("&link=usb&erase_bps_mmc=700000000");
   const auto r = session::flash(*dev, rig.dir / "flash.tsv");
-  EXPECT_EQ(r.result, "ok") << r.error;
+  EXPECT_EQ(r.result, FlashResult::ok) << r.error;
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", 0x100000, rootfs().size()), rootfs());
 
   // The erase really keeps the board away for those ~12 s: a host that waits only 12 s after the
