@@ -115,7 +115,11 @@ void Error::add_context(const ErrorContext& more) {
 void Error::render() {
   const ErrorContext& c = context_;
   std::string s;
-  if (!c.file.empty()) s += c.file + (c.layout_line ? ":" + std::to_string(*c.layout_line) : "") + ": ";
+  if (!c.file.empty()) {
+    s += c.file;
+    if (c.layout_line) s.append(":").append(std::to_string(*c.layout_line));
+    s += ": ";
+  }
   else if (c.layout_line) s += "line " + std::to_string(*c.layout_line) + ": ";
   if (!c.operation.empty() && message_.rfind(c.operation, 0) != 0) s += c.operation + ": ";
   s += message_;
@@ -128,7 +132,7 @@ void Error::render() {
   if (c.packet) add("packet " + std::to_string(*c.packet));
   if (c.bytes_sent) {
     std::string b = std::to_string(*c.bytes_sent);
-    if (c.bytes_total) b += "/" + std::to_string(*c.bytes_total);
+    if (c.bytes_total) b.append("/").append(std::to_string(*c.bytes_total));
     add(b + " bytes acknowledged");
   }
   if (!where.empty()) s += ": " + where;

@@ -646,11 +646,16 @@ void Engine::on_timeout() {
     if (!busy_) fail_usage(errc::usage, "on_timeout() while no transfer is pending");
     if (ask_status_again()) return;
     std::string msg = doing() + " timed out";
-    if (lost_status_ > 0)
-      msg += " " + std::to_string(lost_status_ + 1) + " times in a row (its reply lost, or the device stopped answering)";
-    if (step_ == Step::manifest_status)
-      msg += " after " + std::to_string(manifest_timeout().count() / 1000) +
-             " s: the device was still writing (flush) past the bound allowed for this download";
+    if (lost_status_ > 0) {
+      msg += ' ';
+      msg += std::to_string(lost_status_ + 1);
+      msg += " times in a row (its reply lost, or the device stopped answering)";
+    }
+    if (step_ == Step::manifest_status) {
+      msg += " after ";
+      msg += std::to_string(manifest_timeout().count() / 1000);
+      msg += " s: the device was still writing (flush) past the bound allowed for this download";
+    }
     if (handover_step()) msg += " (the next stage may not have started)";
     throw TimeoutError(errc::timeout, msg, context());
   });

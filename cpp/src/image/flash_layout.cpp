@@ -573,7 +573,7 @@ void require_ok(const FlashLayout& layout, const std::vector<Diagnostic>& checks
                         (errors.size() == 1 ? " error:" : " errors:");
   for (const Diagnostic* d : errors) {
     message += "\n" + name;
-    if (d->line != 0) message += ":" + std::to_string(d->line);
+    if (d->line != 0) message.append(":").append(std::to_string(d->line));
     message += ": " + d->message;
   }
   ErrorContext context;

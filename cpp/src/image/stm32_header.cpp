@@ -62,8 +62,8 @@ int minor_of(std::uint32_t v) { return static_cast<int>((v >> 8) & 0xFF); }
 
 // "v1", "v2", "v2.2": how the ROM-check messages name a header version.
 std::string short_version(std::uint32_t v) {
-  std::string s = "v" + std::to_string(major_of(v));
-  if (minor_of(v) != 0) s += "." + std::to_string(minor_of(v));
+  std::string s = std::string("v").append(std::to_string(major_of(v)));
+  if (minor_of(v) != 0) s.append(".").append(std::to_string(minor_of(v)));
   return s;
 }
 
@@ -122,7 +122,7 @@ std::uint32_t payload_checksum(ByteView payload) {
 bool has_stm32_magic(ByteView data) { return data.size() >= 4 && le32(data, off_magic) == header_magic; }
 
 std::string version_name(std::uint32_t version) {
-  return "v" + std::to_string(major_of(version)) + "." + std::to_string(minor_of(version));
+  return std::string("v").append(std::to_string(major_of(version))).append(".").append(std::to_string(minor_of(version)));
 }
 
 std::string_view binary_type_name(std::uint32_t t) {

@@ -41,7 +41,7 @@ struct Arg {
   bool flag() const {
     if (value == "1" || value == "true" || value == "yes") return true;
     if (value == "0" || value == "false" || value == "no") return false;
-    bad(key, "'" + std::string(value) + "' is not a flag (0 or 1)");
+    bad(key, std::string("'").append(value) + "' is not a flag (0 or 1)");
   }
   std::string text() const {
     if (value.empty()) bad(key, "needs a value");
@@ -52,7 +52,7 @@ struct Arg {
       if (value == a) return std::string(value);
     std::string list;
     for (auto a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-    bad(key, "'" + std::string(value) + "' is not one of " + list);
+    bad(key, std::string("'").append(value) + "' is not one of " + list);
   }
   dfu::Status status() const {
     for (unsigned s = 0; s < dfu::status_count; ++s)
@@ -60,7 +60,7 @@ struct Arg {
     std::string list;
     for (unsigned s = 1; s < dfu::status_count; ++s)
       list += (list.empty() ? "" : ", ") + std::string(dfu::status_name(static_cast<dfu::Status>(s)));
-    bad(key, "'" + std::string(value) + "' is not a DFU status (" + list + ")");
+    bad(key, std::string("'").append(value) + "' is not a DFU status (" + list + ")");
   }
 };
 
@@ -205,7 +205,7 @@ std::string board_keys_help(std::string_view indent) {
   std::string out;
   for (const auto& k : board_keys()) {
     std::string left = std::string(k.name) + "=" + std::string(k.value);
-    std::string links = k.links == "uart usb" ? "" : "[" + std::string(k.links) + "] ";
+    std::string links = k.links == "uart usb" ? "" : std::string("[").append(k.links).append("] ");
     left.resize(std::max<std::size_t>(left.size() + 1, 30), ' ');
     out += std::string(indent) + left + links + std::string(k.help) + "\n";
   }
@@ -214,7 +214,7 @@ std::string board_keys_help(std::string_view indent) {
 
 std::uint64_t parse_option_number(std::string_view key, std::string_view value, std::uint64_t min, std::uint64_t max) {
   if (value.empty()) bad(key, "needs a number, got nothing");
-  if (value.front() == '-') bad(key, "'" + std::string(value) + "' is negative; it must be in " + hex(min) + ".." + hex(max));
+  if (value.front() == '-') bad(key, std::string("'").append(value) + "' is negative; it must be in " + hex(min) + ".." + hex(max));
   const bool is_hex = value.size() > 2 && value[0] == '0' && (value[1] == 'x' || value[1] == 'X');
   const std::string_view digits = is_hex ? value.substr(2) : value;
   std::uint64_t v = 0;
@@ -222,7 +222,7 @@ std::uint64_t parse_option_number(std::string_view key, std::string_view value, 
   if (ec == std::errc::result_out_of_range)
     bad(key, std::string(value) + " is out of range " + hex(min) + ".." + hex(max));
   if (ec != std::errc() || end != digits.data() + digits.size() || digits.empty())
-    bad(key, "'" + std::string(value) + "' is not a number (decimal, or hex with 0x)");
+    bad(key, std::string("'").append(value) + "' is not a number (decimal, or hex with 0x)");
   if (v < min || v > max) bad(key, std::string(value) + " is out of range " + hex(min) + ".." + hex(max));
   return v;
 }

@@ -246,7 +246,7 @@ UsbDeviceInfo describe_unopened(libusb_device* dev) {
   int n = libusb_get_port_numbers(dev, ports, sizeof ports);
   info.port_path = std::to_string(info.bus) + "-";
   if (n <= 0) info.port_path += "0";
-  for (int i = 0; i < n; ++i) info.port_path += (i ? "." : "") + std::to_string(ports[i]);
+  for (int i = 0; i < n; ++i) info.port_path.append(i ? "." : "").append(std::to_string(ports[i]));
   switch (libusb_get_device_speed(dev)) {
     case LIBUSB_SPEED_LOW: info.speed = "low"; break;
     case LIBUSB_SPEED_FULL: info.speed = "full"; break;
