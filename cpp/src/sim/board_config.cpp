@@ -160,7 +160,7 @@ const std::vector<Row>& rows() {
       {{"drop_after", "BYTES", "usb", "... once it received this many bytes of that phase (default 0)"},
        [](BoardConfig& c, const Arg& a) { entry(c.usb.faults.drop_during).after_bytes = a.number(0, UINT64_MAX); }},
       {{"no_reenumerate_after", "rom|tf-a|u-boot", "usb", "fault: nothing enumerates after this stage leaves the bus"},
-       [](BoardConfig& c, const Arg& a) { c.usb.faults.never_reenumerate_after = a.choice({"rom", "tf-a", "u-boot"}); }},
+       [](BoardConfig& c, const Arg& a) { c.usb.faults.never_reenumerate_after = from_string<Stage>(a.choice({"rom", "tf-a", "u-boot"})); }},
       {{"status_block", "N", "usb", "fault: DNLOAD block N (from 0) is lost and GETSTATUS reports `status`"},
        [](BoardConfig& c, const Arg& a) { entry(c.usb.faults.status_at_block).block = a.number(0, UINT64_MAX); }},
       {{"status", "NAME", "usb", "... with this DFU status (default errWRITE)"},

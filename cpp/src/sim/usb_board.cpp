@@ -225,7 +225,7 @@ void UsbBoard::apply_transition() {
     case Transition::none: return;
     case Transition::handover: {
       auto next = stage_->next_stage(*host_);
-      if (options_.faults.never_reenumerate_after == stage_->description().name) next.reset();
+      if (stays_away_after(stage_->description().name)) next.reset();
       if (next) {
         enter(std::move(next), false);
         return;
@@ -241,7 +241,7 @@ void UsbBoard::apply_transition() {
       attached_ = false;
       pending_leave_time_ = stage_->leave_time();
       pending_ = stage_->next_stage(*host_);
-      if (options_.faults.never_reenumerate_after == stage_->description().name) pending_.reset();
+      if (stays_away_after(stage_->description().name)) pending_.reset();
       log_event({{"event", "detach"}, {"returns", pending_ != nullptr}});
       break;
     case Transition::reset:
@@ -355,6 +355,11 @@ usb::Identity UsbBoard::identity() const {
   id.transfer_size = stage_->description().functional.transfer_size;
   id.dfu_attributes = stage_->description().functional.attributes;
   return id;
+}
+
+bool UsbBoard::stays_away_after(const std::string& stage) const {
+  const auto& after = options_.faults.never_reenumerate_after;
+  return after && to_string(*after) == stage;
 }
 
 std::string UsbBoard::stage() const { return stage_->description().name; }

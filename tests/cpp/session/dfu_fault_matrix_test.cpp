@@ -165,7 +165,7 @@ TEST(DfuFaultMatrix, DropAndNoReenumerationAreNamedAfterTheStage) {
 
   // The host waits 30 s for U-Boot after TF-A (ReconnectTimeouts::after_tfa): in virtual time.
   sim::UsbFaultPlan gone;
-  gone.never_reenumerate_after = "tf-a";
+  gone.never_reenumerate_after = Stage::tfa;
   const auto started = std::chrono::steady_clock::now();
   o = flash_with(rig, gone);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(2));

@@ -259,9 +259,9 @@ Fault draw_fault(std::mt19937& rng, const char* soc, bool usb, const Inputs& in)
       d << "phase " << hex8(phase) << " block " << s.status_at_block->block << " "
         << dfu::status_name(s.status_at_block->status);
     } else {  // no-reenumerate
-      static const char* stages[] = {"rom", "tf-a", "u-boot"};
+      static const Stage stages[] = {Stage::rom, Stage::tfa, Stage::uboot};
       s.never_reenumerate_after = stages[rng() % 3];
-      d << "after " << s.never_reenumerate_after;
+      d << "after " << *s.never_reenumerate_after;
     }
   }
   f.detail = d.str();

@@ -68,9 +68,9 @@ struct UsbFaultPlan {
     std::uint64_t after_bytes = 0;
   };
   std::optional<Reset> reset_during;
-  /// The stage of this name ("rom", "tf-a", "u-boot") leaves the bus and nothing enumerates
-  /// after it (FIELD.md 1, 5). Empty: every stage hands over normally.
-  std::string never_reenumerate_after;
+  /// This stage (rom, tf-a, u-boot) leaves the bus and nothing enumerates after it (FIELD.md 1,
+  /// 5). nullopt: every stage hands over normally.
+  std::optional<Stage> never_reenumerate_after;
   /// After DNLOAD block `block` (0-based, counted per phase) of phase `phase` (any phase when
   /// unset), the block is lost and GETSTATUS answers `status` in dfuERROR until CLRSTATUS or
   /// ABORT (the stage itself keeps the state it had before that block).
@@ -236,6 +236,8 @@ class UsbBoard final : public transport::UsbPeer {
   void enter(std::unique_ptr<usb_detail::UsbStage> stage, bool new_enumeration);
   void log_transfer(const usb::SetupPacket& setup, ByteView out, const Reply& reply);
   void log_event(const nlohmann::ordered_json& fields);
+  /// The fault plan keeps the board off the bus after the stage named `stage` leaves it.
+  bool stays_away_after(const std::string& stage) const;
   void complete_image(std::uint8_t phase, ByteView image, bool accepted, const std::string& note);
 
   UsbBoardOptions options_;
