@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // session::drive_dfu answers a streamed download's NeedData from the caller's DataReader, one
-// bounded window at a time (a window the caller keeps is reused by every call), and refuses a streamed download without a reader with a typed error.
+// bounded window at a time (a window the caller keeps is reused by every call), names the phase of
+// the selected alt and the block in an upload's error, and refuses a streamed download without a reader with a typed error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -61,6 +62,25 @@ TEST(DriveDfu, AWindowPassedToEveryCallIsReusedWithoutReallocation) {
   ASSERT_EQ(windows.size(), 6u);  // 1 MiB + 1 MiB + 7 bytes, twice
   for (const auto* w : windows) EXPECT_EQ(w, windows.front());
   EXPECT_GE(window.capacity(), 1u << 20);
+}
+
+TEST(DriveDfu, AnUploadErrorNamesThePhaseOfTheSelectedAltAndTheBlock) {
+  auto dev = tfa_board();
+  auto& usb = dynamic_cast<session::UsbDevice&>(*dev);
+  const auto alts = usb.port().alt_settings();
+  const usb::AltSetting* fip_alt = dfu::find_alt(alts, 0x03);
+  ASSERT_NE(fip_alt, nullptr);
+  dfu::Engine engine;
+  engine.upload(fip_alt->number, 1024);  // an upload takes an alt number, not a phase
+  session::VirtualClock clock;
+  try {
+    session::drive_dfu(engine, usb.port(), session::DriveHooks{.clock = &clock});
+    FAIL() << "TF-A answered an upload of its FIP alt";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.context().phase, 0x03) << e.what();  // from the alt's name "/0x03/"
+    EXPECT_EQ(e.context().packet, 0u) << e.what();
+    EXPECT_NE(std::string(e.what()).find("phase 0x03"), std::string::npos) << e.what();
+  }
 }
 
 TEST(DriveDfu, StreamedDownloadWithoutAReaderIsAUsageErrorWithContext) {
