@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // session::drive_dfu answers a streamed download's NeedData from the caller's DataReader, one
 // bounded window at a time (a window the caller keeps is reused by every call), names the phase of
-// the selected alt and the block in an upload's error, and refuses a streamed download without a reader with a typed error.
+// the selected alt and the block in an upload's error, and refuses a streamed download without a
+// reader with a typed error.
 #include <gtest/gtest.h>
 
 #include <algorithm>
