@@ -32,6 +32,7 @@ void Device::download(ByteView data, const DownloadOptions& options) {
                          "or write_otp/write_pmic with PermanentWrite{true}); nothing was sent",
                      ErrorContext{.operation = "download", .phase = options.phase, .transport = describe()});
   }
+  busy_after_ = options.busy_after;
   do_download(data, options);
 }
 

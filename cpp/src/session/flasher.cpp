@@ -575,6 +575,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
       o.progress = options_.progress;
       auto plan = plans_.find(phase);
       if (!entry) {
+        o.busy_after = erase_allowance(layout_);  // U-Boot erases the 'D' lines before it answers
         device_.download(layout_bytes_, o);
       } else if (plan != plans_.end() && device_.can_write_extents()) {
         check_ranges(*entry, plan->second);

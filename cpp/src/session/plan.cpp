@@ -62,4 +62,28 @@ FlashPlan plan_flash(Device& device, const std::filesystem::path& layout_file, c
   return plan;
 }
 
+std::chrono::milliseconds erase_allowance(const image::FlashLayout& layout) {
+  struct Medium {
+    double bytes_per_second;
+    std::uint64_t largest;
+  };
+  auto medium = [](const std::string& kind) -> std::optional<Medium> {
+    if (kind == "mmc") return Medium{32.0 * 1024 * 1024, 64ull << 30};
+    if (kind == "nand" || kind == "spi-nand") return Medium{4.0 * 1024 * 1024, 4ull << 30};
+    if (kind == "nor") return Medium{32.0 * 1024, 256ull << 20};
+    return std::nullopt;  // RAM, none: nothing to erase
+  };
+  double seconds = 0;
+  for (const auto& e : layout.entries) {
+    if (!e.erase || !e.is_device()) continue;
+    const auto m = medium(e.device_kind);
+    if (!m) continue;
+    // eMMC boot1/boot2 (no numeric offset): at most 32 MiB each (EXT_CSD BOOT_SIZE_MULT x 128 KiB).
+    const std::uint64_t unknown = e.offset ? m->largest : 32ull << 20;
+    const auto size = image::partition_size(layout, e).value_or(unknown);
+    seconds += double(size) / m->bytes_per_second;
+  }
+  return std::chrono::milliseconds(static_cast<std::int64_t>(seconds * 1000.0 + 0.5));
+}
+
 }  // namespace mp1boot::session

@@ -3,6 +3,8 @@
 #include "mp1boot/session/uart_device.hpp"
 
 #include <algorithm>
+#include <utility>
+
 #include "progress_throttle.hpp"
 
 namespace mp1boot::session {
@@ -166,7 +168,8 @@ void UartDevice::do_download(ByteView data, const DownloadOptions& options) {
 }
 
 void UartDevice::start(std::uint32_t address) {
-  run([&](uart::Engine& e) { e.start(address); });
+  const auto final_reply = options_.timeouts.start + std::exchange(busy_after_, std::chrono::milliseconds(0));
+  run([&](uart::Engine& e) { e.start(address, final_reply); });
 }
 
 }  // namespace mp1boot::session

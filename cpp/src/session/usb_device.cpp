@@ -2,6 +2,8 @@
 // UsbDevice: a board on USB DFU, driven through session::drive_dfu.
 #include "mp1boot/session/usb_device.hpp"
 
+#include <utility>
+
 #include "mp1boot/dfu/wire.hpp"
 #include "progress_throttle.hpp"
 
@@ -249,9 +251,11 @@ void UsbDevice::reconnect() {
   const Stage stage_left = downloaded_phase_ == 0x01                            ? Stage::rom
                            : downloaded_phase_ == 0x02 || downloaded_phase_ == 0x03 ? Stage::tfa
                                                                                   : Stage::uboot;
-  const auto timeout = stage_left == Stage::rom   ? options_.reconnect.after_rom
-                       : stage_left == Stage::tfa ? options_.reconnect.after_tfa
-                                                  : options_.reconnect.after_uboot;
+  // The erases the layout asks for run off the bus before the next enumeration (busy_after).
+  const auto busy = std::exchange(busy_after_, std::chrono::milliseconds(0));
+  const auto timeout = busy + (stage_left == Stage::rom   ? options_.reconnect.after_rom
+                               : stage_left == Stage::tfa ? options_.reconnect.after_tfa
+                                                          : options_.reconnect.after_uboot);
   const std::string left_name(to_string(stage_left));
   if (hooks_.trace) hooks_.trace('#', {}, "waiting for " + previous.serial + " to re-enumerate");
   std::unique_ptr<transport::UsbControlPort> next;
@@ -260,7 +264,11 @@ void UsbDevice::reconnect() {
   } catch (const TimeoutError& e) {
     throw TimeoutError(errc::timeout,
                        "the board (serial " + previous.serial + ") left the bus after the " + left_name +
-                           " stage and did not come back: " + e.message() + ". " +
+                           " stage and did not come back: " + e.message() +
+                           (busy.count() ? " (" + std::to_string(busy.count()) +
+                                               " ms of it allowed for erasing the layout's 'D' partitions)"
+                                         : std::string()) +
+                           ". " +
                            likely_causes(stage_left, downloaded_phase_),
                        ErrorContext{.operation = "reconnect", .phase = last_phase_, .transport = describe()});
   } catch (TransportError& e) {

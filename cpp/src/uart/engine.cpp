@@ -132,7 +132,7 @@ void Engine::plan_command() {
       break;
     case Op::start:
       cmd(Command::start);
-      steps_.push_back({be32_frame(address_), Expect::ack, 0, options_.timeouts.start});
+      steps_.push_back({be32_frame(address_), Expect::ack, 0, start_final_reply_});
       break;
     case Op::download:
     case Op::idle: break;
@@ -193,8 +193,11 @@ void Engine::download(ByteView data, DownloadOp op, std::uint32_t first_packet) 
   begin(Op::download, "download");
 }
 
-void Engine::start(std::uint32_t address) {
+void Engine::start(std::uint32_t address) { start(address, options_.timeouts.start); }
+
+void Engine::start(std::uint32_t address, ms final_reply) {
   address_ = address;
+  start_final_reply_ = final_reply;
   begin(Op::start, "start");
 }
 

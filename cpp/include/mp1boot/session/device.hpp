@@ -34,6 +34,10 @@ struct DownloadOptions {
   ProgressFn progress;
   /// Needed for OTP (phase/op 0xF2) and PMIC (0xF4) data; see session/nvm.hpp for the API.
   PermanentWrite consent;
+  /// Time the device may need after this download on top of the usual bound before the next
+  /// start() sees it answer (UART: the Start's final ACK; USB: the next enumeration): U-Boot's
+  /// erase of the layout's 'D' lines (erase_allowance() in session/plan.hpp).
+  std::chrono::milliseconds busy_after{0};
 };
 
 struct TransferStats {
@@ -149,6 +153,8 @@ class Device {
   std::function<void()> close_check_;
   const SocInfo* soc_ = nullptr;
   bool closed_ = false;
+  /// DownloadOptions::busy_after of the last download, for the next start(); taken by it.
+  std::chrono::milliseconds busy_after_{0};
 };
 
 /// The UsageError every operation on a closed device throws.

@@ -3,6 +3,7 @@
 // for it, with sizes and an ETA from the link's payload rate (UART: the protocol bound at the line
 // rate; USB: the stage rates of FIELD.md). Nothing is sent but Get ID.
 #pragma once
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -58,5 +59,15 @@ EtaModel eta_model(const Device& device);
 /// Checks the layout (and its binaries) like flash() does, reads the board's id, and plans.
 /// @throws LayoutError for a bad layout (nothing sent); the device's errors for Get ID.
 FlashPlan plan_flash(Device& device, const std::filesystem::path& layout, const image::ParseOptions& parse = {});
+
+/// How long U-Boot may erase after accepting `layout`: its 'D' lines (PD, PED), each partition's
+/// size at the slowest erase rate planned for its medium (eMMC/SD 32 MiB/s, NAND and SPI-NAND
+/// 4 MiB/s, SPI-NOR 32 KiB/s: a 64 KiB sector's worst-case erase time in NOR data sheets is about
+/// 2 s), a partition whose size the layout does not give (the last one, RawImage) counted as the
+/// largest device of its kind planned for (eMMC/SD 64 GiB, NAND 4 GiB, NOR 256 MiB). U-Boot erases
+/// before the Start ACK (UART) or off the bus before the partition enumeration (USB), so the host
+/// waits this long on top of its usual bound (FIELD.md 9: timeouts scale with size and medium).
+/// Zero for a layout without 'D' lines.
+std::chrono::milliseconds erase_allowance(const image::FlashLayout& layout);
 
 }  // namespace mp1boot::session

@@ -88,6 +88,8 @@ class Engine {
     requires TemporaryBuffer<C>
   void download(C&& data, DownloadOp op = DownloadOp::normal, std::uint32_t first_packet = 0) = delete;
   void start(std::uint32_t address);                     ///< 0x21
+  /// 0x21 whose final reply may take `final_reply` (U-Boot erasing the layout's 'D' lines).
+  void start(std::uint32_t address, ms final_reply);
 
   // Driver interface.
   Action next_action();
@@ -145,6 +147,7 @@ class Engine {
   // Operation parameters.
   Command command_{};
   std::uint32_t address_ = 0;
+  ms start_final_reply_{10000};  ///< the final reply timeout of the Start in progress
   std::uint8_t part_id_ = 0;
   std::size_t length_ = 0;
   ByteView payload_;
