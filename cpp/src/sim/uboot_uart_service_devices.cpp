@@ -111,7 +111,10 @@ void UbootProgrammer::devices_init() {
   if (layout_->devices.empty()) return;  // empty layout: nothing to prepare
 
   std::string devices;
-  for (const auto& dev : layout_->devices) devices += (devices.empty() ? "" : " ") + dev.ip_name();
+  for (const auto& dev : layout_->devices) {
+    if (!devices.empty()) devices += ' ';
+    devices += dev.ip_name();
+  }
   event(UbootEvent::Kind::layout, phase::flash_layout, devices);
 
   auto delete_selected = [&](bool raw) {
