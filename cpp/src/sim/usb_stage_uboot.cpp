@@ -204,9 +204,8 @@ class UbootUsbStage final : public UsbStage {
   Reply detach() {
     // The DETACH is answered first; U-Boot then leaves its gadget loop and prepares the devices
     // (stm32prog_dfu_init: 'D' erases) before the next gadget run enumerates.
-    const auto erased_before = programmer_->erase_time();
     const UbootUsbDetach next = programmer_->usb_detach();
-    leave_time_ = programmer_->erase_time() - erased_before;
+    leave_time_ = programmer_->take_erase_time();
     switch (next) {
       case UbootUsbDetach::reenumerate:
         reenumerate_ = true;

@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "mp1boot/bytes.hpp"
@@ -246,10 +247,10 @@ class UbootProgrammer {
   const std::string& error() const { return error_; }
   /// Bytes written to the media so far (drives the USB stage's time model).
   std::uint64_t medium_bytes() const { return medium_bytes_; }
-  /// Modelled device time of the erases run so far ('D' lines, per options().erase_bytes_per_second);
-  /// the USB stage reads it around usb_detach() to keep the board off the bus that long, the UART
-  /// stage around start() to hold the final ACK.
-  std::chrono::microseconds erase_time() const { return erase_time_; }
+  /// Modelled device time of the erases run since the last call ('D' lines, per
+  /// options().erase_bytes_per_second), reset to 0: the USB stage takes it after usb_detach() to keep
+  /// the board off the bus that long, the UART stage after start() to hold the final ACK.
+  std::chrono::microseconds take_erase_time() { return std::exchange(erase_time_, std::chrono::microseconds(0)); }
   UbootHardware& hardware() { return *hw_; }
   const UbootOptions& options() const { return options_; }
 
