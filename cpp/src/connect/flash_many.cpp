@@ -25,7 +25,8 @@ std::string board_key(const FlashReport& report, const std::vector<FlashReport>&
   const std::string key = report.board().key();
   if (key.empty() || report.link == Link::unknown) return report.port;
   std::size_t same = 0;
-  for (const auto& r : all) same += r.board().key() == key ? 1 : 0;
+  for (const auto& r : all)
+    if (r.board().key() == key) ++same;
   return same > 1 ? report.port : key;
 }
 

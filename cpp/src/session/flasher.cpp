@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 #include <set>
+#include <thread>
 #include <type_traits>
 
 #include "mp1boot/error.hpp"
@@ -309,16 +310,20 @@ void Flasher::plan_partition(const image::LayoutEntry& entry) {
   plans_[static_cast<std::uint8_t>(entry.id)] = std::move(plan);
 }
 
-void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& plan) {
-  // One pass over the mapped bytes: the map's checksums (before any of them goes out) and the
-  // SHA-256 the report gives for a partition sent in part (of its mapped ranges, in order).
-  const BinaryFile& file = file_of(entry);
+namespace {
+
+// One pass over the mapped bytes: the map's checksums (before any of them goes out) and the
+// SHA-256 the report gives for a partition sent in part (of its mapped ranges, in order). Runs on
+// the caller's thread or on the background check's; `stop` ends it early (the result is unused).
+std::string hash_mapped_ranges(const BinaryFile& file, const image::LayoutEntry& entry, const WritePlan& plan,
+                               const std::atomic<bool>& stop) {
   Bytes buf(1u << 20);
   Sha256 all;
   for (std::size_t i = 0; i < plan.ranges.size(); ++i) {
     Digest d(plan.checksums[i].empty() ? image::BmapChecksum::none : plan.checksum_type);
     const auto& r = plan.ranges[i];
     for (std::uint64_t at = 0; at < r.length;) {
+      if (stop.load(std::memory_order_relaxed)) return {};
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.length - at));
       file.read(r.offset + at, std::span(buf.data(), n));
       d.update(ByteView(buf.data(), n));
@@ -338,8 +343,60 @@ void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& pla
                                      .file = plan.bmap_file.string()});
   }
   const auto d = all.finish();
-  shas_[entry.binary_path] = hex_string(ByteView(d.data(), d.size()));
+  return hex_string(ByteView(d.data(), d.size()));
 }
+
+}  // namespace
+
+void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& plan) {
+  const auto phase = static_cast<std::uint8_t>(entry.id);
+  if (auto started = range_checks_.find(phase); started != range_checks_.end()) {
+    std::future<std::string> result = std::move(started->second);
+    range_checks_.erase(started);
+    shas_[entry.binary_path] = result.get();  // rethrows the check's LayoutError
+    return;
+  }
+  shas_[entry.binary_path] = hash_mapped_ranges(file_of(entry), entry, plan, stop_checks_);
+}
+
+void Flasher::start_range_checks() {
+  // Over USB the board spends the ROM, TF-A and layout phases booting while the host would idle;
+  // the mapped ranges are read and hashed meanwhile on one thread (pread: the files are shared
+  // read-only), partitions in programming order. Nothing is sent before the result is taken.
+  struct Work {
+    const image::LayoutEntry* entry;  // layout_ does not change during the run
+    const BinaryFile* file;           // files_ keeps its nodes
+    WritePlan plan;                   // a copy: transfer() may drop the plan meanwhile
+    std::promise<std::string> result;
+  };
+  std::vector<Work> work;
+  for (const auto& step : image::programming_order(layout_)) {
+    if (!step.entry) continue;
+    auto plan = plans_.find(static_cast<std::uint8_t>(step.phase));
+    if (plan == plans_.end() || resumed_.count(plan->first) || shas_.count(step.entry->binary_path)) continue;
+    work.push_back(Work{step.entry, &file_of(*step.entry), plan->second, {}});
+    range_checks_[plan->first] = work.back().result.get_future();
+  }
+  if (work.empty()) return;
+  checker_ = std::thread([this, work = std::move(work)]() mutable {
+    for (auto& w : work) {
+      try {
+        w.result.set_value(hash_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_));
+      } catch (...) {
+        w.result.set_exception(std::current_exception());
+      }
+    }
+  });
+}
+
+void Flasher::stop_range_checks() noexcept {
+  stop_checks_ = true;
+  if (checker_.joinable()) checker_.join();
+  range_checks_.clear();
+  stop_checks_ = false;
+}
+
+Flasher::~Flasher() { stop_range_checks(); }
 
 PartitionReport Flasher::record_for(std::uint8_t phase, const image::LayoutEntry* entry) {
   PartitionReport p;
@@ -431,7 +488,9 @@ void Flasher::prepare() {
                                  .layout_line = fsbl->line});
       throw;
     }
-  }  check_long_run();
+  }
+  check_long_run();
+  start_range_checks();
 }
 
 std::string FlashEstimate::describe(const std::string& layout) const {

@@ -172,6 +172,38 @@ TEST(FlasherBmap, ChecksumMismatchStopsBeforeTheRangeIsSent) {
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", rootfs_at, 4096), Bytes(4096, pattern)) << "no range was sent";
 }
 
+TEST(FlasherBmap, MappedPartitionsAreCheckedInOrderAMismatchInTheSecondStopsItAfterTheFirstLanded) {
+  // The ranges are hashed on a second thread while the board boots, partition by partition; each
+  // partition waits for its own result only. data.bin gets a map whose range checksum is wrong.
+  BmapRig rig("bmap-second-bad");
+  const std::string wrong(64, 'e');
+  write_text(rig.dir / "data.bin.bmap",
+             std::string("<?xml version=\"1.0\" ?>\n<bmap version=\"2.0\">\n"
+                         "  <ImageSize> 6000 </ImageSize>\n  <BlockSize> 4096 </BlockSize>\n"
+                         "  <BlocksCount> 2 </BlocksCount>\n  <MappedBlocksCount> 2 </MappedBlocksCount>\n"
+                         "  <ChecksumType> sha256 </ChecksumType>\n  <BlockMap>\n"
+                         "    <Range chksum=\"") + wrong + "\"> 0-1 </Range>\n  </BlockMap>\n</bmap>\n");
+  auto dev = rig.connect("&link=usb");
+  session::Flasher f(*dev, rig.dir / "flash.tsv");
+  try {
+    f.run();
+    FAIL() << "no error";
+  } catch (const LayoutError& e) {
+    EXPECT_EQ(e.code(), errc::bad_checksum);
+    EXPECT_EQ(e.context().partition, "data");
+    EXPECT_NE(e.message().find((rig.dir / "data.bin.bmap").string() + ":9: range of bytes 0..5999"), std::string::npos)
+        << e.message();
+  }
+  EXPECT_EQ(part(f.report(), "rootfs").result, PartitionResult::ok) << "the first mapped partition landed";
+  const image::Bmap map = image::load_bmap(rig.image.string() + ".bmap");
+  const auto first = map.bytes_of(map.ranges.front());
+  EXPECT_EQ(read_range(rig.storage / "mmc0.img", rootfs_at + first.offset, 4096),
+            read_range(rig.image, first.offset, 4096));
+  const Bytes data = data_bin();
+  EXPECT_NE(read_range(rig.storage / "mmc0.img", data_at, 16), Bytes(data.begin(), data.begin() + 16))
+      << "nothing of data.bin was sent";
+}
+
 TEST(FlasherBmap, BadMapStopsBeforeTheFirstByte) {
   BmapRig rig("bmap-bad-size");
   fs::resize_file(rig.image, (16u << 20) + 4096);

@@ -24,7 +24,7 @@ inline Bytes read_range(const std::filesystem::path& path, std::uint64_t offset,
   in.seekg(static_cast<std::streamoff>(offset));
   Bytes data(size);
   in.read(reinterpret_cast<char*>(data.data()), static_cast<std::streamsize>(size));
-  data.resize(static_cast<std::size_t>(in.gcount()));
+  data.resize(static_cast<std::size_t>(std::max<std::streamsize>(in.gcount(), 0)));  // 0 past the end
   return data;
 }
 

@@ -7,13 +7,16 @@
 // (nlohmann::json; schema in docs/flash-report.schema.json). Also a small SHA-256 used for the report.
 #pragma once
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <chrono>
 #include <functional>
+#include <future>
 #include <map>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -163,6 +166,10 @@ struct FlashOptions {
 class Flasher {
  public:
   Flasher(Device& device, std::filesystem::path layout_file, FlashOptions options = {});
+  /// Stops and waits for the background check of mapped ranges, if one still runs.
+  ~Flasher();
+  Flasher(const Flasher&) = delete;
+  Flasher& operator=(const Flasher&) = delete;
 
   /// Checks everything, then flashes as the device asks.
   /// @throws LayoutError (file and line) for a bad layout, a missing/unreadable binary or an FSBL
@@ -180,7 +187,13 @@ class Flasher {
   void plan_partition(const image::LayoutEntry& entry);
   /// UART: the estimate event, and the go-ahead for a run longer than long_run_limit.
   void check_long_run();
+  /// The mapped ranges' checksums and the partition's SHA-256 (into shas_): the background
+  /// check's result when one was started, else computed now. @throws LayoutError(bad_checksum).
   void check_ranges(const image::LayoutEntry& entry, const WritePlan& plan);
+  /// Starts checking every planned partition's mapped ranges on a second thread, so that reading
+  /// and hashing them overlaps the boot stages instead of keeping the board waiting.
+  void start_range_checks();
+  void stop_range_checks() noexcept;
   /// Phase -> SHA-256 of what the earlier run of this board programmed (options_.resume).
   std::map<std::uint8_t, std::string> resume_plan();
   /// Refuses a board whose first Get Phase is not a stage that programs the layout.
@@ -209,6 +222,9 @@ class Flasher {
   FlashReport report_;
   FlashStep stage_ = FlashStep::none;
   std::set<std::uint8_t> resumed_;
+  std::map<std::uint8_t, std::future<std::string>> range_checks_;  // phase -> SHA-256 of its ranges
+  std::atomic<bool> stop_checks_{false};
+  std::thread checker_;
 };
 
 /// Convenience: Flasher(device, layout_file, options).run().
