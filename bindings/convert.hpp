@@ -21,7 +21,7 @@ inline py::bytes to_py(const Bytes& b) { return {reinterpret_cast<const char*>(b
 inline std::uint64_t uint_arg(const py::handle& value, const char* name, std::uint64_t max = 0xFFFFFFFFu) {
   if (!py::isinstance<py::int_>(value) || py::isinstance<py::bool_>(value))
     throw UsageError(errc::usage, std::string(name) + ": expected an integer, got " +
-                                      std::string(py::str(value.get_type().attr("__name__"))));
+                                      std::string(py::str(py::type::of(value).attr("__name__"))));
   int overflow = 0;
   const long long v = PyLong_AsLongLongAndOverflow(value.ptr(), &overflow);
   if (overflow != 0 || v < 0 || static_cast<unsigned long long>(v) > max) {
@@ -37,14 +37,14 @@ inline std::uint64_t uint_arg(const py::handle& value, const char* name, std::ui
 inline std::string str_arg(const py::handle& value, const char* name) {
   if (!py::isinstance<py::str>(value))
     throw UsageError(errc::usage, std::string(name) + ": expected a str, got " +
-                                      std::string(py::str(value.get_type().attr("__name__"))));
+                                      std::string(py::str(py::type::of(value).attr("__name__"))));
   return value.cast<std::string>();
 }
 
 inline Bytes bytes_arg(const py::object& obj) {
   if (!PyObject_CheckBuffer(obj.ptr()))
     throw UsageError(errc::usage, std::string("expected a bytes-like object, got ") +
-                                      std::string(py::str(obj.get_type().attr("__name__"))));
+                                      std::string(py::str(py::type::of(obj).attr("__name__"))));
   py::buffer_info info = py::buffer(obj).request();
   auto* p = static_cast<const std::uint8_t*>(info.ptr);
   return Bytes(p, p + info.size * info.itemsize);
