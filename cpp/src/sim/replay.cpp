@@ -162,7 +162,8 @@ void ReplayUartPeer::on_receive(ByteView bytes, Clock::time_point now) {
     if (r.data.bytes) {
       // Compare as the bytes come, so the message names the first byte that differs.
       const std::size_t n = partial_.size();
-      if (!std::equal(partial_.begin(), partial_.end(), r.data.bytes->begin(), r.data.bytes->begin() + n))
+      if (!std::equal(partial_.begin(), partial_.end(), r.data.bytes->begin(),
+                      r.data.bytes->begin() + static_cast<std::ptrdiff_t>(n)))
         fail(next_, "the host wrote " + trace::Data::full(partial_).describe());
     }
     if (partial_.size() < r.data.size) continue;

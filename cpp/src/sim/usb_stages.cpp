@@ -44,9 +44,7 @@ std::string format(const char* fmt, unsigned a, unsigned b, const std::string& c
 
 // Get Phase reply (PROTOCOL.md 3.5): phase, LE32 address, LE32 offset, then flag or message.
 Bytes phase_reply(std::uint8_t phase, std::uint32_t address, bool with_flag, bool flag, const std::string& msg) {
-  Bytes b;
-  b.reserve(10 + msg.size());
-  b.resize(9, 0);
+  Bytes b(9, 0);
   b[0] = phase;
   store_le32(&b[1], address);
   if (phase == phase::reset) {
