@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 
@@ -369,6 +370,7 @@ void Flasher::start_range_checks() {
     WritePlan plan;                   // a copy: transfer() may drop the plan meanwhile
     std::promise<std::string> result;
   };
+  stop_range_checks();  // a second run() of this Flasher
   std::vector<Work> work;
   for (const auto& step : image::programming_order(layout_)) {
     if (!step.entry) continue;
@@ -378,15 +380,19 @@ void Flasher::start_range_checks() {
     range_checks_[plan->first] = work.back().result.get_future();
   }
   if (work.empty()) return;
-  checker_ = std::thread([this, work = std::move(work)]() mutable {
-    for (auto& w : work) {
-      try {
-        w.result.set_value(hash_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_));
-      } catch (...) {
-        w.result.set_exception(std::current_exception());
+  try {
+    checker_ = std::thread([this, work = std::move(work)]() mutable {
+      for (auto& w : work) {
+        try {
+          w.result.set_value(hash_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_));
+        } catch (...) {
+          w.result.set_exception(std::current_exception());
+        }
       }
-    }
-  });
+    });
+  } catch (const std::system_error&) {
+    range_checks_.clear();  // no thread to be had: check_ranges() hashes on this one
+  }
 }
 
 void Flasher::stop_range_checks() noexcept {
