@@ -62,7 +62,8 @@ class StateSet {
 
  private:
   static constexpr std::uint16_t bit(State s) {
-    return static_cast<unsigned>(s) < 16 ? static_cast<std::uint16_t>(1U << static_cast<unsigned>(s)) : 0;
+    if (static_cast<unsigned>(s) >= 16) return 0;
+    return static_cast<std::uint16_t>(1U << static_cast<unsigned>(s));
   }
   std::uint16_t bits_ = 0;
 };
