@@ -375,7 +375,8 @@ void Flasher::start_range_checks() {
   for (const auto& step : image::programming_order(layout_)) {
     if (!step.entry) continue;
     auto plan = plans_.find(static_cast<std::uint8_t>(step.phase));
-    if (plan == plans_.end() || resumed_.count(plan->first) || shas_.count(step.entry->binary_path)) continue;
+    // Known SHA-256: its ranges were checked already (resume compares them before this).
+    if (plan == plans_.end() || shas_.count(step.entry->binary_path)) continue;
     work.push_back(Work{step.entry, &file_of(*step.entry), plan->second, {}});
     range_checks_[plan->first] = work.back().result.get_future();
   }
@@ -643,7 +644,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
         o.busy_after = erase_allowance(layout_);  // U-Boot erases the 'D' lines before it answers
         device_.download(layout_bytes_, o);
       } else if (plan != plans_.end() && device_.can_write_extents()) {
-        check_ranges(*entry, plan->second);
+        sha_of(*entry);  // checks the mapped ranges (once per run) before any of them is sent
         const std::uint64_t align = plan->second.mode == "bmap" ? 512 : 4096;
         const auto extents = extents_for_offsets(plan->second.ranges, align);
         std::uint64_t sent = 0;

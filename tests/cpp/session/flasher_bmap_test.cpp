@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/bmap.hpp"
@@ -52,6 +53,17 @@ void prefill(const fs::path& storage, std::uint64_t size) {
   for (std::uint64_t at = 0; at < size; at += fill.size())
     ASSERT_EQ(::pwrite(fd, fill.data(), fill.size(), static_cast<off_t>(rootfs_at + at)), static_cast<ssize_t>(fill.size()));
   ::close(fd);
+}
+
+// The LayoutError `run` throws; none when it throws nothing (other errors propagate).
+template <class Run>
+std::optional<LayoutError> layout_error_of(Run&& run) {
+  try {
+    run();
+  } catch (const LayoutError& e) {
+    return e;
+  }
+  return std::nullopt;
 }
 
 struct BmapRig : Rig {
@@ -158,16 +170,13 @@ TEST(FlasherBmap, ChecksumMismatchStopsBeforeTheRangeIsSent) {
   }
   auto dev = rig.connect("&link=usb");
   session::Flasher f(*dev, rig.dir / "flash.tsv");
-  try {
-    f.run();
-    FAIL() << "no error";
-  } catch (const LayoutError& e) {
-    EXPECT_EQ(e.code(), errc::bad_checksum);
-    const std::string want = rig.image.string() + ".bmap:" + std::to_string(victim.line) + ": range of bytes " +
-                             std::to_string(bytes.offset) + ".." + std::to_string(bytes.end() - 1);
-    EXPECT_EQ(e.message().substr(0, want.size()), want) << e.message();
-    EXPECT_EQ(e.context().partition, "rootfs");
-  }
+  const auto e = layout_error_of([&] { f.run(); });
+  ASSERT_TRUE(e) << "no error";
+  EXPECT_EQ(e->code(), errc::bad_checksum);
+  const std::string want = rig.image.string() + ".bmap:" + std::to_string(victim.line) + ": range of bytes " +
+                           std::to_string(bytes.offset) + ".." + std::to_string(bytes.end() - 1);
+  EXPECT_EQ(e->message().substr(0, want.size()), want) << e->message();
+  EXPECT_EQ(e->context().partition, "rootfs");
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", rootfs_at + bytes.offset, 4096), Bytes(4096, pattern));
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", rootfs_at, 4096), Bytes(4096, pattern)) << "no range was sent";
 }
@@ -185,15 +194,12 @@ TEST(FlasherBmap, MappedPartitionsAreCheckedInOrderAMismatchInTheSecondStopsItAf
                          "    <Range chksum=\"") + wrong + "\"> 0-1 </Range>\n  </BlockMap>\n</bmap>\n");
   auto dev = rig.connect("&link=usb");
   session::Flasher f(*dev, rig.dir / "flash.tsv");
-  try {
-    f.run();
-    FAIL() << "no error";
-  } catch (const LayoutError& e) {
-    EXPECT_EQ(e.code(), errc::bad_checksum);
-    EXPECT_EQ(e.context().partition, "data");
-    EXPECT_NE(e.message().find((rig.dir / "data.bin.bmap").string() + ":9: range of bytes 0..5999"), std::string::npos)
-        << e.message();
-  }
+  const auto e = layout_error_of([&] { f.run(); });
+  ASSERT_TRUE(e) << "no error";
+  EXPECT_EQ(e->code(), errc::bad_checksum);
+  EXPECT_EQ(e->context().partition, "data");
+  EXPECT_NE(e->message().find((rig.dir / "data.bin.bmap").string() + ":9: range of bytes 0..5999"), std::string::npos)
+      << e->message();
   EXPECT_EQ(part(f.report(), "rootfs").result, PartitionResult::ok) << "the first mapped partition landed";
   const image::Bmap map = image::load_bmap(rig.image.string() + ".bmap");
   const auto first = map.bytes_of(map.ranges.front());
@@ -211,14 +217,11 @@ TEST(FlasherBmap, BadMapStopsBeforeTheFirstByte) {
   bool progressed = false;
   session::FlashOptions o;
   o.progress = [&](const Progress&) { progressed = true; };
-  try {
-    session::flash(*dev, rig.dir / "flash.tsv", o);
-    FAIL() << "no error";
-  } catch (const LayoutError& e) {
-    EXPECT_NE(e.message().find("ImageSize: 16777216 bytes, but " + rig.image.string() + " has 16781312 bytes"),
-              std::string::npos)
-        << e.message();
-  }
+  const auto e = layout_error_of([&] { session::flash(*dev, rig.dir / "flash.tsv", o); });
+  ASSERT_TRUE(e) << "no error";
+  EXPECT_NE(e->message().find("ImageSize: 16777216 bytes, but " + rig.image.string() + " has 16781312 bytes"),
+            std::string::npos)
+      << e->message();
   EXPECT_FALSE(progressed);
 }
 

@@ -147,19 +147,18 @@ TEST(PeerUsbPort, RealTimeBusyTimesSleepWithoutSpinning) {
   const Bytes fsbl = test::make_fsbl(*board()->options().soc, 100 * 1024 - 512);
   const auto blocks = static_cast<int>((fsbl.size() + 1023) / 1024);
   ASSERT_EQ(blocks, 100);
-  const auto cpu_of_download = [&](std::chrono::microseconds per_block, std::chrono::nanoseconds* wall) {
-    auto b = board("stm32mp135", per_block);
-    PeerUsbPort port(b, PeerUsbOptions{true});
+  struct Cost {
+    std::chrono::nanoseconds cpu, wall;
+  };
+  const auto download_cost = [&](std::chrono::microseconds per_block) {
+    PeerUsbPort port(board("stm32mp135", per_block), PeerUsbOptions{true});
     const auto t0 = std::chrono::steady_clock::now();
     const auto cpu0 = thread_cpu();
     download(port, 0, fsbl);
-    const auto cpu = thread_cpu() - cpu0;
-    if (wall) *wall = std::chrono::steady_clock::now() - t0;
-    return cpu;
+    return Cost{thread_cpu() - cpu0, std::chrono::steady_clock::now() - t0};
   };
-  const auto work = cpu_of_download(0us, nullptr);
-  std::chrono::nanoseconds wall{};
-  const auto cpu = cpu_of_download(3000us, &wall);
+  const auto work = download_cost(0us).cpu;
+  const auto [cpu, wall] = download_cost(3000us);
   EXPECT_GE(wall, blocks * 3ms);
   EXPECT_LT(cpu - work, blocks * 3ms / 4) << "CPU " << cpu.count() / 1000 << " us (" << work.count() / 1000
                                            << " us without device time) for " << blocks * 3 << " ms of device time";

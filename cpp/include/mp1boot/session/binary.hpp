@@ -42,7 +42,7 @@ std::string hex_string(ByteView bytes);
 /// Lower-case hex of `data` with the block map's checksum type.
 std::string digest_hex(image::BmapChecksum type, ByteView data);
 
-/// An open binary. Not thread-safe; cheap to move.
+/// An open binary; cheap to move. Its const reads may run on several threads at once (pread).
 class BinaryFile {
  public:
   /// Opens and stats `path` (no data read). @throws LayoutError(errc::file_not_found) naming the
