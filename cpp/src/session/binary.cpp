@@ -21,8 +21,6 @@ namespace mp1boot::session {
 
 namespace {
 
-constexpr std::size_t chunk_size = 1u << 20;
-
 constexpr std::uint32_t rotl(std::uint32_t x, int n) { return (x << n) | (x >> (32 - n)); }
 
 [[noreturn]] void file_error(const std::filesystem::path& path, const std::string& what, int err) {
@@ -182,9 +180,9 @@ std::vector<image::ByteRange> BinaryFile::data_ranges() const {
 
 std::string BinaryFile::sha256_hex() const {
   Sha256 sha;
-  Bytes buf(chunk_size);
+  Bytes buf(hash_chunk_size);
   for (std::uint64_t at = 0; at < impl_->size;) {
-    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(chunk_size, impl_->size - at));
+    const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(hash_chunk_size, impl_->size - at));
     read(at, std::span(buf.data(), n));
     sha.update(ByteView(buf.data(), n));
     at += n;

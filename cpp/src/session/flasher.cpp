@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <optional>
 #include <set>
 #include <system_error>
 #include <thread>
@@ -246,7 +247,13 @@ const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
   auto it = shas_.find(entry.binary_path);
   if (it != shas_.end()) return it->second;
   if (auto plan = plans_.find(static_cast<std::uint8_t>(entry.id)); plan != plans_.end()) {
-    check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256
+    if (auto started = range_checks_.find(plan->first); started != range_checks_.end()) {
+      started->second.checked.get();  // a failed check rethrows its LayoutError
+      std::string sha = started->second.sha.get();
+      range_checks_.erase(started);
+      return shas_[entry.binary_path] = std::move(sha);
+    }
+    check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256 with the checks
     return shas_.at(entry.binary_path);
   }
   return shas_.emplace(entry.binary_path, file_of(entry).sha256_hex()).first->second;
@@ -316,22 +323,27 @@ namespace {
 // One pass over the mapped bytes: the map's checksums (before any of them goes out) and the
 // SHA-256 the report gives for a partition sent in part (of its mapped ranges, in order). Runs on
 // the caller's thread or on the background check's; `stop` ends it early (the result is unused).
-std::string hash_mapped_ranges(const BinaryFile& file, const image::LayoutEntry& entry, const WritePlan& plan,
-                               const std::atomic<bool>& stop) {
-  Bytes buf(1u << 20);
-  Sha256 all;
+// Reads a partition's mapped ranges in order, in cache-sized chunks. With `check`, compares each
+// range with its block-map checksum: @throws LayoutError(bad_checksum) naming the first that
+// differs. With `all`, hashes the ranges' concatenation (the partition's SHA-256: what the
+// device must hold). Returns false when `stop` was raised before the end.
+bool scan_mapped_ranges(const BinaryFile& file, const image::LayoutEntry& entry, const WritePlan& plan,
+                        const std::atomic<bool>& stop, bool check, Sha256* all) {
+  Bytes buf(hash_chunk_size);
   for (std::size_t i = 0; i < plan.ranges.size(); ++i) {
-    Digest d(plan.checksums[i].empty() ? image::BmapChecksum::none : plan.checksum_type);
+    std::optional<Digest> d;
+    if (check) d.emplace(plan.checksums[i].empty() ? image::BmapChecksum::none : plan.checksum_type);
     const auto& r = plan.ranges[i];
     for (std::uint64_t at = 0; at < r.length;) {
-      if (stop.load(std::memory_order_relaxed)) return {};
+      if (stop.load(std::memory_order_relaxed)) return false;
       const auto n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), r.length - at));
       file.read(r.offset + at, std::span(buf.data(), n));
-      d.update(ByteView(buf.data(), n));
-      all.update(ByteView(buf.data(), n));
+      if (d) d->update(ByteView(buf.data(), n));
+      if (all) all->update(ByteView(buf.data(), n));
       at += n;
     }
-    const std::string got = d.hex();
+    if (!d) continue;
+    const std::string got = d->hex();
     if (got != plan.checksums[i])
       throw LayoutError(errc::bad_checksum,
                         plan.bmap_file.string() + ":" + std::to_string(plan.lines[i]) + ": range of bytes " +
@@ -343,32 +355,39 @@ std::string hash_mapped_ranges(const BinaryFile& file, const image::LayoutEntry&
                                      .partition = entry.name, .layout_line = plan.lines[i],
                                      .file = plan.bmap_file.string()});
   }
-  const auto d = all.finish();
+  return true;
+}
+
+std::string hex_of(Sha256& sha) {
+  const auto d = sha.finish();
   return hex_string(ByteView(d.data(), d.size()));
 }
 
 }  // namespace
 
 void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& plan) {
-  const auto phase = static_cast<std::uint8_t>(entry.id);
-  if (auto started = range_checks_.find(phase); started != range_checks_.end()) {
-    std::future<std::string> result = std::move(started->second);
-    range_checks_.erase(started);
-    shas_[entry.binary_path] = result.get();  // rethrows the check's LayoutError
+  if (shas_.count(entry.binary_path)) return;  // hashed, so checked (both are done in one pass)
+  if (auto started = range_checks_.find(static_cast<std::uint8_t>(entry.id)); started != range_checks_.end()) {
+    started->second.checked.get();  // rethrows the check's LayoutError
     return;
   }
-  shas_[entry.binary_path] = hash_mapped_ranges(file_of(entry), entry, plan, stop_checks_);
+  Sha256 all;
+  scan_mapped_ranges(file_of(entry), entry, plan, stop_checks_, true, &all);
+  shas_[entry.binary_path] = hex_of(all);
 }
 
 void Flasher::start_range_checks() {
   // Over USB the board spends the ROM, TF-A and layout phases booting while the host would idle;
-  // the mapped ranges are read and hashed meanwhile on one thread (pread: the files are shared
-  // read-only), partitions in programming order. Nothing is sent before the result is taken.
+  // the mapped ranges are read and checked meanwhile on one thread (pread: the files are shared
+  // read-only), partitions in programming order. Nothing of a partition is sent before its check
+  // is taken. The partitions' SHA-256s (report, resume record) are wanted only after their last
+  // byte: a second pass computes them while the first partitions go out.
   struct Work {
     const image::LayoutEntry* entry;  // layout_ does not change during the run
     const BinaryFile* file;           // files_ keeps its nodes
     WritePlan plan;                   // a copy: transfer() may drop the plan meanwhile
-    std::promise<std::string> result;
+    std::promise<void> checked;
+    std::promise<std::string> sha;
   };
   stop_range_checks();  // a second run() of this Flasher
   std::vector<Work> work;
@@ -377,17 +396,27 @@ void Flasher::start_range_checks() {
     auto plan = plans_.find(static_cast<std::uint8_t>(step.phase));
     // Known SHA-256: its ranges were checked already (resume compares them before this).
     if (plan == plans_.end() || shas_.count(step.entry->binary_path)) continue;
-    work.push_back(Work{step.entry, &file_of(*step.entry), plan->second, {}});
-    range_checks_[plan->first] = work.back().result.get_future();
+    work.push_back(Work{step.entry, &file_of(*step.entry), plan->second, {}, {}});
+    range_checks_[plan->first] = RangeCheck{work.back().checked.get_future().share(), work.back().sha.get_future()};
   }
   if (work.empty()) return;
   try {
     checker_ = std::thread([this, work = std::move(work)]() mutable {
       for (auto& w : work) {
         try {
-          w.result.set_value(hash_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_));
+          if (!scan_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_, true, nullptr)) return;
+          w.checked.set_value();
         } catch (...) {
-          w.result.set_exception(std::current_exception());
+          w.checked.set_exception(std::current_exception());
+        }
+      }
+      for (auto& w : work) {
+        try {
+          Sha256 all;
+          if (!scan_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_, false, &all)) return;
+          w.sha.set_value(hex_of(all));
+        } catch (...) {
+          w.sha.set_exception(std::current_exception());
         }
       }
     });
@@ -644,7 +673,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
         o.busy_after = erase_allowance(layout_);  // U-Boot erases the 'D' lines before it answers
         device_.download(layout_bytes_, o);
       } else if (plan != plans_.end() && device_.can_write_extents()) {
-        sha_of(*entry);  // checks the mapped ranges (once per run) before any of them is sent
+        check_ranges(*entry, plan->second);  // once per run, before any of the ranges is sent
         const std::uint64_t align = plan->second.mode == "bmap" ? 512 : 4096;
         const auto extents = extents_for_offsets(plan->second.ranges, align);
         std::uint64_t sent = 0;

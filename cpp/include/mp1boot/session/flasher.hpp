@@ -187,11 +187,12 @@ class Flasher {
   void plan_partition(const image::LayoutEntry& entry);
   /// UART: the estimate event, and the go-ahead for a run longer than long_run_limit.
   void check_long_run();
-  /// The mapped ranges' checksums and the partition's SHA-256 (into shas_): the background
-  /// check's result when one was started, else computed now. @throws LayoutError(bad_checksum).
+  /// The mapped ranges' checksums: the background check's result when one was started, else
+  /// checked now (with the partition's SHA-256, into shas_). @throws LayoutError(bad_checksum).
   void check_ranges(const image::LayoutEntry& entry, const WritePlan& plan);
   /// Starts checking every planned partition's mapped ranges on a second thread, so that reading
-  /// and hashing them overlaps the boot stages instead of keeping the board waiting.
+  /// and hashing them overlaps the boot stages instead of keeping the board waiting; then the
+  /// same thread hashes each partition's ranges for its SHA-256.
   void start_range_checks();
   void stop_range_checks() noexcept;
   /// Phase -> SHA-256 of what the earlier run of this board programmed (options_.resume).
@@ -222,7 +223,11 @@ class Flasher {
   FlashReport report_;
   FlashStep stage_ = FlashStep::none;
   std::set<std::uint8_t> resumed_;
-  std::map<std::uint8_t, std::future<std::string>> range_checks_;  // phase -> SHA-256 of its ranges
+  struct RangeCheck {
+    std::shared_future<void> checked;  // the ranges match their block-map checksums
+    std::future<std::string> sha;      // SHA-256 of the ranges in order
+  };
+  std::map<std::uint8_t, RangeCheck> range_checks_;  // phase -> its background check
   std::atomic<bool> stop_checks_{false};
   std::thread checker_;
 };
