@@ -6,6 +6,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <exception>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -43,6 +44,8 @@ FlashManyReport flash_many(const std::vector<std::string>& ports, const std::fil
   std::mutex mutex;
   std::condition_variable done_cv;
   std::size_t done = 0;
+  // Every board flashes the same files: each is read and hashed once, by whichever board asks first.
+  const auto digests = options.flash.digests ? options.flash.digests : std::make_shared<DigestCache>();
 
   auto run_board = [&](std::size_t i) {
     const std::string& port = ports[i];
@@ -56,6 +59,7 @@ FlashManyReport flash_many(const std::vector<std::string>& ports, const std::fil
       hooks.cancel = cancel;
       device->set_hooks(hooks);
       FlashOptions o = options.flash;
+      o.digests = digests;
       if (options.progress) o.progress = [&](const Progress& p) { options.progress(port, p); };
       if (options.on_event) o.on_event = [&](const FlashEvent& e) { options.on_event(port, e); };
       Flasher flasher(*device, layout, std::move(o));

@@ -118,6 +118,7 @@ struct BinaryFile::Impl {
   std::filesystem::path path;
   int fd = -1;
   std::uint64_t size = 0;
+  std::string identity;
   ~Impl() {
     if (fd >= 0) ::close(fd);
   }
@@ -131,10 +132,21 @@ BinaryFile::BinaryFile(const std::filesystem::path& path) : impl_(std::make_shar
   if (::fstat(impl_->fd, &st) != 0) file_error(path, "cannot stat", errno);
   if (!S_ISREG(st.st_mode)) file_error(path, "not a regular file:", 0);
   impl_->size = static_cast<std::uint64_t>(st.st_size);
+  std::string& id = impl_->identity;
+  id += std::to_string(st.st_dev);
+  id += ':';
+  id += std::to_string(st.st_ino);
+  id += ':';
+  id += std::to_string(st.st_size);
+  id += ':';
+  id += std::to_string(st.st_mtim.tv_sec);
+  id += '.';
+  id += std::to_string(st.st_mtim.tv_nsec);
 }
 
 const std::filesystem::path& BinaryFile::path() const { return impl_->path; }
 std::uint64_t BinaryFile::size() const { return impl_->size; }
+const std::string& BinaryFile::identity() const { return impl_->identity; }
 
 void BinaryFile::read(std::uint64_t offset, std::span<std::uint8_t> out) const {
   std::size_t done = 0;

@@ -256,7 +256,11 @@ const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
     check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256 with the checks
     return shas_.at(entry.binary_path);
   }
-  return shas_.emplace(entry.binary_path, file_of(entry).sha256_hex()).first->second;
+  const BinaryFile& file = file_of(entry);
+  std::string key = "file-sha256:";
+  key += file.identity();
+  return shas_.emplace(entry.binary_path, digest(key, [&] { return std::optional(file.sha256_hex()); }).value())
+      .first->second;
 }
 
 void Flasher::plan_partition(const image::LayoutEntry& entry) {
@@ -363,17 +367,64 @@ std::string hex_of(Sha256& sha) {
   return hex_string(ByteView(d.data(), d.size()));
 }
 
+// What a plan hashes, as part of a digest key: its mode and, by SHA-256, its ranges and checksums.
+std::string plan_key(const WritePlan& plan) {
+  Sha256 sha;
+  for (std::size_t i = 0; i < plan.ranges.size(); ++i) {
+    std::string line = std::to_string(plan.ranges[i].offset);
+    line += '+';
+    line += std::to_string(plan.ranges[i].length);
+    line += ' ';
+    line += plan.checksums[i];
+    line += '\n';
+    sha.update(ByteView(reinterpret_cast<const std::uint8_t*>(line.data()), line.size()));
+  }
+  std::string key = plan.mode;
+  key += ':';
+  key += hex_of(sha);
+  return key;
+}
+
 }  // namespace
 
+std::optional<std::string> Flasher::digest(const std::string& key, const DigestCache::Compute& compute) const {
+  return options_.digests ? options_.digests->get(key, compute) : compute();
+}
+
+bool Flasher::check_mapped(const BinaryFile& file, const image::LayoutEntry& entry, const WritePlan& plan) const {
+  std::string key = "ranges-checked:";
+  key += file.identity();
+  key += ':';
+  key += plan_key(plan);
+  return digest(key, [&]() -> std::optional<std::string> {
+           if (!scan_mapped_ranges(file, entry, plan, stop_checks_, true, nullptr)) return std::nullopt;
+           return std::string("ok");
+         })
+      .has_value();
+}
+
+std::optional<std::string> Flasher::mapped_sha(const BinaryFile& file, const image::LayoutEntry& entry,
+                                               const WritePlan& plan) const {
+  std::string key = "ranges-sha256:";
+  key += file.identity();
+  key += ':';
+  key += plan_key(plan);
+  return digest(key, [&]() -> std::optional<std::string> {
+    Sha256 all;
+    if (!scan_mapped_ranges(file, entry, plan, stop_checks_, false, &all)) return std::nullopt;
+    return hex_of(all);
+  });
+}
+
 void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& plan) {
-  if (shas_.count(entry.binary_path)) return;  // hashed, so checked (both are done in one pass)
+  if (shas_.count(entry.binary_path)) return;  // its SHA-256 is taken only after its check
   if (auto started = range_checks_.find(static_cast<std::uint8_t>(entry.id)); started != range_checks_.end()) {
     started->second.checked.get();  // rethrows the check's LayoutError
     return;
   }
-  Sha256 all;
-  scan_mapped_ranges(file_of(entry), entry, plan, stop_checks_, true, &all);
-  shas_[entry.binary_path] = hex_of(all);
+  const BinaryFile& file = file_of(entry);
+  check_mapped(file, entry, plan);
+  shas_[entry.binary_path] = mapped_sha(file, entry, plan).value();  // stop_checks_ is not raised on this thread
 }
 
 void Flasher::start_range_checks() {
@@ -404,7 +455,7 @@ void Flasher::start_range_checks() {
     checker_ = std::thread([this, work = std::move(work)]() mutable {
       for (auto& w : work) {
         try {
-          if (!scan_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_, true, nullptr)) return;
+          if (!check_mapped(*w.file, *w.entry, w.plan)) return;
           w.checked.set_value();
         } catch (...) {
           w.checked.set_exception(std::current_exception());
@@ -412,9 +463,9 @@ void Flasher::start_range_checks() {
       }
       for (auto& w : work) {
         try {
-          Sha256 all;
-          if (!scan_mapped_ranges(*w.file, *w.entry, w.plan, stop_checks_, false, &all)) return;
-          w.sha.set_value(hex_of(all));
+          auto sha = mapped_sha(*w.file, *w.entry, w.plan);
+          if (!sha) return;
+          w.sha.set_value(std::move(*sha));
         } catch (...) {
           w.sha.set_exception(std::current_exception());
         }

@@ -5,7 +5,8 @@
 // its own offset 0 (U-Boot keeps the last offset), --verify compares the mapped ranges, a range
 // whose checksum does not match stops before any of it is sent, --no-bmap and UART send
 // everything, --skip-holes sends a sparse file's data, and an extent at 5 GiB inside a 6 GiB
-// partition is reached from the last 32-bit offset.
+// partition is reached from the last 32-bit offset. The boards of one flash_many read and hash
+// each file once.
 #include <gtest/gtest.h>
 
 #include <fcntl.h>
@@ -17,6 +18,7 @@
 
 #include "mp1boot/error.hpp"
 #include "mp1boot/image/bmap.hpp"
+#include "mp1boot/session/flash_many.hpp"
 #include "mp1boot/session/flasher.hpp"
 #include "rig.hpp"
 #include "support/ext4_image.hpp"
@@ -317,4 +319,42 @@ TEST(FlasherBmap, ResumeSkipsTheBlockMappedPartitionWithTheSameMappedData) {
   EXPECT_EQ(part(r, "rootfs").sha256, part(first, "rootfs").sha256);
   EXPECT_EQ(sent, (std::vector<std::string>{"fsbl-boot", "fip-boot", "FlashLayout", "data"}));
   EXPECT_EQ(read_range(rig.storage / "mmc0.img", data_at, data_bin().size()), data_bin());
+}
+
+TEST(FlasherBmap, BoardsOfOneFlashManyReadAndHashEachFileOnce) {
+  BmapRig rig("bmap-many");
+  int boards = 0;
+  auto ports = [&](int n) {
+    std::vector<std::string> out;
+    for (int i = 0; i < n; ++i, ++boards) {
+      const fs::path storage = rig.storage / ("board" + std::to_string(boards));
+      fs::create_directories(storage);
+      out.push_back("sim:stm32mp157?link=usb&serial=B" + std::to_string(boards) + "&storage=" + storage.string());
+    }
+    return out;
+  };
+  session::FlashManyOptions one, three;
+  one.flash.digests = std::make_shared<session::DigestCache>();
+  three.flash.digests = std::make_shared<session::DigestCache>();
+  const auto alone = session::flash_many(ports(1), rig.dir / "flash.tsv", one);
+  ASSERT_EQ(alone.result, FlashResult::ok);
+  const std::string rootfs_sha = part(alone.boards.begin()->second, "rootfs").sha256;
+  const auto together = session::flash_many(ports(3), rig.dir / "flash.tsv", three);
+  ASSERT_EQ(together.result, FlashResult::ok);
+  ASSERT_EQ(together.boards.size(), 3u);
+  for (const auto& [key, report] : together.boards) EXPECT_EQ(part(report, "rootfs").sha256, rootfs_sha) << key;
+  EXPECT_GE(one.flash.digests->computed(), 2u) << "the rootfs's ranges: checked, then hashed";
+  EXPECT_EQ(three.flash.digests->computed(), one.flash.digests->computed()) << "three boards hash no more than one";
+
+  // A rewritten image (other files, its new block map) is another key: hashed again, and it lands.
+  const std::size_t before = three.flash.digests->computed();
+  make_ext4(rig.dir, "rootfs.ext4", 16, 7, 200);
+  three.flash.verify = true;  // compares the new mapped ranges with the card
+  const auto again = session::flash_many(ports(2), rig.dir / "flash.tsv", three);
+  ASSERT_EQ(again.result, FlashResult::ok);
+  EXPECT_GT(three.flash.digests->computed(), before);
+  for (const auto& [key, report] : again.boards) {
+    EXPECT_NE(part(report, "rootfs").sha256, rootfs_sha) << key;
+    EXPECT_EQ(part(report, "rootfs").verified, VerifyResult::ok) << key;
+  }
 }

@@ -54,6 +54,9 @@ class BinaryFile {
   explicit BinaryFile(const std::filesystem::path& path);
   const std::filesystem::path& path() const;
   std::uint64_t size() const;
+  /// The file as it was opened: device, inode, size and modification time ("2049:1234:4096:1765000000.5").
+  /// Another file, or this one rewritten, has another identity.
+  const std::string& identity() const;
   /// Reads exactly out.size() bytes at `offset`. @throws LayoutError(errc::file_not_found) when
   /// the file is shorter now or the read fails.
   void read(std::uint64_t offset, std::span<std::uint8_t> out) const;

@@ -21,7 +21,8 @@ namespace mp1boot::session {
 
 struct FlashManyOptions {
   /// Options of every board's run (verify, resume, defines, ...). Its progress and on_event are
-  /// not used: see below.
+  /// not used: see below. Its digests are given to every board (a new cache when null), so each
+  /// file and block map is read and hashed once for all boards.
   FlashOptions flash;
   ConnectOptions connect;
   /// Byte progress and events of each board, with the port it was given. Called from the boards'

@@ -14,6 +14,8 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -27,6 +29,7 @@
 #include "mp1boot/session/binary.hpp"
 #include "mp1boot/session/board.hpp"
 #include "mp1boot/session/device.hpp"
+#include "mp1boot/session/digest_cache.hpp"
 #include "mp1boot/vocabulary.hpp"
 
 namespace mp1boot::session {
@@ -160,6 +163,10 @@ struct FlashOptions {
   std::function<bool(const std::string& question)> confirm;
   ProgressFn progress;         ///< byte progress of each transfer (partition name set)
   FlashEventFn on_event;       ///< stage changes and finished partitions
+  /// Digests shared with the Flashers of other boards flashing the same files (flash_many gives
+  /// all its boards one): each file, or block map's ranges, is read and hashed once. Null: this
+  /// Flasher hashes for itself.
+  std::shared_ptr<DigestCache> digests;
 };
 
 /// Runs one layout over one device. Not thread-safe; cancel through the device's hooks.
@@ -195,6 +202,14 @@ class Flasher {
   /// same thread hashes each partition's ranges for its SHA-256.
   void start_range_checks();
   void stop_range_checks() noexcept;
+  /// `compute` through options_.digests when there is one.
+  std::optional<std::string> digest(const std::string& key, const DigestCache::Compute& compute) const;
+  /// Checks the mapped ranges against the block map; false when stopped (stop_checks_).
+  /// @throws LayoutError(bad_checksum) naming the first range that differs.
+  bool check_mapped(const BinaryFile& file, const image::LayoutEntry& entry, const WritePlan& plan) const;
+  /// SHA-256 of the mapped ranges in order; nullopt when stopped.
+  std::optional<std::string> mapped_sha(const BinaryFile& file, const image::LayoutEntry& entry,
+                                        const WritePlan& plan) const;
   /// Phase -> SHA-256 of what the earlier run of this board programmed (options_.resume).
   std::map<std::uint8_t, std::string> resume_plan();
   /// Refuses a board whose first Get Phase is not a stage that programs the layout.
