@@ -244,23 +244,23 @@ const BinaryFile& Flasher::file_of(const image::LayoutEntry& entry) {
 }
 
 const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
-  auto it = shas_.find(entry.binary_path);
+  const std::string id = sha_key(entry);
+  auto it = shas_.find(id);
   if (it != shas_.end()) return it->second;
   if (auto plan = plans_.find(static_cast<std::uint8_t>(entry.id)); plan != plans_.end()) {
     if (auto started = range_checks_.find(plan->first); started != range_checks_.end()) {
       started->second.checked.get();  // a failed check rethrows its LayoutError
       std::string sha = started->second.sha.get();
       range_checks_.erase(started);
-      return shas_[entry.binary_path] = std::move(sha);
+      return shas_[id] = std::move(sha);
     }
     check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256 with the checks
-    return shas_.at(entry.binary_path);
+    return shas_.at(id);
   }
   const BinaryFile& file = file_of(entry);
   std::string key = "file-sha256:";
   key += file.identity();
-  return shas_.emplace(entry.binary_path, digest(key, [&] { return std::optional(file.sha256_hex()); }).value())
-      .first->second;
+  return shas_.emplace(id, digest(key, [&] { return std::optional(file.sha256_hex()); }).value()).first->second;
 }
 
 void Flasher::plan_partition(const image::LayoutEntry& entry) {
@@ -387,6 +387,15 @@ std::string plan_key(const WritePlan& plan) {
 
 }  // namespace
 
+std::string Flasher::sha_key(const image::LayoutEntry& entry) const {
+  std::string key = entry.binary_path.string();
+  if (auto plan = plans_.find(static_cast<std::uint8_t>(entry.id)); plan != plans_.end()) {
+    key += '\n';
+    key += plan_key(plan->second);
+  }
+  return key;
+}
+
 std::optional<std::string> Flasher::digest(const std::string& key, const DigestCache::Compute& compute) const {
   return options_.digests ? options_.digests->get(key, compute) : compute();
 }
@@ -417,14 +426,14 @@ std::optional<std::string> Flasher::mapped_sha(const BinaryFile& file, const ima
 }
 
 void Flasher::check_ranges(const image::LayoutEntry& entry, const WritePlan& plan) {
-  if (shas_.count(entry.binary_path)) return;  // its SHA-256 is taken only after its check
+  if (shas_.count(sha_key(entry))) return;  // its SHA-256 is taken only after its check
   if (auto started = range_checks_.find(static_cast<std::uint8_t>(entry.id)); started != range_checks_.end()) {
     started->second.checked.get();  // rethrows the check's LayoutError
     return;
   }
   const BinaryFile& file = file_of(entry);
   check_mapped(file, entry, plan);
-  shas_[entry.binary_path] = mapped_sha(file, entry, plan).value();  // stop_checks_ is not raised on this thread
+  shas_[sha_key(entry)] = mapped_sha(file, entry, plan).value();  // stop_checks_ is not raised on this thread
 }
 
 void Flasher::start_range_checks() {
@@ -446,7 +455,7 @@ void Flasher::start_range_checks() {
     if (!step.entry) continue;
     auto plan = plans_.find(static_cast<std::uint8_t>(step.phase));
     // Known SHA-256: its ranges were checked already (resume compares them before this).
-    if (plan == plans_.end() || shas_.count(step.entry->binary_path)) continue;
+    if (plan == plans_.end() || shas_.count(sha_key(*step.entry))) continue;
     work.push_back(Work{step.entry, &file_of(*step.entry), plan->second, {}, {}});
     range_checks_[plan->first] = RangeCheck{work.back().checked.get_future().share(), work.back().sha.get_future()};
   }
@@ -737,8 +746,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
           rec.bytes_sent = size;
           rec.bytes_skipped = 0;
           rec.bmap.clear();
-          plans_.erase(plan);
-          shas_.erase(entry->binary_path);
+          plans_.erase(plan);  // sha_key() now names the whole file
         }
         const BinaryFile& file = file_of(*entry);
         // SHA-256 on the way: the streamed reads are sequential.
@@ -757,10 +765,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
           }
         };
         device_.download_stream(hashing, size, o);
-        if (hashed == size && !shas_.count(entry->binary_path)) {
-          const auto d = sha.finish();
-          shas_.emplace(entry->binary_path, hex_string(ByteView(d.data(), d.size())));
-        }
+        if (hashed == size && !shas_.count(sha_key(*entry))) shas_.emplace(sha_key(*entry), hex_of(sha));
       }
       device_.start(start_downloaded_image);
     }

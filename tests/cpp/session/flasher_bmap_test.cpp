@@ -358,3 +358,34 @@ TEST(FlasherBmap, BoardsOfOneFlashManyReadAndHashEachFileOnce) {
     EXPECT_EQ(part(report, "rootfs").verified, VerifyResult::ok) << key;
   }
 }
+
+TEST(FlasherBmap, OneBinaryWholeForOnePartitionAndMappedForAnotherIsCheckedForTheMappedOne) {
+  // data.bin goes whole to "data" and by a block map (named for "data2" alone) to "data2": the
+  // digest of the whole file must not stand for the map's check. The map's range checksum is wrong.
+  Rig rig("bmap-one-binary-two-plans",
+          "#Opt\tId\tName\tType\tIP\tOffset\tBinary\n"
+          "-\t0x01\tfsbl-boot\tBinary\tnone\t0x0\ttf-a.stm32\n"
+          "-\t0x03\tfip-boot\tFIP\tnone\t0x0\tfip.bin\n"
+          "P\t0x04\tfsbl1\tBinary\tmmc0\t0x00004400\ttf-a.stm32\n"
+          "P\t0x11\tdata\tFileSystem\tmmc0\t0x02100000\tdata.bin\n"
+          "P\t0x12\tdata2\tFileSystem\tmmc0\t0x02200000\tdata.bin\n");
+  write_file(rig.dir / "data.bin", data_bin());
+  write_text(rig.dir / "data2.bmap",
+             std::string("<?xml version=\"1.0\" ?>\n<bmap version=\"2.0\">\n"
+                         "  <ImageSize> 6000 </ImageSize>\n  <BlockSize> 4096 </BlockSize>\n"
+                         "  <BlocksCount> 2 </BlocksCount>\n  <MappedBlocksCount> 2 </MappedBlocksCount>\n"
+                         "  <ChecksumType> sha256 </ChecksumType>\n  <BlockMap>\n"
+                         "    <Range chksum=\"") + std::string(64, 'e') + "\"> 0-1 </Range>\n  </BlockMap>\n</bmap>\n");
+  auto dev = rig.connect("&link=usb");
+  session::FlashOptions o;
+  o.bmaps["data2"] = rig.dir / "data2.bmap";
+  session::Flasher f(*dev, rig.dir / "flash.tsv", o);
+  const auto e = layout_error_of([&] { f.run(); });
+  ASSERT_TRUE(e) << "the wrong range checksum went unnoticed";
+  EXPECT_EQ(e->code(), errc::bad_checksum);
+  EXPECT_EQ(e->context().partition, "data2");
+  const auto& whole = part(f.report(), "data");
+  EXPECT_EQ(whole.result, PartitionResult::ok);
+  EXPECT_EQ(whole.sha256, session::digest_hex(image::BmapChecksum::sha256, data_bin())) << "the whole file's SHA-256";
+  EXPECT_EQ(read_range(rig.storage / "mmc0.img", data_at, data_bin().size()), data_bin());
+}

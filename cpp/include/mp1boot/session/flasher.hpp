@@ -217,8 +217,11 @@ class Flasher {
   void serve(const PhaseInfo& info);
   /// The entry's binary, opened and stat'ed once (nothing read).
   const BinaryFile& file_of(const image::LayoutEntry& entry);
-  /// SHA-256 of the entry's file, computed once per file.
+  /// SHA-256 of what the entry sends (the file, or its mapped ranges), computed once per run.
   const std::string& sha_of(const image::LayoutEntry& entry);
+  /// shas_'s key of the entry: its file and, for a partition sent in part, its plan (one file may
+  /// go whole to one partition and by a block map to another).
+  std::string sha_key(const image::LayoutEntry& entry) const;
   /// The report record of a phase: the line's fields (the layout itself when `entry` is null).
   PartitionReport record_for(std::uint8_t phase, const image::LayoutEntry* entry);
   void stage(FlashStep step);
@@ -234,7 +237,7 @@ class Flasher {
   Bytes layout_bytes_;
   std::map<std::filesystem::path, BinaryFile> files_;
   std::map<std::uint8_t, WritePlan> plans_;  // partitions sent in part (block map, holes)
-  std::map<std::filesystem::path, std::string> shas_;
+  std::map<std::string, std::string> shas_;  // sha_key() -> SHA-256
   FlashReport report_;
   FlashStep stage_ = FlashStep::none;
   std::set<std::uint8_t> resumed_;
