@@ -243,26 +243,6 @@ const BinaryFile& Flasher::file_of(const image::LayoutEntry& entry) {
   }
 }
 
-const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
-  const std::string id = sha_key(entry);
-  auto it = shas_.find(id);
-  if (it != shas_.end()) return it->second;
-  if (auto plan = plans_.find(static_cast<std::uint8_t>(entry.id)); plan != plans_.end()) {
-    if (auto started = range_checks_.find(plan->first); started != range_checks_.end()) {
-      started->second.checked.get();  // a failed check rethrows its LayoutError
-      std::string sha = started->second.sha.get();
-      range_checks_.erase(started);
-      return shas_[id] = std::move(sha);
-    }
-    check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256 with the checks
-    return shas_.at(id);
-  }
-  const BinaryFile& file = file_of(entry);
-  std::string key = "file-sha256:";
-  key += file.identity();
-  return shas_.emplace(id, digest(key, [&] { return std::optional(file.sha256_hex()); }).value()).first->second;
-}
-
 void Flasher::plan_partition(const image::LayoutEntry& entry) {
   // Which bytes of a partition's binary go out: a block map (named, or beside the binary), the
   // data ranges of a sparse file (--skip-holes), or everything. Only U-Boot over USB can seek
@@ -324,9 +304,6 @@ void Flasher::plan_partition(const image::LayoutEntry& entry) {
 
 namespace {
 
-// One pass over the mapped bytes: the map's checksums (before any of them goes out) and the
-// SHA-256 the report gives for a partition sent in part (of its mapped ranges, in order). Runs on
-// the caller's thread or on the background check's; `stop` ends it early (the result is unused).
 // Reads a partition's mapped ranges in order, in cache-sized chunks. With `check`, compares each
 // range with its block-map checksum: @throws LayoutError(bad_checksum) naming the first that
 // differs. With `all`, hashes the ranges' concatenation (the partition's SHA-256: what the
@@ -385,7 +362,40 @@ std::string plan_key(const WritePlan& plan) {
   return key;
 }
 
+// A DigestCache key: what is computed, of which file as opened, over which plan (none: the whole file).
+std::string digest_key(const char* what, const BinaryFile& file, const WritePlan* plan) {
+  std::string key = what;
+  key += ':';
+  key += file.identity();
+  if (plan) {
+    key += ':';
+    key += plan_key(*plan);
+  }
+  return key;
+}
+
 }  // namespace
+
+const std::string& Flasher::sha_of(const image::LayoutEntry& entry) {
+  const std::string id = sha_key(entry);
+  auto it = shas_.find(id);
+  if (it != shas_.end()) return it->second;
+  if (auto plan = plans_.find(static_cast<std::uint8_t>(entry.id)); plan != plans_.end()) {
+    if (auto started = range_checks_.find(plan->first); started != range_checks_.end()) {
+      started->second.checked.get();  // a failed check rethrows its LayoutError
+      std::string sha = started->second.sha.get();
+      range_checks_.erase(started);
+      return shas_[id] = std::move(sha);
+    }
+    check_ranges(entry, plan->second);  // computes the mapped ranges' SHA-256 with the checks
+    return shas_.at(id);
+  }
+  const BinaryFile& file = file_of(entry);
+  return shas_
+      .emplace(id, digest(digest_key("file-sha256", file, nullptr), [&] { return std::optional(file.sha256_hex()); })
+                       .value())
+      .first->second;
+}
 
 std::string Flasher::sha_key(const image::LayoutEntry& entry) const {
   std::string key = entry.binary_path.string();
@@ -401,11 +411,7 @@ std::optional<std::string> Flasher::digest(const std::string& key, const DigestC
 }
 
 bool Flasher::check_mapped(const BinaryFile& file, const image::LayoutEntry& entry, const WritePlan& plan) const {
-  std::string key = "ranges-checked:";
-  key += file.identity();
-  key += ':';
-  key += plan_key(plan);
-  return digest(key, [&]() -> std::optional<std::string> {
+  return digest(digest_key("ranges-checked", file, &plan), [&]() -> std::optional<std::string> {
            if (!scan_mapped_ranges(file, entry, plan, stop_checks_, true, nullptr)) return std::nullopt;
            return std::string("ok");
          })
@@ -414,11 +420,7 @@ bool Flasher::check_mapped(const BinaryFile& file, const image::LayoutEntry& ent
 
 std::optional<std::string> Flasher::mapped_sha(const BinaryFile& file, const image::LayoutEntry& entry,
                                                const WritePlan& plan) const {
-  std::string key = "ranges-sha256:";
-  key += file.identity();
-  key += ':';
-  key += plan_key(plan);
-  return digest(key, [&]() -> std::optional<std::string> {
+  return digest(digest_key("ranges-sha256", file, &plan), [&]() -> std::optional<std::string> {
     Sha256 all;
     if (!scan_mapped_ranges(file, entry, plan, stop_checks_, false, &all)) return std::nullopt;
     return hex_of(all);
@@ -765,7 +767,7 @@ void Flasher::transfer(std::uint8_t phase, const image::LayoutEntry* entry, Part
           }
         };
         device_.download_stream(hashing, size, o);
-        if (hashed == size && !shas_.count(sha_key(*entry))) shas_.emplace(sha_key(*entry), hex_of(sha));
+        if (hashed == size) shas_.try_emplace(sha_key(*entry), hex_of(sha));
       }
       device_.start(start_downloaded_image);
     }
